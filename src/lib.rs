@@ -1,0 +1,12 @@
+//! duplex: a real-time, fully local speech-to-speech voice agent.
+//!
+//! Layers (see `README.md`): transports move audio; the runtime runs engines; the agent core
+//! decides turn-taking; the stages here (audio, VAD, ASR, ...) each work alone on a WAV file.
+
+pub mod asr;
+pub mod audio;
+pub mod config;
+pub mod models;
+pub mod onnx;
+pub mod transcribe;
+pub mod vad;

@@ -1,0 +1,62 @@
+//! The `duplex` command line: parses arguments, loads the configuration and runs a subcommand.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// duplex: a real-time, fully local speech-to-speech voice agent.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (TOML); missing keys take their defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory holding the models (overrides the config).
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the speech segments of a WAV file with their times and text.
+    Transcribe(cli::transcribe::TranscribeArgs),
+    /// List the model files and check them (sizes; with --verify, sha256 too).
+    Models(cli::models::ModelsArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DUPLEX_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => duplex::config::Config::from_file(path)?,
+        None => duplex::config::Config::default(),
+    };
+    if let Some(dir) = args.models {
+        config.models.dir = dir;
+    }
+    match args.command {
+        Command::Transcribe(a) => cli::transcribe::run(&config, a),
+        Command::Models(a) => cli::models::run(&config, a),
+    }
+}
