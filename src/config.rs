@@ -42,6 +42,10 @@ pub struct Config {
     pub vad: VadConfig,
     /// Speech recognition.
     pub asr: AsrConfig,
+    /// Text to speech.
+    pub tts: crate::tts::TtsConfig,
+    /// The language model.
+    pub llm: crate::llm::LlmConfig,
 }
 
 impl Config {

@@ -3,10 +3,16 @@
 //! Layers (see `README.md`): transports move audio; the runtime runs engines; the agent core
 //! decides turn-taking; the stages here (audio, VAD, ASR, ...) each work alone on a WAV file.
 
+pub mod agent;
 pub mod asr;
 pub mod audio;
 pub mod config;
+pub mod fixtures;
+pub mod llm;
 pub mod models;
 pub mod onnx;
+pub mod text;
 pub mod transcribe;
+pub mod tts;
 pub mod vad;
+pub mod wer;

@@ -27,6 +27,10 @@ enum Command {
     Transcribe(cli::transcribe::TranscribeArgs),
     /// List the model files and check them (sizes; with --verify, sha256 too).
     Models(cli::models::ModelsArgs),
+    /// Chat with the language model in text (a REPL over the voice agent's turn manager).
+    Chat(cli::chat::ChatArgs),
+    /// Speak text with the Piper voice into a WAV file (--stream: chunk by chunk, as a reply).
+    Say(cli::say::SayArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +62,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Transcribe(a) => cli::transcribe::run(&config, a),
         Command::Models(a) => cli::models::run(&config, a),
+        Command::Chat(a) => cli::chat::run(&config, a),
+        Command::Say(a) => cli::say::run(&config, a),
     }
 }

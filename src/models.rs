@@ -115,7 +115,6 @@ pub fn check_present(path: &Path, what: &'static str) -> Result<(), ModelError> 
         }
     };
     if let Some(pin) = pinned_for(path)
-        && pin.size != 0
         && pin.size != meta.len()
     {
         return Err(ModelError::WrongSize {

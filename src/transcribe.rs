@@ -24,7 +24,7 @@ pub enum ListenError {
     Asr(#[from] AsrError),
 }
 
-/// One speech segment and its text.
+/// One utterance and its text.
 #[derive(Debug, Clone, Serialize)]
 pub struct TranscribedSegment {
     /// Start, in seconds from the start of the file.
@@ -52,6 +52,35 @@ impl FileTranscript {
         let parts: Vec<&str> = self.segments.iter().map(|s| s.text.as_str()).collect();
         parts.join(" ")
     }
+}
+
+/// Speech segments closer than this are transcribed together as one utterance: Whisper is more
+/// accurate on whole phrases than on the fragments between short pauses.
+pub const UTTERANCE_GAP_S: f64 = 1.5;
+
+/// Longest utterance given to Whisper at once (its window is 30 s).
+pub const MAX_UTTERANCE_S: f64 = 28.0;
+
+/// Audio kept around an utterance when it is transcribed: Whisper hears the first and last
+/// syllables better with a little of the surrounding room tone.
+pub const ASR_CONTEXT_S: f64 = 0.15;
+
+/// Groups speech segments into utterances: neighbours less than [`UTTERANCE_GAP_S`] apart are
+/// joined, as long as the result stays under [`MAX_UTTERANCE_S`].
+pub fn group_utterances(segments: &[SpeechSegment]) -> Vec<SpeechSegment> {
+    let mut out: Vec<SpeechSegment> = Vec::new();
+    for s in segments {
+        match out.last_mut() {
+            Some(last)
+                if s.start_s() - last.end_s() < UTTERANCE_GAP_S
+                    && s.end_s() - last.start_s() <= MAX_UTTERANCE_S =>
+            {
+                last.end = s.end;
+            }
+            _ => out.push(*s),
+        }
+    }
+    out
 }
 
 /// VAD and ASR loaded together, ready to transcribe recordings.
@@ -83,15 +112,17 @@ impl Listener {
         Ok(detect_segments(&mut self.vad, samples, &self.vad_config)?)
     }
 
-    /// Finds and transcribes every speech segment of 16 kHz audio.
+    /// Finds every utterance of 16 kHz audio and transcribes it.
     pub fn transcribe_samples(
         &mut self,
         samples: &[f32],
     ) -> Result<Vec<TranscribedSegment>, ListenError> {
         let mut out = Vec::new();
-        for segment in self.segments(samples)? {
-            let end = (segment.end as usize).min(samples.len());
-            let speech = &samples[segment.start as usize..end];
+        for segment in group_utterances(&self.segments(samples)?) {
+            let context = (ASR_CONTEXT_S * f64::from(PIPELINE_RATE)) as u64;
+            let start = segment.start.saturating_sub(context) as usize;
+            let end = ((segment.end + context) as usize).min(samples.len());
+            let speech = &samples[start..end];
             let transcript = self.asr.transcribe(speech, None)?;
             if !transcript.text.is_empty() {
                 out.push(TranscribedSegment {

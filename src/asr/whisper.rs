@@ -24,6 +24,9 @@ const POSITIONS_PER_SECOND: usize = 50;
 /// The full encoder context of the Whisper models.
 const FULL_AUDIO_CONTEXT: usize = 1500;
 
+/// Token budget per second of audio (fast speech is about 4 words, 5 to 6 tokens, a second).
+const MAX_TOKENS_PER_SECOND: f64 = 10.0;
+
 /// Text recognised in a stretch of audio.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Transcript {
@@ -87,10 +90,27 @@ impl WhisperSession {
     }
 
     /// Transcribes 16 kHz mono speech. `cancel`, when set by another thread, aborts the decoder.
+    ///
+    /// With a fitted audio context, the decoder can fall into a loop on some inputs (a known
+    /// whisper.cpp behaviour): such a result is decoded again with the full window.
     pub fn transcribe(
         &mut self,
         samples: &[f32],
         cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<Transcript, AsrError> {
+        let fitted = self.config.fit_audio_context;
+        let first = self.decode(samples, cancel.clone(), fitted)?;
+        if fitted && is_degenerate(&first.text, samples.len()) {
+            return self.decode(samples, cancel, false);
+        }
+        Ok(first)
+    }
+
+    fn decode(
+        &mut self,
+        samples: &[f32],
+        cancel: Option<Arc<AtomicBool>>,
+        fit_context: bool,
     ) -> Result<Transcript, AsrError> {
         let mut padded;
         let input = if samples.len() < MIN_INPUT_SAMPLES {
@@ -113,7 +133,9 @@ impl WhisperSession {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_temperature_inc(0.0);
-        if self.config.fit_audio_context {
+        let seconds = input.len() as f64 / f64::from(PIPELINE_RATE);
+        params.set_max_tokens((seconds * MAX_TOKENS_PER_SECOND).ceil() as i32 + 8);
+        if fit_context {
             params.set_audio_ctx(audio_context_for(input.len(), &self.config) as i32);
         }
         if let Some(flag) = cancel.clone() {
@@ -137,6 +159,33 @@ impl WhisperSession {
     }
 }
 
+/// Whether a transcript looks like a decoder loop: more words than anyone says in that time,
+/// one short phrase repeated three times or more in a row, or a few characters repeated six
+/// times or more ("y-y-y-y-y-y").
+fn is_degenerate(text: &str, samples: usize) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let stutter = (1..=4).any(|n| {
+        chars
+            .windows(6 * n)
+            .any(|w| w.chunks(n).all(|unit| unit == &w[..n]) && w.iter().any(|c| c.is_alphabetic()))
+    });
+    if stutter {
+        return true;
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let seconds = samples as f64 / f64::from(PIPELINE_RATE);
+    if words.len() as f64 > seconds.max(1.0) * 6.0 {
+        return true;
+    }
+    (1..=6).any(|n| {
+        words.windows(3 * n).any(|w| {
+            let (a, rest) = w.split_at(n);
+            let (b, c) = rest.split_at(n);
+            a == b && b == c
+        })
+    })
+}
+
 /// Encoder positions needed for `samples` of audio plus the configured margin.
 pub fn audio_context_for(samples: usize, config: &AsrConfig) -> usize {
     let needed = samples.div_ceil(PIPELINE_RATE as usize / POSITIONS_PER_SECOND);
@@ -146,6 +195,21 @@ pub fn audio_context_for(samples: usize, config: &AsrConfig) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loops_are_recognised_and_normal_speech_is_not() {
+        assert!(is_degenerate("you. you. you. you.", 32_000));
+        assert!(is_degenerate("he was not an old-s-y-y-y-y-y-y-y-y", 48_000));
+        assert!(!is_degenerate("Hmm... well, 1000000 people", 48_000));
+        assert!(is_degenerate(
+            "And so my fellow And so my fellow And so my fellow",
+            64_000
+        ));
+        assert!(!is_degenerate(
+            "ask not what your country can do for you, ask what you can do",
+            64_000
+        ));
+    }
 
     #[test]
     fn context_grows_with_audio_and_caps_at_the_window() {

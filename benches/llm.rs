@@ -1,0 +1,178 @@
+//! LLM bench: time to first token and tokens per second at turns 1, 10 and 20 of a scripted
+//! conversation on the embedded backend (SmolLM2 in `duplex-llm`, KV cache kept warm), written
+//! as JSON to `bench-results/llm.json`.
+//!
+//! `cargo bench --bench llm` (release profile). Each run is a fresh worker with the system prompt
+//! prefilled, then 20 user turns of about 12 tokens each, greedy, replies up to `MAX_TOKENS`.
+//! Figures are medians over `RUNS` runs. Time to first token is measured by the client, from the
+//! call to the first text piece (it includes the pipe to and from the worker); tokens per second
+//! is the worker's decode rate after the first token.
+//!
+//! Targets (issue 4): turn 20 within 1.1x of turn 1; first token under 150 ms for a 12-token
+//! user turn on 2 cores.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use duplex::config::ModelPaths;
+use duplex::llm::config::EmbeddedConfig;
+use duplex::llm::embedded::EmbeddedBackend;
+use duplex::llm::{CancelToken, Conversation, LlmConfig, Sampling, TurnManager};
+use serde_json::json;
+
+/// Conversations run; the median of each turn is reported.
+const RUNS: usize = 3;
+/// Longest reply.
+const MAX_TOKENS: u32 = 48;
+/// Turns reported.
+const REPORTED: [usize; 3] = [1, 10, 20];
+
+/// Twenty user turns of about 12 tokens each.
+const SCRIPT: [&str; 20] = [
+    "Hi there, my name is Sam and I live in Boston.",
+    "What is a good name for a small brown dog?",
+    "Can you suggest a quick breakfast for a busy morning?",
+    "How many minutes should I boil an egg for breakfast?",
+    "What is the capital city of France, in one word?",
+    "Tell me one fun fact about the planet Mars, please.",
+    "What should I wear today if it is cold and rainy?",
+    "How do I say thank you in Spanish and in French?",
+    "Suggest a short book I could read this coming weekend.",
+    "What is a simple way to relax after a long day?",
+    "How far away is the Moon from the Earth, roughly?",
+    "Give me one tip for sleeping better at night, please.",
+    "What is the difference between a frog and a toad?",
+    "Can you recommend a healthy snack for the afternoon?",
+    "Why is the sky blue during the day but dark at night?",
+    "How many legs does a spider have, and why is that?",
+    "What is a good game to play with two young children?",
+    "Remind me, what is my name and where do I live?",
+    "What is a nice thing to cook for dinner tonight?",
+    "Thank you for the chat, can you say goodbye now?",
+];
+
+/// Measurements of one turn.
+#[derive(Clone, Copy, Default)]
+struct Turn {
+    ttft_ms: f64,
+    tokens_per_s: f64,
+    prompt_tokens: u32,
+    prefilled_tokens: u32,
+    generated: u32,
+}
+
+fn worker() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm"))
+}
+
+fn run_once(model: &Path, threads: u32) -> Vec<Turn> {
+    let config = EmbeddedConfig {
+        worker: worker(),
+        threads,
+        ..EmbeddedConfig::default()
+    };
+    let backend = EmbeddedBackend::spawn(&config, model).expect("starting duplex-llm");
+    let system = LlmConfig::default().system_prompt;
+    let sampling = Sampling {
+        max_tokens: MAX_TOKENS,
+        temperature: 0.0,
+        top_p: 1.0,
+        repeat_penalty: 1.0,
+        seed: 0,
+    };
+    let mut manager =
+        TurnManager::new(Box::new(backend), Conversation::new(system, 4096), sampling);
+    // The system prompt is prefilled at start-up, as the agent does.
+    manager.warm_up().expect("prefilling the system prompt");
+    let mut turns = Vec::new();
+    for text in SCRIPT {
+        let reply = manager
+            .respond(text, &CancelToken::new(), &mut |_| {})
+            .expect("a reply");
+        let w = reply.finish.worker.clone().expect("worker stats");
+        let tokens_per_s = if w.decode_ms > 0.0 && w.generated_tokens > 1 {
+            f64::from(w.generated_tokens - 1) * 1000.0 / w.decode_ms
+        } else {
+            0.0
+        };
+        turns.push(Turn {
+            ttft_ms: reply
+                .first_token
+                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+            tokens_per_s,
+            prompt_tokens: w.prompt_tokens,
+            prefilled_tokens: w.prompt_tokens - w.cached_tokens,
+            generated: w.generated_tokens,
+        });
+    }
+    turns
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let paths = ModelPaths::default();
+    let model = paths.resolve(&paths.llm);
+    assert!(
+        model.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        model.display()
+    );
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+    let start = Instant::now();
+    let runs: Vec<Vec<Turn>> = (0..RUNS).map(|_| run_once(&model, threads)).collect();
+    let mut rows = Vec::new();
+    println!("turn  first_token_ms  tokens/s  prompt  prefilled  generated");
+    for t in 0..SCRIPT.len() {
+        let ttft = median(runs.iter().map(|r| r[t].ttft_ms).collect());
+        let tps = median(runs.iter().map(|r| r[t].tokens_per_s).collect());
+        let first = runs[0][t];
+        println!(
+            "{:4}  {ttft:14.1}  {tps:8.1}  {:6}  {:9}  {:9}",
+            t + 1,
+            first.prompt_tokens,
+            first.prefilled_tokens,
+            first.generated
+        );
+        rows.push(json!({
+            "turn": t + 1,
+            "first_token_ms": ttft,
+            "tokens_per_s": tps,
+            "prompt_tokens": first.prompt_tokens,
+            "prefilled_tokens": first.prefilled_tokens,
+            "generated_tokens": first.generated,
+            "user_text": SCRIPT[t],
+        }));
+    }
+    let at = |n: usize| rows[n - 1].clone();
+    let ttft = |n: usize| rows[n - 1]["first_token_ms"].as_f64().unwrap_or(f64::NAN);
+    let summary = json!({
+        "first_token_ms": REPORTED.map(ttft),
+        "turn20_over_turn1": ttft(20) / ttft(1),
+        "target_turn20_over_turn1": 1.1,
+        "target_first_token_ms": 150.0,
+    });
+    let result = json!({
+        "bench": "llm",
+        "backend": "embedded (duplex-llm, llama.cpp)",
+        "model": model.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "threads": threads,
+        "runs": RUNS,
+        "max_tokens": MAX_TOKENS,
+        "sampling": "greedy",
+        "turns_reported": REPORTED.map(at),
+        "summary": summary,
+        "all_turns": rows,
+        "seconds": start.elapsed().as_secs_f64(),
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results");
+    std::fs::create_dir_all(&dir).expect("creating bench-results/");
+    let path = dir.join("llm.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&result).expect("JSON"))
+        .expect("writing bench-results/llm.json");
+    println!("{}", serde_json::to_string_pretty(&summary).expect("JSON"));
+    println!("wrote {}", path.display());
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the whole test suite: Debian packages, ONNX Runtime and the models
+# (fetched and checked against pinned sha256), the release build, then `cargo test --release`.
+# This is the README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+echo "== build (release: one optimised profile for the C++ engines and the tests)"
+cargo build --release --all-targets
+echo "== tests"
+cargo test --release

@@ -1,0 +1,493 @@
+//! The [`Agent`] state machine: turn-taking, the reply pipeline, barge-in and the bookkeeping of
+//! what the user actually heard.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::io::{AgentEvent, Input, Output, RequestId, TurnId};
+use super::playout::Playout;
+use super::{AgentConfig, ChunkText, ms};
+use crate::vad::{Segmenter, VadEvent};
+
+/// Audio the turn-end model looks at: the last 8 s.
+const SCORE_WINDOW: u64 = 8 * 16_000;
+
+/// The user's side of the floor.
+#[derive(Debug, Clone)]
+enum User {
+    /// No user speech since the last turn ended.
+    Silent,
+    /// The user is speaking; the utterance began at `utterance_start`; `resumed_from` is the
+    /// end of the speech before a pause, when the user went on after one.
+    Speaking {
+        utterance_start: u64,
+        resumed_from: Option<u64>,
+    },
+    /// The user paused at `speech_end`; the turn may be over.
+    Paused(Pause),
+}
+
+#[derive(Debug, Clone)]
+struct Pause {
+    utterance_start: u64,
+    speech_end: u64,
+    detected_at: u64,
+    score_request: RequestId,
+    transcript_request: RequestId,
+    deadline: Option<u64>,
+    transcript: Option<String>,
+}
+
+/// Speech over the agent's voice that may become an interruption.
+#[derive(Debug, Clone, Copy)]
+struct BargeCandidate {
+    /// Where the speech began.
+    start: u64,
+    /// Samples of it that the VAD scored as speech (pauses and the VAD's tail do not count).
+    voiced: u64,
+}
+
+/// The agent's reply in progress.
+struct Reply {
+    turn: TurnId,
+    /// Where the user's utterance began, to resume it if the user goes on before hearing us.
+    utterance_start: u64,
+    chunker: Box<dyn ChunkText>,
+    chunk_texts: Vec<String>,
+    synthesized: BTreeMap<u32, Vec<f32>>,
+    next_play: u32,
+    llm_done: bool,
+    got_token: bool,
+    sent_audio: bool,
+}
+
+/// The conversation core. See the module docs of [`crate::agent`].
+pub struct Agent {
+    config: AgentConfig,
+    new_chunker: Box<dyn Fn() -> Box<dyn ChunkText> + Send>,
+    now: u64,
+    outputs: VecDeque<Output>,
+    segmenter: Segmenter,
+    /// Recent input audio; `audio[0]` is input sample `audio_start`.
+    audio: VecDeque<f32>,
+    audio_start: u64,
+    user: User,
+    /// User speech heard while the agent talks, not yet long enough to interrupt.
+    barge_candidate: Option<BargeCandidate>,
+    reply: Option<Reply>,
+    playout: Playout,
+    next_request: u64,
+    next_turn: u64,
+}
+
+impl Agent {
+    /// A new agent; `new_chunker` makes the sentence chunker for each reply.
+    pub fn new(
+        config: AgentConfig,
+        new_chunker: impl Fn() -> Box<dyn ChunkText> + Send + 'static,
+    ) -> Self {
+        Self {
+            segmenter: Segmenter::new(config.vad.clone()),
+            config,
+            new_chunker: Box::new(new_chunker),
+            now: 0,
+            outputs: VecDeque::new(),
+            audio: VecDeque::new(),
+            audio_start: 0,
+            user: User::Silent,
+            barge_candidate: None,
+            reply: None,
+            playout: Playout::default(),
+            next_request: 0,
+            next_turn: 0,
+        }
+    }
+
+    /// The next effect or event, if any.
+    pub fn poll(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The current turn, if a reply is in progress.
+    pub fn current_turn(&self) -> Option<TurnId> {
+        self.reply.as_ref().map(|r| r.turn)
+    }
+
+    /// The next time at which the agent will act without new input (a turn-end deadline), so a
+    /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
+    pub fn next_deadline(&self) -> Option<u64> {
+        match &self.user {
+            User::Paused(Pause {
+                deadline: Some(deadline),
+                transcript: Some(_),
+                ..
+            }) => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    /// Feeds one input at input position `now` (samples of input received so far).
+    pub fn handle(&mut self, now: u64, input: Input) {
+        self.now = self.now.max(now);
+        match input {
+            Input::Audio(samples) => self.on_audio(&samples),
+            Input::Vad { start, probability } => self.on_vad(start, probability),
+            Input::TurnScore {
+                request,
+                probability,
+            } => self.on_score(request, probability),
+            Input::Transcript { request, text } => self.on_transcript(request, text),
+            Input::LlmToken { turn, text } => self.on_token(turn, &text),
+            Input::LlmDone { turn } => self.on_llm_done(turn),
+            Input::Synthesized {
+                turn,
+                chunk,
+                samples,
+            } => self.on_synthesized(turn, chunk, samples),
+            Input::Tick => {}
+            Input::Played { total } => {
+                self.playout.set_played(total);
+                self.finish_reply_if_heard();
+            }
+        }
+        self.maybe_end_turn();
+    }
+
+    fn emit(&mut self, output: Output) {
+        self.outputs.push_back(output);
+    }
+
+    fn event(&mut self, event: AgentEvent) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn request_id(&mut self) -> RequestId {
+        self.next_request += 1;
+        RequestId(self.next_request)
+    }
+
+    fn on_audio(&mut self, samples: &[f32]) {
+        self.audio.extend(samples);
+        let keep = (u64::from(self.config.max_utterance_s) * 16_000).max(SCORE_WINDOW) as usize;
+        if self.audio.len() > keep {
+            let excess = self.audio.len() - keep;
+            self.audio.drain(..excess);
+            self.audio_start += excess as u64;
+        }
+    }
+
+    /// Input audio between two positions, clamped to what is kept.
+    fn audio_between(&self, from: u64, to: u64) -> Vec<f32> {
+        let from = from.max(self.audio_start);
+        let to = to.min(self.audio_start + self.audio.len() as u64);
+        if from >= to {
+            return Vec::new();
+        }
+        let (a, b) = (
+            (from - self.audio_start) as usize,
+            (to - self.audio_start) as usize,
+        );
+        self.audio.range(a..b).copied().collect()
+    }
+
+    /// Whether the agent's voice is (or is about to be) audible: something was sent to playback.
+    fn agent_audible(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.sent_audio) && self.playout.is_playing()
+    }
+
+    fn on_vad(&mut self, start: u64, probability: f32) {
+        let chunk_end = start + crate::vad::VAD_CHUNK as u64;
+        match self.segmenter.push(start, probability) {
+            Some(VadEvent::SpeechStart(at)) => self.on_speech_start(at),
+            Some(VadEvent::SpeechEnd(segment)) => {
+                let pad = ms(self.config.vad.speech_pad_ms);
+                self.on_speech_end(segment.end.saturating_sub(pad).max(segment.start));
+            }
+            Some(VadEvent::Discarded(_)) => self.on_discarded(),
+            None => {}
+        }
+        if let Some(candidate) = &mut self.barge_candidate {
+            if probability >= self.config.vad.threshold {
+                candidate.voiced += chunk_end - start;
+            }
+            if candidate.voiced >= ms(self.config.barge_in_min_ms) {
+                let start = candidate.start;
+                self.barge_in(start);
+            }
+        }
+    }
+
+    fn on_speech_start(&mut self, at: u64) {
+        self.event(AgentEvent::UserSpeechStart { at });
+        if self.agent_audible() {
+            self.barge_candidate = Some(BargeCandidate {
+                start: at,
+                voiced: 0,
+            });
+            return;
+        }
+        if let Some(reply) = self.reply.take() {
+            // The user goes on before hearing the reply: drop it and resume their utterance.
+            self.emit(Output::Cancel(reply.turn));
+            if reply.sent_audio {
+                self.emit(Output::Flush);
+                self.playout.flush();
+            }
+            self.playout.forget(reply.turn);
+            self.event(AgentEvent::ReplyAbandoned {
+                turn: reply.turn,
+                at: self.now,
+            });
+            self.user = User::Speaking {
+                utterance_start: reply.utterance_start,
+                resumed_from: None,
+            };
+            return;
+        }
+        let preroll = ms(self.config.preroll_ms);
+        self.user = match &self.user {
+            User::Silent => User::Speaking {
+                utterance_start: at.saturating_sub(preroll),
+                resumed_from: None,
+            },
+            speaking @ User::Speaking { .. } => speaking.clone(),
+            User::Paused(p) => User::Speaking {
+                utterance_start: p.utterance_start,
+                resumed_from: Some(p.speech_end),
+            },
+        };
+    }
+
+    fn on_speech_end(&mut self, speech_end: u64) {
+        if self.barge_candidate.take().is_some() {
+            return; // short speech over our reply: a backchannel, not an interruption
+        }
+        let User::Speaking {
+            utterance_start, ..
+        } = self.user
+        else {
+            return;
+        };
+        self.pause(utterance_start, speech_end);
+    }
+
+    fn pause(&mut self, utterance_start: u64, speech_end: u64) {
+        self.event(AgentEvent::UserSpeechEnd { at: speech_end });
+        let score_request = self.request_id();
+        let transcript_request = self.request_id();
+        let score_audio = self.audio_between(self.now.saturating_sub(SCORE_WINDOW), self.now);
+        let speech = self.audio_between(utterance_start, self.now);
+        self.emit(Output::ScoreTurn {
+            request: score_request,
+            audio: score_audio,
+        });
+        self.emit(Output::Transcribe {
+            request: transcript_request,
+            audio: speech,
+        });
+        self.user = User::Paused(Pause {
+            utterance_start,
+            speech_end,
+            detected_at: self.now,
+            score_request,
+            transcript_request,
+            deadline: None,
+            transcript: None,
+        });
+    }
+
+    fn on_discarded(&mut self) {
+        self.barge_candidate = None;
+        // A blip alone is nothing; a blip after earlier speech leaves that speech's pause standing.
+        match self.user {
+            User::Speaking {
+                utterance_start,
+                resumed_from: Some(speech_end),
+            } => self.pause(utterance_start, speech_end),
+            User::Speaking { .. } => self.user = User::Silent,
+            _ => {}
+        }
+    }
+
+    fn on_score(&mut self, request: RequestId, probability: f32) {
+        let now = self.now;
+        let endpoint = self.config.endpoint.clone();
+        let User::Paused(pause) = &mut self.user else {
+            return;
+        };
+        if pause.score_request != request {
+            return;
+        }
+        pause.deadline = Some(endpoint.deadline(pause.speech_end, pause.detected_at, probability));
+        self.event(AgentEvent::TurnScored {
+            at: now,
+            probability,
+        });
+    }
+
+    fn on_transcript(&mut self, request: RequestId, text: String) {
+        if let User::Paused(pause) = &mut self.user
+            && pause.transcript_request == request
+        {
+            pause.transcript = Some(text);
+        }
+    }
+
+    /// Starts the reply once the pause's deadline has passed and its transcript is known.
+    fn maybe_end_turn(&mut self) {
+        let User::Paused(pause) = &self.user else {
+            return;
+        };
+        let (Some(deadline), Some(text)) = (pause.deadline, &pause.transcript) else {
+            return;
+        };
+        if self.now < deadline {
+            return;
+        }
+        let text = text.trim().to_owned();
+        let (utterance_start, speech_end) = (pause.utterance_start, pause.speech_end);
+        self.user = User::Silent;
+        if text.is_empty() {
+            return; // nothing intelligible was said
+        }
+        self.next_turn += 1;
+        let turn = TurnId(self.next_turn);
+        self.event(AgentEvent::EndOfTurn {
+            turn,
+            at: self.now,
+            speech_end,
+        });
+        self.event(AgentEvent::UserText {
+            turn,
+            at: self.now,
+            text: text.clone(),
+        });
+        self.emit(Output::Generate {
+            turn,
+            user_text: text,
+        });
+        self.reply = Some(Reply {
+            turn,
+            utterance_start,
+            chunker: (self.new_chunker)(),
+            chunk_texts: Vec::new(),
+            synthesized: BTreeMap::new(),
+            next_play: 0,
+            llm_done: false,
+            got_token: false,
+            sent_audio: false,
+        });
+    }
+
+    fn reply_for(&mut self, turn: TurnId) -> Option<&mut Reply> {
+        self.reply.as_mut().filter(|r| r.turn == turn)
+    }
+
+    fn on_token(&mut self, turn: TurnId, text: &str) {
+        let now = self.now;
+        let Some(reply) = self.reply_for(turn) else {
+            return;
+        };
+        let first = !reply.got_token;
+        reply.got_token = true;
+        let chunks = reply.chunker.push(text);
+        if first {
+            self.event(AgentEvent::FirstToken { turn, at: now });
+        }
+        self.synthesize(turn, chunks);
+    }
+
+    fn on_llm_done(&mut self, turn: TurnId) {
+        let Some(reply) = self.reply_for(turn) else {
+            return;
+        };
+        reply.llm_done = true;
+        let chunks = reply.chunker.finish();
+        self.synthesize(turn, chunks);
+        self.finish_reply_if_heard();
+    }
+
+    fn synthesize(&mut self, turn: TurnId, chunks: Vec<String>) {
+        for text in chunks {
+            let Some(reply) = self.reply_for(turn) else {
+                return;
+            };
+            let chunk = reply.chunk_texts.len() as u32;
+            reply.chunk_texts.push(text.clone());
+            self.emit(Output::Synthesize { turn, chunk, text });
+        }
+    }
+
+    fn on_synthesized(&mut self, turn: TurnId, chunk: u32, samples: Vec<f32>) {
+        let Some(reply) = self.reply_for(turn) else {
+            return;
+        };
+        reply.synthesized.insert(chunk, samples);
+        let mut ready = Vec::new();
+        while let Some(samples) = reply.synthesized.remove(&reply.next_play) {
+            let text = reply.chunk_texts[reply.next_play as usize].clone();
+            ready.push((reply.next_play, text, samples));
+            reply.next_play += 1;
+        }
+        for (chunk, text, samples) in ready {
+            let first = self.reply.as_ref().is_some_and(|r| !r.sent_audio);
+            if let Some(reply) = self.reply.as_mut() {
+                reply.sent_audio = true;
+            }
+            if first {
+                self.event(AgentEvent::FirstAudio { turn, at: self.now });
+            }
+            self.playout.queue(turn, text, samples.len() as u64);
+            self.emit(Output::Play {
+                turn,
+                chunk,
+                samples,
+            });
+        }
+        self.finish_reply_if_heard();
+    }
+
+    /// Closes the reply when the model is done and every chunk has been played.
+    fn finish_reply_if_heard(&mut self) {
+        let Some(reply) = &self.reply else {
+            return;
+        };
+        let all_played = reply.next_play as usize == reply.chunk_texts.len();
+        if !(reply.llm_done && all_played) || self.playout.is_playing() {
+            return;
+        }
+        let turn = reply.turn;
+        let text = self.playout.heard_text(turn);
+        self.playout.forget(turn);
+        self.reply = None;
+        self.barge_candidate = None;
+        self.event(AgentEvent::AssistantText {
+            turn,
+            at: self.now,
+            text,
+            interrupted: false,
+        });
+    }
+
+    /// The user talked over the reply long enough: stop it and hand them the floor.
+    fn barge_in(&mut self, speech_start: u64) {
+        self.barge_candidate = None;
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        self.emit(Output::Flush);
+        self.emit(Output::Cancel(reply.turn));
+        self.playout.flush();
+        let text = self.playout.heard_text(reply.turn);
+        self.playout.forget(reply.turn);
+        self.event(AgentEvent::AssistantText {
+            turn: reply.turn,
+            at: self.now,
+            text,
+            interrupted: true,
+        });
+        self.user = User::Speaking {
+            utterance_start: speech_start.saturating_sub(ms(self.config.preroll_ms)),
+            resumed_from: None,
+        };
+    }
+}

@@ -1,0 +1,190 @@
+//! What goes into and comes out of the conversation core.
+
+use serde::Serialize;
+
+/// Id of one assistant turn (one reply). Every effect of a turn carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TurnId(pub u64);
+
+/// Id of one request for an engine result (a transcript or a turn-end score).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct RequestId(pub u64);
+
+/// Something that happened, fed to [`super::Agent::handle`] with the current input position.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Microphone samples that follow the previous ones (16 kHz mono, normally 20 ms).
+    Audio(Vec<f32>),
+    /// Speech probability of the 512-sample chunk that starts at `start`.
+    Vad {
+        /// First sample of the chunk.
+        start: u64,
+        /// Probability of speech.
+        probability: f32,
+    },
+    /// Probability that the user's turn is complete, answering [`Output::ScoreTurn`].
+    TurnScore {
+        /// The request answered.
+        request: RequestId,
+        /// Probability in [0, 1].
+        probability: f32,
+    },
+    /// Text of the user's speech, answering [`Output::Transcribe`].
+    Transcript {
+        /// The request answered.
+        request: RequestId,
+        /// What was said.
+        text: String,
+    },
+    /// Text streamed by the language model for a turn.
+    LlmToken {
+        /// The turn.
+        turn: TurnId,
+        /// The token's text.
+        text: String,
+    },
+    /// The language model finished the turn's reply.
+    LlmDone {
+        /// The turn.
+        turn: TurnId,
+    },
+    /// Audio for a chunk requested by [`Output::Synthesize`], at 16 kHz.
+    Synthesized {
+        /// The turn.
+        turn: TurnId,
+        /// Index of the chunk within the turn.
+        chunk: u32,
+        /// The speech.
+        samples: Vec<f32>,
+    },
+    /// Nothing new: time has reached `now` (lets deadlines fire between audio frames).
+    Tick,
+    /// The transport has played this many samples of agent speech in total (since the start).
+    Played {
+        /// Cumulative played samples of everything sent with [`Output::Play`].
+        total: u64,
+    },
+}
+
+/// An effect for the caller to carry out, or an event to record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Transcribe this user speech; answer with [`Input::Transcript`].
+    Transcribe {
+        /// Tag for the answer.
+        request: RequestId,
+        /// 16 kHz speech.
+        audio: Vec<f32>,
+    },
+    /// Score whether the user's turn is complete; answer with [`Input::TurnScore`].
+    ScoreTurn {
+        /// Tag for the answer.
+        request: RequestId,
+        /// The most recent user audio (up to 8 s), 16 kHz.
+        audio: Vec<f32>,
+    },
+    /// Generate a reply to the user's words; stream [`Input::LlmToken`] then [`Input::LlmDone`].
+    Generate {
+        /// The new turn.
+        turn: TurnId,
+        /// What the user said.
+        user_text: String,
+    },
+    /// Synthesize a chunk of the reply; answer with [`Input::Synthesized`].
+    Synthesize {
+        /// The turn.
+        turn: TurnId,
+        /// Index of the chunk within the turn.
+        chunk: u32,
+        /// Text to speak.
+        text: String,
+    },
+    /// Queue this audio for playback after whatever is queued.
+    Play {
+        /// The turn.
+        turn: TurnId,
+        /// Index of the chunk within the turn.
+        chunk: u32,
+        /// 16 kHz speech.
+        samples: Vec<f32>,
+    },
+    /// Drop all queued playback now.
+    Flush,
+    /// Stop every engine working for this turn; later results for it are ignored.
+    Cancel(TurnId),
+    /// Something worth recording happened.
+    Event(AgentEvent),
+}
+
+/// Milestones of a conversation, with their input sample time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AgentEvent {
+    /// The user started speaking.
+    UserSpeechStart {
+        /// Input sample of the speech start.
+        at: u64,
+    },
+    /// The user paused; the turn may be over.
+    UserSpeechEnd {
+        /// Input sample where the speech stopped.
+        at: u64,
+    },
+    /// The turn-end model scored the pause.
+    TurnScored {
+        /// When the score arrived.
+        at: u64,
+        /// Its probability that the turn is complete.
+        probability: f32,
+    },
+    /// The user's turn is over; a reply starts.
+    EndOfTurn {
+        /// The reply's turn.
+        turn: TurnId,
+        /// When the decision was taken.
+        at: u64,
+        /// Where the user's speech ended.
+        speech_end: u64,
+    },
+    /// The user's words.
+    UserText {
+        /// The reply's turn.
+        turn: TurnId,
+        /// When the transcript was used.
+        at: u64,
+        /// The words.
+        text: String,
+    },
+    /// The first token of the reply arrived.
+    FirstToken {
+        /// The turn.
+        turn: TurnId,
+        /// When.
+        at: u64,
+    },
+    /// The first audio of the reply was sent to playback.
+    FirstAudio {
+        /// The turn.
+        turn: TurnId,
+        /// When.
+        at: u64,
+    },
+    /// The reply is over; `text` is what the user heard.
+    AssistantText {
+        /// The turn.
+        turn: TurnId,
+        /// When.
+        at: u64,
+        /// The words actually played.
+        text: String,
+        /// Whether the user interrupted it.
+        interrupted: bool,
+    },
+    /// The user resumed before the reply was heard: the reply was dropped, the turn goes on.
+    ReplyAbandoned {
+        /// The dropped turn.
+        turn: TurnId,
+        /// When.
+        at: u64,
+    },
+}

@@ -1,0 +1,62 @@
+//! The conversation core: a sans-IO state machine that decides when the user has finished, asks
+//! for a reply, streams it out, and yields the floor when interrupted.
+//!
+//! It never reads a clock, starts a thread or touches a device: the caller feeds it
+//! [`Input`]s stamped with the input sample position (`now`, 16 kHz) and carries out the
+//! [`Output`]s it returns from [`Agent::poll`]. Results of engines come back as inputs tagged with
+//! the id of the request or turn that asked for them; stale ones are dropped.
+
+mod core;
+mod endpoint;
+mod io;
+mod playout;
+
+pub use core::Agent;
+pub use endpoint::EndpointConfig;
+pub use io::{AgentEvent, Input, Output, RequestId, TurnId};
+pub use playout::{PlayedChunk, Playout};
+
+use serde::{Deserialize, Serialize};
+
+use crate::vad::VadConfig;
+
+/// A source of speakable chunks from streamed LLM text (the sentence chunker).
+pub trait ChunkText: Send {
+    /// Appends streamed text; returns the chunks that became speakable.
+    fn push(&mut self, text: &str) -> Vec<String>;
+    /// The stream ended: returns whatever is left.
+    fn finish(&mut self) -> Vec<String>;
+}
+
+/// Settings of the conversation core.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Speech detection thresholds (the core runs the segmenter on VAD probabilities).
+    pub vad: VadConfig,
+    /// When a pause ends the user's turn.
+    pub endpoint: EndpointConfig,
+    /// User speech while the agent talks must last this long to interrupt it.
+    pub barge_in_min_ms: u32,
+    /// Audio kept before the detected speech start, so the first syllable is not clipped.
+    pub preroll_ms: u32,
+    /// Longest user utterance kept for transcription; older audio is dropped from the front.
+    pub max_utterance_s: u32,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            vad: VadConfig::default(),
+            endpoint: EndpointConfig::default(),
+            barge_in_min_ms: 300,
+            preroll_ms: 100,
+            max_utterance_s: 30,
+        }
+    }
+}
+
+/// Converts milliseconds to samples at 16 kHz.
+pub const fn ms(ms: u32) -> u64 {
+    ms as u64 * 16
+}

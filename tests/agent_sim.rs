@@ -1,0 +1,240 @@
+//! Deterministic simulation of the conversation core: real fixture audio through the real
+//! Silero VAD, fake engines with declared costs in virtual time. Asserts exact reply timing,
+//! barge-in within one frame, backchannels ignored, history cut to the words played, and stale
+//! results of a cancelled turn dropped.
+
+mod support;
+
+use duplex::agent::{AgentConfig, AgentEvent, Output, TurnId, ms};
+use duplex::audio::{FRAME_SAMPLES, load_pipeline_audio};
+use duplex::config::Config;
+use duplex::fixtures::fixture_path;
+use duplex::vad::SileroVad;
+use support::sim::{FakeEngines, Sim};
+
+/// A question without long inner pauses, used to interrupt the first reply.
+const INTERRUPTION: &str = "sense_and_sensibility_01_austen_64kb-0880.wav";
+
+fn engines() -> FakeEngines {
+    FakeEngines {
+        score_ms: 50,
+        score: 0.9,
+        transcribe_ms: 120,
+        transcripts: vec![
+            "go forward ten meters".into(),
+            "he was not an ill disposed young man".into(),
+        ],
+        first_token_ms: 80,
+        token_ms: 20,
+        tokens: [
+            "Sure", ", I", " will.", " Moving", " ten", " meters", " ahead", " now.",
+        ]
+        .map(String::from)
+        .to_vec(),
+        tts_ms: 40,
+        audio_ms_per_char: 60,
+    }
+}
+
+fn vad() -> SileroVad {
+    SileroVad::load(&Config::default().models).expect("VAD loads")
+}
+
+fn audio(file: &str) -> Vec<f32> {
+    load_pipeline_audio(&fixture_path(file)).expect("fixture")
+}
+
+fn silence(ms_: u32) -> Vec<f32> {
+    vec![0.0; ms(ms_) as usize]
+}
+
+fn events(sim: &Sim) -> Vec<(u64, AgentEvent)> {
+    sim.log
+        .iter()
+        .filter_map(|(t, o)| match o {
+            Output::Event(e) => Some((*t, e.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assistant_texts(sim: &Sim) -> Vec<(String, bool)> {
+    events(sim)
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            AgentEvent::AssistantText {
+                text, interrupted, ..
+            } => Some((text, interrupted)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
+    let mut sim = Sim::new(AgentConfig::default(), engines());
+    sim.run(&mut vad(), &audio("goforward.wav"), 6000);
+
+    let detected = sim.times_of(|o| matches!(o, Output::ScoreTurn { .. }));
+    assert_eq!(detected.len(), 1, "one pause, one score request");
+    let d = detected[0];
+    let end_of_turn = events(&sim)
+        .into_iter()
+        .find_map(|(t, e)| matches!(e, AgentEvent::EndOfTurn { .. }).then_some(t))
+        .expect("turn ended");
+    // Complete score: the turn ends as soon as both score (50 ms) and transcript (120 ms) are in.
+    assert_eq!(end_of_turn, d + ms(120));
+    // First chunk "Sure, I will." is complete at the third token; then 40 ms of synthesis.
+    let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
+    assert_eq!(first_play, d + ms(120) + ms(80) + 2 * ms(20) + ms(40));
+    // The endpoint delay itself: from the end of speech to the pause being detected.
+    let speech_end = events(&sim)
+        .into_iter()
+        .find_map(|(_, e)| match e {
+            AgentEvent::UserSpeechEnd { at } => Some(at),
+            _ => None,
+        })
+        .unwrap();
+    let min_silence = ms(AgentConfig::default().vad.min_silence_ms);
+    assert!(d >= speech_end + min_silence && d <= speech_end + min_silence + ms(32 + 20));
+    assert_eq!(
+        assistant_texts(&sim),
+        vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]
+    );
+}
+
+#[test]
+fn barge_in_flushes_within_one_frame_and_keeps_only_the_words_played() {
+    let mut input = audio("goforward.wav");
+    input.extend(silence(1500));
+    let interruption_at = input.len() as u64;
+    input.extend(audio(INTERRUPTION));
+    let mut sim = Sim::new(AgentConfig::default(), engines());
+    sim.run(&mut vad(), &input, 6000);
+
+    let first_play = sim.times_of(|o| {
+        matches!(
+            o,
+            Output::Play {
+                turn: TurnId(1),
+                ..
+            }
+        )
+    })[0];
+    assert!(
+        first_play < interruption_at,
+        "the reply plays before the user cuts in"
+    );
+    let flushes = sim.times_of(|o| matches!(o, Output::Flush));
+    assert_eq!(flushes.len(), 1);
+    let flush = flushes[0];
+    // The speech start the VAD saw for the interruption.
+    let barge_start = events(&sim)
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            AgentEvent::UserSpeechStart { at } if at >= interruption_at => Some(at),
+            _ => None,
+        })
+        .next()
+        .expect("interruption heard");
+    // Confirmed by the VAD chunk that brings the voiced time to the minimum; the flush is
+    // emitted while that very chunk is handled, in the frame that delivered it.
+    let config = AgentConfig::default();
+    let mut voiced = 0;
+    let confirmed_at = sim
+        .vad_log
+        .iter()
+        .filter(|(_, start, _)| *start + 512 > barge_start)
+        .find_map(|&(fed, _, p)| {
+            voiced += if p >= config.vad.threshold { 512 } else { 0 };
+            (voiced >= ms(config.barge_in_min_ms)).then_some(fed)
+        })
+        .unwrap();
+    assert_eq!(flush, confirmed_at);
+    // Cancel follows the flush at once, and the speaker is silent from the next frame on.
+    let cancel = sim.times_of(|o| matches!(o, Output::Cancel(TurnId(1))));
+    assert_eq!(cancel, vec![flush]);
+    let last_heard = sim
+        .heard
+        .iter()
+        .filter(|(_, turn)| *turn == TurnId(1))
+        .map(|(t, _)| *t)
+        .max()
+        .unwrap();
+    assert!(last_heard < flush + FRAME_SAMPLES as u64);
+    // Late tokens and audio of the cancelled turn were dropped.
+    let late = sim
+        .log
+        .iter()
+        .filter(|(t, o)| {
+            *t > flush
+                && matches!(
+                    o,
+                    Output::Play {
+                        turn: TurnId(1),
+                        ..
+                    } | Output::Synthesize {
+                        turn: TurnId(1),
+                        ..
+                    }
+                )
+        })
+        .count();
+    assert_eq!(late, 0);
+    // History: the first reply cut to what was played, marked interrupted; then the second
+    // question gets its own reply.
+    let texts = assistant_texts(&sim);
+    let (cut, interrupted) = &texts[0];
+    assert!(*interrupted);
+    let full = "Sure, I will. Moving ten meters ahead now.";
+    assert!(
+        full.starts_with(cut.as_str()) && cut.len() < full.len(),
+        "{cut:?}"
+    );
+    assert!(
+        cut.starts_with("Sure, I will."),
+        "the first chunk was played whole: {cut:?}"
+    );
+    let generated: Vec<String> = sim
+        .log
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Generate { user_text, .. } => Some(user_text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        generated,
+        vec![
+            "go forward ten meters",
+            "he was not an ill disposed young man"
+        ]
+    );
+    assert_eq!(texts.len(), 2);
+    assert_eq!(texts[1], (full.to_owned(), false));
+}
+
+#[test]
+fn a_short_mm_during_the_reply_does_not_interrupt() {
+    let jfk = audio("jfk.wav");
+    // 150 ms from the middle of a voiced word in jfk.wav.
+    let mm = &jfk[ms(1900) as usize..ms(2050) as usize];
+    let mut input = audio("goforward.wav");
+    input.extend(silence(1500));
+    let mm_at = input.len() as u64;
+    input.extend_from_slice(mm);
+    let mut sim = Sim::new(AgentConfig::default(), engines());
+    sim.run(&mut vad(), &input, 8000);
+
+    let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
+    assert!(first_play < mm_at, "the reply plays before the mm");
+    let heard_mm = events(&sim)
+        .iter()
+        .any(|(_, e)| matches!(e, AgentEvent::UserSpeechStart { at } if *at + ms(200) >= mm_at));
+    assert!(heard_mm, "the VAD noticed the mm");
+    assert!(sim.times_of(|o| matches!(o, Output::Flush)).is_empty());
+    assert_eq!(
+        assistant_texts(&sim),
+        vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]
+    );
+}

@@ -1,0 +1,257 @@
+//! Helpers shared by the language-model tests (`tests/llm_*.rs` include this file by path):
+//! the real SmolLM2 model, the real `duplex-llm` worker, greedy sampling, and a real
+//! `llama-server` on 127.0.0.1 (built by `scripts/build_llama_server.sh`).
+//!
+//! Also a test target of its own, checking that the helpers find what they need.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use duplex::config::ModelPaths;
+use duplex::llm::config::EmbeddedConfig;
+use duplex::llm::embedded::EmbeddedBackend;
+use duplex::llm::memory::INTERRUPTED_MARK;
+use duplex::llm::{
+    CancelToken, ChatMessage, Conversation, Finish, FinishReason, LlmBackend, LlmConfig, LlmEvent,
+    Reply, Sampling, TurnManager,
+};
+
+/// The GGUF of the embedded default, which must have been fetched (`scripts/setup.sh`).
+pub fn model() -> PathBuf {
+    let paths = ModelPaths::default();
+    let path = paths.resolve(&paths.llm);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `python3 scripts/fetch_models.py` (or scripts/setup.sh) first",
+        path.display()
+    );
+    path
+}
+
+/// The worker binary cargo built for this test run.
+pub fn worker() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm"))
+}
+
+/// Worker settings for tests: this build's worker, a context big enough for every test.
+pub fn embedded_config() -> EmbeddedConfig {
+    EmbeddedConfig {
+        worker: worker(),
+        ..EmbeddedConfig::default()
+    }
+}
+
+/// A started embedded backend on the real model.
+pub fn embedded() -> EmbeddedBackend {
+    EmbeddedBackend::spawn(&embedded_config(), &model()).expect("starting duplex-llm")
+}
+
+/// Greedy sampling: the same reply every run.
+pub fn greedy(max_tokens: u32) -> Sampling {
+    Sampling {
+        max_tokens,
+        temperature: 0.0,
+        top_p: 1.0,
+        repeat_penalty: 1.0,
+        seed: 0,
+    }
+}
+
+/// A `llama-server` child process on a free loopback port, killed on drop.
+pub struct LlamaServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub root: String,
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where `scripts/build_llama_server.sh` puts the server (or `LLAMA_SERVER_BIN`).
+pub fn llama_server_bin() -> PathBuf {
+    match std::env::var_os("LLAMA_SERVER_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/llama-server/bin/llama-server"),
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (nothing listens on it once this returns).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Starts `llama-server` on the SmolLM2 GGUF, or returns `None` with a loud message when the
+/// binary was not built and `LLAMA_SERVER_REQUIRED` is unset (CI sets it, so CI never skips).
+pub fn llama_server() -> Option<LlamaServer> {
+    let bin = llama_server_bin();
+    if !bin.is_file() {
+        let msg = format!(
+            "llama-server not found at {}: build it with scripts/build_llama_server.sh",
+            bin.display()
+        );
+        if std::env::var_os("LLAMA_SERVER_REQUIRED").is_some() {
+            panic!("{msg} (LLAMA_SERVER_REQUIRED is set)");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED: {msg} !!!!!!!!\n");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(&bin)
+        .args(["-m", &model().display().to_string()])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["-c", "4096", "-np", "1", "-t", "2", "--no-webui"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting llama-server");
+    let root = format!("http://127.0.0.1:{port}");
+    let server = LlamaServer {
+        child,
+        base_url: format!("{root}/v1"),
+        root,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = ureq::get(format!("{}/health", server.root)).call()
+            && r.status() == 200
+        {
+            return Some(server);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "llama-server did not become healthy in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A turn manager on `backend` with the default (voice) system prompt and greedy sampling.
+pub fn manager(backend: Box<dyn LlmBackend>, max_tokens: u32) -> TurnManager {
+    let config = LlmConfig::default();
+    let memory = Conversation::new(config.system_prompt, config.history_budget_tokens as usize);
+    let mut manager = TurnManager::new(backend, memory, greedy(max_tokens));
+    manager.warm_up().expect("prefilling the system prompt");
+    manager
+}
+
+/// Answers `text` to completion, printing the exchange.
+pub fn say(manager: &mut TurnManager, text: &str) -> Reply {
+    let reply = manager
+        .respond(text, &CancelToken::new(), &mut |_| {})
+        .expect("a reply");
+    eprintln!(
+        "user: {text}\nassistant: {}\n  ({:?})",
+        reply.text, reply.finish
+    );
+    reply
+}
+
+/// Acceptance: turn 2 depends on turn 1. Returns both replies.
+pub fn remembers_the_name(backend: Box<dyn LlmBackend>) -> (Reply, Reply) {
+    let mut m = manager(backend, 48);
+    let first = say(&mut m, "My name is Ada.");
+    let second = say(&mut m, "What is my name?");
+    assert!(
+        second.text.to_lowercase().contains("ada"),
+        "the reply to 'What is my name?' does not name Ada: {:?}",
+        second.text
+    );
+    assert_eq!(m.memory().turns().len(), 4);
+    (first, second)
+}
+
+/// Acceptance: a cancel stops the stream; no token is delivered after it. Cancels after
+/// `after` tokens, from the consumer's own thread. Returns how the stream ended.
+pub fn cancel_stops_the_stream(backend: &mut dyn LlmBackend, after: u32) -> Finish {
+    let cancel = CancelToken::new();
+    let messages = vec![
+        ChatMessage {
+            role: "system".into(),
+            content: "You are a helpful assistant.".into(),
+        },
+        ChatMessage {
+            role: "user".into(),
+            content: "Count from one to one hundred in words, separated by commas.".into(),
+        },
+    ];
+    let stream = backend
+        .generate(&messages, &greedy(300), &cancel)
+        .expect("starting a reply");
+    let mut tokens = 0;
+    let mut after_cancel = 0;
+    let mut finish = None;
+    for event in stream {
+        match event.expect("stream event") {
+            LlmEvent::Token(_) if cancel.is_cancelled() => after_cancel += 1,
+            LlmEvent::Token(_) => {
+                tokens += 1;
+                if tokens == after {
+                    cancel.cancel();
+                }
+            }
+            LlmEvent::Done(f) => finish = Some(f),
+        }
+    }
+    let finish = finish.expect("a done event");
+    assert_eq!(after_cancel, 0, "tokens were delivered after the cancel");
+    assert_eq!(finish.reason, FinishReason::Cancelled);
+    assert_eq!(finish.delivered_tokens, after);
+    finish
+}
+
+/// Acceptance: an interrupted reply appears cut, and marked, in the history; the conversation
+/// goes on. Returns the reply after the interruption.
+pub fn interrupted_turn_is_cut(backend: Box<dyn LlmBackend>) -> (TurnManager, Reply) {
+    let mut m = manager(backend, 96);
+    say(&mut m, "Hello!");
+    let cancel = CancelToken::new();
+    let mut seen = 0;
+    let long = m
+        .respond("Tell me a long story about a dragon.", &cancel, &mut |_| {
+            seen += 1;
+            if seen == 12 {
+                cancel.cancel();
+            }
+        })
+        .expect("a reply");
+    assert!(long.cancelled(), "{:?}", long.finish);
+    let last = m.memory().last().expect("a turn").clone();
+    assert!(last.interrupted);
+    assert_eq!(
+        last.text, long.text,
+        "the cancelled reply is recorded as far as it got"
+    );
+    // The playout side reports what was actually heard: the first three words.
+    let heard: String = long
+        .text
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(m.interrupt(&heard));
+    let messages = m.memory().messages();
+    let cut = messages.last().expect("messages");
+    assert_eq!(cut.role, "assistant");
+    assert_eq!(cut.content, format!("{heard}{INTERRUPTED_MARK}"));
+    assert!(!long.text.is_empty() && heard.len() < long.text.len());
+    let next = say(&mut m, "Sorry, what did you say?");
+    assert!(!next.text.trim().is_empty());
+    assert_eq!(m.memory().turns().len(), 6);
+    (m, next)
+}
+
+#[test]
+fn helpers_find_the_model_and_worker() {
+    assert!(model().is_file());
+    assert!(worker().is_file());
+}

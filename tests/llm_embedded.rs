@@ -1,0 +1,218 @@
+//! The embedded backend with the real SmolLM2 model in the real `duplex-llm` worker: memory
+//! across turns, a warm KV cache, cancellation within one token, interrupted turns, context
+//! shift when old turns are dropped, and clear errors (never hangs) when the worker is missing,
+//! crashes or cannot load its model.
+
+#[path = "llm_common.rs"]
+mod common;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use duplex::llm::embedded::EmbeddedBackend;
+use duplex::llm::{
+    CancelToken, ChatMessage, Conversation, FinishReason, LlmBackend, LlmError, LlmEvent,
+    TurnManager,
+};
+
+/// One worker at a time: on 2 cores, parallel workers would slow each other down many times
+/// over (ggml's threads spin while they wait for each other).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[test]
+fn remembers_the_name_and_prefills_only_the_new_turn() {
+    let _serial = serial();
+    let (first, second) = common::remembers_the_name(Box::new(common::embedded()));
+    let w1 = first.finish.worker.expect("worker stats");
+    let w2 = second.finish.worker.expect("worker stats");
+    eprintln!("turn 1: {w1:?}\nturn 2: {w2:?}");
+    // Turn 1: the system prompt was prefilled at start-up; only the user turn is new.
+    assert!(w1.cached_tokens > 30, "system prompt not cached: {w1:?}");
+    assert!(w1.prompt_tokens - w1.cached_tokens < 25, "{w1:?}");
+    // Turn 2: everything up to and including reply 1 is cached.
+    assert!(
+        w2.cached_tokens >= w1.prompt_tokens + w1.generated_tokens,
+        "{w2:?}"
+    );
+    assert!(w2.prompt_tokens - w2.cached_tokens < 25, "{w2:?}");
+}
+
+#[test]
+fn cancel_stops_generation_within_one_token() {
+    let _serial = serial();
+    let mut backend = common::embedded();
+    for after in [1, 5] {
+        let finish = common::cancel_stops_the_stream(&mut backend, after);
+        let worker = finish.worker.expect("worker stats");
+        // The worker checks for a cancel before each token: it may have sampled at most one
+        // token that was already on its way when the cancel arrived.
+        assert!(
+            worker.generated_tokens <= after + 1,
+            "the worker went on for {} tokens after the cancel",
+            worker.generated_tokens - after
+        );
+    }
+    // The backend is still usable, and its cache still right.
+    let reply = common::say(
+        &mut TurnManager::new(
+            Box::new(backend),
+            Conversation::new("You are a helpful assistant.", 2048),
+            common::greedy(16),
+        ),
+        "What is the capital of France?",
+    );
+    assert!(reply.text.contains("Paris"), "{:?}", reply.text);
+}
+
+#[test]
+fn cancel_from_another_thread_is_prompt() {
+    let _serial = serial();
+    let mut backend = common::embedded();
+    let cancel = CancelToken::new();
+    let messages = [ChatMessage {
+        role: "user".into(),
+        content: "Write a very long essay about the history of Rome.".into(),
+    }];
+    let mut stream = backend
+        .generate(&messages, &common::greedy(500), &cancel)
+        .expect("a reply");
+    // Cancel mid-generation, while this thread is blocked waiting for the next token.
+    assert!(matches!(stream.next(), Some(Ok(LlmEvent::Token(_)))));
+    let canceller = cancel.clone();
+    let at = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        canceller.cancel();
+        Instant::now()
+    });
+    let mut finish = None;
+    for event in stream {
+        if let LlmEvent::Done(f) = event.expect("event") {
+            finish = Some((f, Instant::now()));
+        }
+    }
+    let (finish, ended) = finish.expect("done");
+    let lag = ended - at.join().expect("canceller");
+    eprintln!("done {lag:?} after the cancel: {finish:?}");
+    assert_eq!(finish.reason, FinishReason::Cancelled);
+    // Within one token: the decode in flight when the cancel arrives (tens of ms on 2 idle
+    // cores; the bound leaves room for a busy machine).
+    assert!(lag < Duration::from_millis(500), "the cancel took {lag:?}");
+}
+
+#[test]
+fn interrupted_turn_is_cut_in_history() {
+    let _serial = serial();
+    let (manager, next) = common::interrupted_turn_is_cut(Box::new(common::embedded()));
+    let w = next.finish.worker.expect("worker stats");
+    eprintln!("after the interruption: {w:?}");
+    // The cache was truncated back into the interrupted reply, not recomputed from the start.
+    assert!(w.cached_tokens > 40, "{w:?}");
+    assert!(w.prompt_tokens - w.cached_tokens < 40, "{w:?}");
+    drop(manager);
+}
+
+#[test]
+fn dropped_turns_shift_the_cache() {
+    let _serial = serial();
+    let mut manager = TurnManager::new(
+        Box::new(common::embedded()),
+        Conversation::new("You are a helpful assistant. Answer briefly.", 150),
+        common::greedy(24),
+    );
+    manager.warm_up().expect("prefill");
+    let mut shifted = 0;
+    for q in [
+        "What is the capital of France?",
+        "What color is the sky?",
+        "How many legs does a cat have?",
+        "What is two plus two?",
+        "Name a fruit that is yellow.",
+        "What do bees make?",
+    ] {
+        let reply = common::say(&mut manager, q);
+        let w = reply.finish.worker.expect("worker stats");
+        shifted += w.shifted_tokens;
+        assert!(w.prompt_tokens - w.cached_tokens < 40, "{w:?}");
+    }
+    assert!(manager.memory().dropped_turns() > 0);
+    assert!(shifted > 0, "no turn was dropped by shifting the cache");
+    assert_eq!(manager.memory().messages()[0].role, "system");
+}
+
+#[test]
+fn missing_worker_is_a_clear_error() {
+    let _serial = serial();
+    let mut config = common::embedded_config();
+    config.worker = "/nonexistent/duplex-llm".into();
+    let err = EmbeddedBackend::spawn(&config, &common::model())
+        .err()
+        .expect("an error");
+    assert!(matches!(err, LlmError::WorkerMissing { .. }), "{err}");
+    assert!(err.to_string().contains("/nonexistent/duplex-llm"), "{err}");
+}
+
+#[test]
+fn worker_that_dies_is_a_clear_error_not_a_hang() {
+    let _serial = serial();
+    let mut config = common::embedded_config();
+    config.worker = "/bin/false".into();
+    let start = Instant::now();
+    let err = EmbeddedBackend::spawn(&config, &common::model())
+        .err()
+        .expect("an error");
+    assert!(matches!(err, LlmError::WorkerExited { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn unloadable_model_is_a_clear_error() {
+    let _serial = serial();
+    let not_gguf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let err = EmbeddedBackend::spawn(&common::embedded_config(), &not_gguf)
+        .err()
+        .expect("an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot load model") && text.contains("Cargo.toml"),
+        "{text}"
+    );
+    let missing = std::path::Path::new("/nonexistent/model.gguf");
+    let err = EmbeddedBackend::spawn(&common::embedded_config(), missing)
+        .err()
+        .expect("an error");
+    assert!(matches!(err, LlmError::Model(_)), "{err}");
+}
+
+#[test]
+fn worker_killed_mid_reply_is_a_clear_error() {
+    let _serial = serial();
+    let mut backend = common::embedded();
+    let pid = backend.pid();
+    let messages = [ChatMessage {
+        role: "user".into(),
+        content: "Write a very long essay about the history of Rome.".into(),
+    }];
+    let mut stream = backend
+        .generate(&messages, &common::greedy(500), &CancelToken::new())
+        .expect("a reply");
+    assert!(matches!(stream.next(), Some(Ok(LlmEvent::Token(_)))));
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    let err = stream
+        .find_map(|e| e.err())
+        .expect("an error after the worker died");
+    assert!(matches!(err, LlmError::WorkerExited { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    drop(stream);
+    // Later requests fail at once too.
+    let again = backend.generate(&messages, &common::greedy(5), &CancelToken::new());
+    assert!(again.is_err());
+}

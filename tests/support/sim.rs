@@ -1,0 +1,270 @@
+//! A virtual-time simulation of one conversation: real fixture audio through the real Silero VAD
+//! into the agent core, with fake engines that answer after declared costs in virtual
+//! milliseconds, and a virtual speaker that plays queued audio at 16 kHz. Deterministic: no
+//! threads, no clock.
+
+#![allow(dead_code)]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use duplex::agent::{Agent, AgentConfig, ChunkText, Input, Output, TurnId, ms};
+use duplex::audio::FRAME_SAMPLES;
+use duplex::vad::{SileroVad, SpeechProbability, VAD_CHUNK};
+
+/// Declared engine costs and canned answers.
+#[derive(Clone)]
+pub struct FakeEngines {
+    /// Turn-end model cost.
+    pub score_ms: u32,
+    /// Its answer.
+    pub score: f32,
+    /// Transcription cost.
+    pub transcribe_ms: u32,
+    /// Transcripts handed out in order, one per request.
+    pub transcripts: Vec<String>,
+    /// Time to the first token after `Generate`.
+    pub first_token_ms: u32,
+    /// Time between later tokens.
+    pub token_ms: u32,
+    /// The reply's tokens.
+    pub tokens: Vec<String>,
+    /// Synthesis cost per chunk.
+    pub tts_ms: u32,
+    /// Audio produced per character of chunk text, in ms.
+    pub audio_ms_per_char: u32,
+}
+
+/// Splits at sentence ends, immediately: the turn-taking tests need a chunker with no lookahead.
+pub struct SentenceEnds(String);
+
+impl ChunkText for SentenceEnds {
+    fn push(&mut self, text: &str) -> Vec<String> {
+        self.0.push_str(text);
+        if self.0.trim_end().ends_with(['.', '?', '!']) {
+            vec![std::mem::take(&mut self.0).trim().to_owned()]
+        } else {
+            Vec::new()
+        }
+    }
+    fn finish(&mut self) -> Vec<String> {
+        let rest = std::mem::take(&mut self.0).trim().to_owned();
+        if rest.is_empty() {
+            Vec::new()
+        } else {
+            vec![rest]
+        }
+    }
+}
+
+/// Everything the agent emitted, with the virtual time it was emitted at.
+pub struct Sim {
+    pub agent: Agent,
+    pub engines: FakeEngines,
+    pub log: Vec<(u64, Output)>,
+    /// Results in flight: (due time, sequence, input).
+    pending: BinaryHeap<Reverse<(u64, u64, InputBox)>>,
+    seq: u64,
+    transcripts_used: usize,
+    /// Speaker queue: (turn, samples left).
+    speaker: VecDeque<(TurnId, usize)>,
+    played_total: u64,
+    /// Output timeline: non-zero where the agent's voice was heard, per input sample.
+    pub heard: Vec<(u64, TurnId)>,
+    /// Every VAD result fed: (time fed, chunk start, probability).
+    pub vad_log: Vec<(u64, u64, f32)>,
+    /// Turns cancelled so far (their late results are still delivered, to test dropping).
+    pub cancelled: Vec<TurnId>,
+}
+
+/// `Input` in a heap: ordered by due time and sequence only.
+#[derive(Debug)]
+struct InputBox(Input);
+impl PartialEq for InputBox {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for InputBox {}
+impl PartialOrd for InputBox {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InputBox {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl Sim {
+    pub fn new(config: AgentConfig, engines: FakeEngines) -> Self {
+        Self {
+            agent: Agent::new(config, || Box::new(SentenceEnds(String::new()))),
+            engines,
+            log: Vec::new(),
+            pending: BinaryHeap::new(),
+            seq: 0,
+            transcripts_used: 0,
+            speaker: VecDeque::new(),
+            played_total: 0,
+            heard: Vec::new(),
+            vad_log: Vec::new(),
+            cancelled: Vec::new(),
+        }
+    }
+
+    fn later(&mut self, due: u64, input: Input) {
+        self.seq += 1;
+        self.pending.push(Reverse((due, self.seq, InputBox(input))));
+    }
+
+    fn feed(&mut self, now: u64, input: Input) {
+        self.agent.handle(now, input);
+        while let Some(out) = self.agent.poll() {
+            self.carry_out(now, &out);
+            self.log.push((now, out));
+        }
+    }
+
+    /// The fake engines and the virtual speaker act on an output.
+    fn carry_out(&mut self, now: u64, out: &Output) {
+        let e = self.engines.clone();
+        match out {
+            Output::ScoreTurn { request, .. } => self.later(
+                now + ms(e.score_ms),
+                Input::TurnScore {
+                    request: *request,
+                    probability: e.score,
+                },
+            ),
+            Output::Transcribe { request, .. } => {
+                let text = e
+                    .transcripts
+                    .get(self.transcripts_used)
+                    .cloned()
+                    .unwrap_or_default();
+                self.transcripts_used += 1;
+                self.later(
+                    now + ms(e.transcribe_ms),
+                    Input::Transcript {
+                        request: *request,
+                        text,
+                    },
+                );
+            }
+            Output::Generate { turn, .. } => {
+                let mut t = now + ms(e.first_token_ms);
+                for token in &e.tokens {
+                    self.later(
+                        t,
+                        Input::LlmToken {
+                            turn: *turn,
+                            text: token.clone(),
+                        },
+                    );
+                    t += ms(e.token_ms);
+                }
+                self.later(t, Input::LlmDone { turn: *turn });
+            }
+            Output::Synthesize { turn, chunk, text } => {
+                let n = ms(e.audio_ms_per_char * text.chars().count() as u32) as usize;
+                self.later(
+                    now + ms(e.tts_ms),
+                    Input::Synthesized {
+                        turn: *turn,
+                        chunk: *chunk,
+                        samples: vec![0.1; n],
+                    },
+                );
+            }
+            Output::Play { turn, samples, .. } => self.speaker.push_back((*turn, samples.len())),
+            Output::Flush => self.speaker.clear(),
+            Output::Cancel(turn) => self.cancelled.push(*turn),
+            Output::Event(_) => {}
+        }
+    }
+
+    /// Runs the whole input through VAD and the agent, then `tail_ms` of silence.
+    pub fn run(&mut self, vad: &mut SileroVad, input: &[f32], tail_ms: u32) {
+        let mut audio = input.to_vec();
+        audio.resize(input.len() + ms(tail_ms) as usize, 0.0);
+        audio.resize(audio.len().div_ceil(FRAME_SAMPLES) * FRAME_SAMPLES, 0.0);
+        vad.reset();
+        let mut vad_pos = 0usize;
+        for (i, frame) in audio.chunks(FRAME_SAMPLES).enumerate() {
+            let frame_start = (i * FRAME_SAMPLES) as u64;
+            let now = frame_start + FRAME_SAMPLES as u64;
+            self.play(frame_start);
+            self.deliver_until(now);
+            self.feed(now, Input::Audio(frame.to_vec()));
+            while vad_pos + VAD_CHUNK <= now as usize {
+                let chunk: &[f32; VAD_CHUNK] =
+                    audio[vad_pos..vad_pos + VAD_CHUNK].try_into().unwrap();
+                let probability = vad.probability(chunk).expect("vad");
+                self.vad_log.push((now, vad_pos as u64, probability));
+                self.feed(
+                    now,
+                    Input::Vad {
+                        start: vad_pos as u64,
+                        probability,
+                    },
+                );
+                vad_pos += VAD_CHUNK;
+            }
+            self.feed(
+                now,
+                Input::Played {
+                    total: self.played_total,
+                },
+            );
+        }
+    }
+
+    /// Delivers every result due up to `until`, each at its exact due time, and fires deadlines.
+    fn deliver_until(&mut self, until: u64) {
+        loop {
+            let next_result = self.pending.peek().map(|Reverse((due, _, _))| *due);
+            let next_deadline = self.agent.next_deadline();
+            match (next_result, next_deadline) {
+                (Some(r), d) if r <= until && d.is_none_or(|d| r <= d) => {
+                    let Reverse((due, _, InputBox(input))) = self.pending.pop().unwrap();
+                    self.feed(due, input);
+                }
+                (_, Some(d)) if d <= until => self.feed(d, Input::Tick),
+                _ => return,
+            }
+        }
+    }
+
+    /// The virtual speaker plays one frame of queued audio starting at `frame_start`.
+    fn play(&mut self, frame_start: u64) {
+        let mut left = FRAME_SAMPLES;
+        let mut t = frame_start;
+        while left > 0 {
+            let Some((turn, remaining)) = self.speaker.front_mut() else {
+                break;
+            };
+            let n = left.min(*remaining);
+            for k in 0..n as u64 {
+                self.heard.push((t + k, *turn));
+            }
+            t += n as u64;
+            *remaining -= n;
+            left -= n;
+            self.played_total += n as u64;
+            if *remaining == 0 {
+                self.speaker.pop_front();
+            }
+        }
+    }
+
+    /// Times at which outputs matching `f` were emitted.
+    pub fn times_of(&self, f: impl Fn(&Output) -> bool) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter(|(_, o)| f(o))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+}
