@@ -42,6 +42,8 @@ pub struct Config {
     pub vad: VadConfig,
     /// Speech recognition.
     pub asr: AsrConfig,
+    /// Turn-taking: end of turn, barge-in.
+    pub agent: crate::agent::AgentConfig,
     /// Text to speech.
     pub tts: crate::tts::TtsConfig,
     /// The language model.
@@ -49,6 +51,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The conversation core's settings, with the VAD thresholds of `[vad]`.
+    pub fn agent_config(&self) -> crate::agent::AgentConfig {
+        crate::agent::AgentConfig {
+            vad: self.vad.clone(),
+            ..self.agent.clone()
+        }
+    }
+
     /// Reads a TOML file; missing keys take their defaults.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -25,6 +25,8 @@ struct Args {
 enum Command {
     /// Print the speech segments of a WAV file with their times and text.
     Transcribe(cli::transcribe::TranscribeArgs),
+    /// Hold a conversation over a WAV file: replies written on the input's timeline.
+    Converse(cli::converse::ConverseArgs),
     /// List the model files and check them (sizes; with --verify, sha256 too).
     Models(cli::models::ModelsArgs),
     /// Chat with the language model in text (a REPL over the voice agent's turn manager).
@@ -61,6 +63,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     match args.command {
         Command::Transcribe(a) => cli::transcribe::run(&config, a),
+        Command::Converse(a) => cli::converse::run(&config, a),
         Command::Models(a) => cli::models::run(&config, a),
         Command::Chat(a) => cli::chat::run(&config, a),
         Command::Say(a) => cli::say::run(&config, a),

@@ -226,8 +226,9 @@ fn a_missing_voice_config_names_the_json() {
     let config = Config::default();
     let dir = tempfile::tempdir().expect("tempdir");
     let model = dir.path().join("en_US-joe-medium.onnx");
-    std::os::unix::fs::symlink(config.models.resolve(&config.models.piper_voice), &model)
-        .expect("symlink");
+    let real = config.models.resolve(&config.models.piper_voice);
+    let real = real.canonicalize().expect("the voice model exists");
+    std::os::unix::fs::symlink(real, &model).expect("symlink");
     let mut paths = config.models.clone();
     paths.piper_voice = model;
     let err = PiperVoice::load(&paths, &config.tts).err().expect("fails");

@@ -112,6 +112,11 @@ impl Agent {
         self.reply.as_ref().map(|r| r.turn)
     }
 
+    /// Whether the user is mid-turn or a reply is in progress.
+    pub fn is_busy(&self) -> bool {
+        self.reply.is_some() || !matches!(self.user, User::Silent) || self.playout.is_playing()
+    }
+
     /// The next time at which the agent will act without new input (a turn-end deadline), so a
     /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
     pub fn next_deadline(&self) -> Option<u64> {

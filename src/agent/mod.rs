@@ -32,7 +32,9 @@ pub trait ChunkText: Send {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
-    /// Speech detection thresholds (the core runs the segmenter on VAD probabilities).
+    /// Speech detection thresholds (the core runs the segmenter on VAD probabilities); taken
+    /// from the configuration's `[vad]` table.
+    #[serde(skip)]
     pub vad: VadConfig,
     /// When a pause ends the user's turn.
     pub endpoint: EndpointConfig,

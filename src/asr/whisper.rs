@@ -138,8 +138,17 @@ impl WhisperSession {
         if fit_context {
             params.set_audio_ctx(audio_context_for(input.len(), &self.config) as i32);
         }
-        if let Some(flag) = cancel.clone() {
-            params.set_abort_callback_safe(move || flag.load(Ordering::Relaxed));
+        if let Some(flag) = &cancel {
+            // whisper-rs 0.16's `set_abort_callback_safe` hands the C side a pointer of another
+            // type than its trampoline reads (a boxed trait object read as the closure), so the
+            // callback returned garbage and aborted encodes at random. The raw API with a
+            // pointer to the flag is used instead.
+            // SAFETY: `abort_when_set` only reads an `AtomicBool` through the pointer, and the
+            // flag's `Arc` (in `cancel`) outlives the `full` call below, the only user of it.
+            unsafe {
+                params.set_abort_callback(Some(abort_when_set));
+                params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
+            }
         }
         let result = self.state.full(params, input);
         if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
@@ -184,6 +193,13 @@ fn is_degenerate(text: &str, samples: usize) -> bool {
             a == b && b == c
         })
     })
+}
+
+/// whisper.cpp's abort callback: aborts when the session's cancel flag is set.
+unsafe extern "C" fn abort_when_set(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `user_data` is the `AtomicBool` of an `Arc` kept alive for the whole decode.
+    let flag = unsafe { &*(user_data as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
 }
 
 /// Encoder positions needed for `samples` of audio plus the configured margin.

@@ -1,6 +1,7 @@
 //! Subcommands of the `duplex` binary, one file each.
 
 pub mod chat;
+pub mod converse;
 pub mod models;
 pub mod say;
 pub mod transcribe;

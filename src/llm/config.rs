@@ -101,7 +101,8 @@ pub struct EmbeddedConfig {
     pub worker: PathBuf,
     /// Context size in tokens.
     pub n_ctx: u32,
-    /// CPU threads; 0: all available.
+    /// CPU threads; 0: all cores but one (ggml's threads spin and stall when they share a core
+    /// with another busy thread, such as speech synthesis).
     pub threads: u32,
     /// How long loading the model may take.
     pub load_timeout_ms: u64,

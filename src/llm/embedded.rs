@@ -132,7 +132,7 @@ impl EmbeddedBackend {
 impl LlmBackend for EmbeddedBackend {
     fn describe(&self) -> String {
         format!(
-            "embedded llama.cpp ({}, {} threads, context {}) in {}",
+            "embedded llama.cpp ({}, threads {}, context {}) in {}",
             self.info.model,
             self.info.threads,
             self.info.n_ctx,

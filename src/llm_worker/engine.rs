@@ -99,6 +99,22 @@ impl<'m> Engine<'m> {
         self.segments[..i].iter().map(|s| s.tokens.len()).sum()
     }
 
+    /// Runs a short batch and a single-token step once and forgets them, so that the first real
+    /// request does not pay for first-use costs (buffer allocation, caches, page faults).
+    pub fn warm_up(&mut self) -> Result<(), EngineError> {
+        let model = self.model;
+        let tokens =
+            model
+                .vocab()
+                .tokenize(b"<|im_start|>user\nHello there<|im_end|>\n", false, true);
+        let last = *tokens.last().ok_or("empty warm-up prompt")?;
+        let result = self
+            .decode(&tokens, 0, true)
+            .and_then(|()| self.decode(&[last], tokens.len(), true));
+        self.reset();
+        result
+    }
+
     /// Empties the KV cache.
     pub fn reset(&mut self) {
         self.ctx.clear_kv_cache();

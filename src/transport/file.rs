@@ -1,0 +1,132 @@
+//! The file transport: feeds a recording to a session in 20 ms frames, at real-time pace
+//! (absolute deadlines, no drift) or as fast as the engines allow, and writes the agent's speech
+//! on the same timeline as the input: each reply at the time it would have been heard.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::agent::AgentConfig;
+use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE};
+use crate::runtime::{
+    EVENT_CAPACITY, Engines, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
+    TRANSPORT_OUT_CAPACITY, TransportIn, TransportOut, run_session,
+};
+
+/// How the recording is fed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// One frame every 20 ms of wall clock, as a microphone would deliver it.
+    RealTime,
+    /// Each frame as soon as the engines are idle: the timeline is as if they cost nothing.
+    Fast,
+}
+
+/// What a conversation over a file produced.
+pub struct Conversation {
+    /// The agent's speech on the input's timeline (16 kHz), silence elsewhere; it runs on past
+    /// the input's end while a reply was still being heard.
+    pub output: Vec<f32>,
+    /// Everything the session recorded.
+    pub events: Vec<SessionEvent>,
+}
+
+/// Longest extra listening after the input ends, waiting for the last reply to finish.
+const MAX_TAIL_S: u64 = 30;
+
+/// Runs one conversation over `input` (16 kHz mono). Blocks until it is over.
+pub fn converse(config: AgentConfig, engines: Engines, input: &[f32], pace: Pace) -> Conversation {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(converse_async(config, engines, input, pace))
+}
+
+async fn converse_async(
+    config: AgentConfig,
+    engines: Engines,
+    input: &[f32],
+    pace: Pace,
+) -> Conversation {
+    let (in_tx, in_rx) = mpsc::channel(TRANSPORT_IN_CAPACITY);
+    let (out_tx, mut out_rx) = mpsc::channel(TRANSPORT_OUT_CAPACITY);
+    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_CAPACITY);
+    let status = Arc::new(SessionStatus::default());
+    let io = SessionIo {
+        input: in_rx,
+        output: out_tx,
+        events: ev_tx,
+        status: status.clone(),
+    };
+    let session = tokio::spawn(run_session(config, engines, io));
+    let recorder = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(e) = ev_rx.recv().await {
+            events.push(e);
+        }
+        events
+    });
+
+    let frame_time =
+        Duration::from_micros(1_000_000 * FRAME_SAMPLES as u64 / u64::from(PIPELINE_RATE));
+    let tail_frames = MAX_TAIL_S as usize * PIPELINE_RATE as usize / FRAME_SAMPLES;
+    let input_frames = input.len().div_ceil(FRAME_SAMPLES);
+    let mut output = Vec::with_capacity(input.len());
+    let mut queue: VecDeque<f32> = VecDeque::new();
+    let mut played = 0u64;
+    let start = tokio::time::Instant::now();
+    let silence = [0.0f32; FRAME_SAMPLES];
+    for i in 0..input_frames + tail_frames {
+        match pace {
+            Pace::RealTime => tokio::time::sleep_until(start + frame_time * i as u32).await,
+            Pace::Fast => {
+                while status.in_flight.load(Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+            }
+        }
+        let frame = input
+            .get(i * FRAME_SAMPLES..)
+            .map(|rest| &rest[..rest.len().min(FRAME_SAMPLES)])
+            .unwrap_or(&silence);
+        let mut frame = frame.to_vec();
+        frame.resize(FRAME_SAMPLES, 0.0);
+        if in_tx.send(TransportIn::Audio(frame)).await.is_err() {
+            break;
+        }
+        if pace == Pace::Fast {
+            // Let the session react to this frame before the speaker moves on.
+            tokio::task::yield_now().await;
+            while status.in_flight.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        }
+        while let Ok(command) = out_rx.try_recv() {
+            match command {
+                TransportOut::Play(samples) => queue.extend(samples),
+                TransportOut::Flush => queue.clear(),
+            }
+        }
+        let n = queue.len().min(FRAME_SAMPLES);
+        output.extend(queue.drain(..n));
+        output.resize(output.len() + FRAME_SAMPLES - n, 0.0);
+        played += n as u64;
+        if in_tx.send(TransportIn::Played(played)).await.is_err() {
+            break;
+        }
+        let input_over = i + 1 >= input_frames;
+        if input_over && queue.is_empty() && !status.busy.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    drop(in_tx);
+    let _ = session.await;
+    let events = recorder.await.unwrap_or_default();
+    output.truncate(output.len().max(input.len()));
+    Conversation { output, events }
+}

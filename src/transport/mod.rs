@@ -1,0 +1,4 @@
+//! Transports: thin layers that own the I/O (a WAV file here) and move 20 ms frames of 16 kHz
+//! audio into a session and the agent's speech out of it.
+
+pub mod file;
