@@ -1,5 +1,5 @@
 //! Stage bench for end of turn: the Rust log-mel front end and the smart-turn v3.2 model, timed
-//! separately per call on jfk.wav (the whole utterance, an 11 s file of which the last 8 s are
+//! separately per call on jfk.wav up to the end of its speech (10.6 s, of which the last 8 s are
 //! used), with 1 and 2 intra-op threads. Medians of `CALLS` calls after a warm-up. Writes JSON to
 //! `bench-results/turn.json` and prints it.
 //!
@@ -16,12 +16,15 @@ use serde_json::json;
 
 /// Timed calls per measurement; the median is reported.
 const CALLS: usize = 30;
+/// End of the speech in jfk.wav (Silero VAD's last segment end, sample 169 472 = 10.592 s).
+const UTTERANCE_END: usize = 169_472;
 /// Untimed calls first (ONNX Runtime's first runs allocate and tune).
 const WARM_UP: usize = 3;
 
-fn median(mut xs: Vec<f64>) -> f64 {
+/// Median and minimum of per-call times in milliseconds.
+fn stats(mut xs: Vec<f64>) -> (f64, f64) {
     xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+    (xs[xs.len() / 2], xs[0])
 }
 
 fn millis(f: impl FnOnce()) -> f64 {
@@ -32,16 +35,17 @@ fn millis(f: impl FnOnce()) -> f64 {
 
 fn main() {
     let config = Config::default();
-    let audio = load_pipeline_audio(&fixture_path("jfk.wav")).expect("jfk.wav reads");
+    let file = load_pipeline_audio(&fixture_path("jfk.wav")).expect("jfk.wav reads");
+    let audio = &file[..UTTERANCE_END.min(file.len())];
 
     let mut mel = LogMel::new();
     let mut features = vec![0.0f32; FEATURES_LEN];
     for _ in 0..WARM_UP {
-        mel.compute(&audio, &mut features);
+        mel.compute(audio, &mut features);
     }
-    let mel_ms = median(
+    let (mel_ms, mel_min_ms) = stats(
         (0..CALLS)
-            .map(|_| millis(|| mel.compute(&audio, &mut features)))
+            .map(|_| millis(|| mel.compute(audio, &mut features)))
             .collect(),
     );
 
@@ -51,10 +55,10 @@ fn main() {
             .expect("smart-turn loads");
         let mut probability = 0.0;
         for _ in 0..WARM_UP {
-            probability = model.score(&audio).expect("scores");
+            probability = model.score(audio).expect("scores");
         }
-        model.extract(&audio);
-        let model_ms = median(
+        model.extract(audio);
+        let (model_ms, model_min_ms) = stats(
             (0..CALLS)
                 .map(|_| {
                     millis(|| {
@@ -63,11 +67,11 @@ fn main() {
                 })
                 .collect(),
         );
-        let total_ms = median(
+        let (score_ms, score_min_ms) = stats(
             (0..CALLS)
                 .map(|_| {
                     millis(|| {
-                        model.score(&audio).expect("scores");
+                        model.score(audio).expect("scores");
                     })
                 })
                 .collect(),
@@ -75,7 +79,9 @@ fn main() {
         runs.push(json!({
             "threads": threads,
             "model_ms": model_ms,
-            "score_ms": total_ms,
+            "model_min_ms": model_min_ms,
+            "score_ms": score_ms,
+            "score_min_ms": score_min_ms,
             "probability": probability,
         }));
     }
@@ -85,6 +91,8 @@ fn main() {
         "audio_s": audio.len() as f64 / 16_000.0,
         "calls": CALLS,
         "mel_ms": mel_ms,
+        "mel_min_ms": mel_min_ms,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "smart_turn": runs,
     });
     let text = serde_json::to_string_pretty(&report).expect("serialises");

@@ -25,6 +25,8 @@ struct Args {
 enum Command {
     /// Print the speech segments of a WAV file with their times and text.
     Transcribe(cli::transcribe::TranscribeArgs),
+    /// Measure the whole pipeline (`duplex bench latency`).
+    Bench(cli::bench::BenchArgs),
     /// Hold a conversation over a WAV file: replies written on the input's timeline.
     Converse(cli::converse::ConverseArgs),
     /// List the model files and check them (sizes; with --verify, sha256 too).
@@ -64,6 +66,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Transcribe(a) => cli::transcribe::run(&config, a),
         Command::Converse(a) => cli::converse::run(&config, a),
+        Command::Bench(a) => cli::bench::run(&config, a),
         Command::Models(a) => cli::models::run(&config, a),
         Command::Chat(a) => cli::chat::run(&config, a),
         Command::Say(a) => cli::say::run(&config, a),

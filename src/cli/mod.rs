@@ -1,5 +1,6 @@
 //! Subcommands of the `duplex` binary, one file each.
 
+pub mod bench;
 pub mod chat;
 pub mod converse;
 pub mod models;

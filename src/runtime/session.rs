@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::llm::CancelToken;
 use std::time::Instant;
@@ -78,6 +78,8 @@ pub struct SessionStatus {
     pub in_flight: AtomicUsize,
     /// Whether a user turn or a reply is in progress.
     pub busy: AtomicBool,
+    /// Audio messages fully handled (their effects dispatched).
+    pub frames_handled: AtomicU64,
 }
 
 /// The channels connecting a session to its transport and its event recorder.
@@ -245,10 +247,13 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
     let status = io.status.clone();
 
     loop {
+        let mut handled_audio = false;
+        let mut finished_job = false;
         tokio::select! {
             message = io.input.recv() => match message {
                 None => break,
                 Some(TransportIn::Audio(frame)) => {
+                    handled_audio = true;
                     now += frame.len() as u64;
                     let mut probabilities = Vec::new();
                     rechunker.push(&frame, |start, chunk| {
@@ -277,9 +282,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                 if let Some(input) = result.input {
                     agent.handle(now, input);
                 }
-                if result.job_done {
-                    status.in_flight.fetch_sub(1, Ordering::SeqCst);
-                }
+                finished_job = result.job_done;
             }
         }
         if agent.next_deadline().is_some_and(|d| d <= now) {
@@ -353,5 +356,13 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
             }
         }
         status.busy.store(agent.is_busy(), Ordering::SeqCst);
+        // Counted only now, after the effects were dispatched, so that a transport waiting for
+        // quiet never sees zero between a result and the jobs it causes.
+        if finished_job {
+            status.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        if handled_audio {
+            status.frames_handled.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }

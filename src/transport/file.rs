@@ -100,9 +100,10 @@ async fn converse_async(
             break;
         }
         if pace == Pace::Fast {
-            // Let the session react to this frame before the speaker moves on.
-            tokio::task::yield_now().await;
-            while status.in_flight.load(Ordering::SeqCst) > 0 {
+            // Let the session handle this frame, and the engines answer, before time moves on.
+            while status.frames_handled.load(Ordering::SeqCst) <= i as u64
+                || status.in_flight.load(Ordering::SeqCst) > 0
+            {
                 tokio::time::sleep(Duration::from_micros(200)).await;
             }
         }

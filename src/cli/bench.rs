@@ -1,0 +1,133 @@
+//! `duplex bench latency`: conversations at real-time pace over fixtures, one question each,
+//! with voice-to-voice latency measured at the transport boundary (last voiced input sample to
+//! first non-silent output sample), p50/p95 and the per-stage breakdown, written as JSON.
+
+use std::path::PathBuf;
+
+use duplex::asr::WhisperModel;
+use duplex::audio::{FRAME_SAMPLES, PIPELINE_RATE, load_pipeline_audio};
+use duplex::config::Config;
+use duplex::conversation_report::summarize;
+use duplex::fixtures::fixture_path;
+use duplex::runtime::load_local_engines;
+use duplex::transport::file::{Pace, converse};
+use serde_json::json;
+
+/// Arguments of `duplex bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchKind,
+}
+
+#[derive(clap::Subcommand)]
+enum BenchKind {
+    /// Voice-to-voice latency of whole conversations at real-time pace.
+    Latency {
+        /// Fixture files (in audio-fixtures/) to ask, one conversation each.
+        #[arg(long, value_delimiter = ',', default_values_t = default_fixtures())]
+        fixtures: Vec<String>,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "bench-results/latency.json")]
+        output: PathBuf,
+    },
+}
+
+fn default_fixtures() -> Vec<String> {
+    [
+        "goforward.wav",
+        "jfk.wav",
+        "sense_and_sensibility_01_austen_64kb-0880.wav",
+        "sense_and_sensibility_01_austen_64kb-0930.wav",
+        "005.wav",
+        "002.wav",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A 20 ms frame counts as voiced above this RMS (-40 dBFS).
+const VOICED_RMS: f32 = 0.01;
+
+fn last_voiced_sample(audio: &[f32]) -> Option<usize> {
+    audio
+        .chunks(FRAME_SAMPLES)
+        .enumerate()
+        .filter(|(_, f)| {
+            (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt() > VOICED_RMS
+        })
+        .map(|(i, f)| i * FRAME_SAMPLES + f.len())
+        .last()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
+}
+
+/// Runs the subcommand.
+pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
+    let BenchKind::Latency { fixtures, output } = args.what;
+    let whisper = WhisperModel::load(&config.models, &config.asr)?;
+    let mut rows = Vec::new();
+    let mut latencies = Vec::new();
+    for file in &fixtures {
+        let input = load_pipeline_audio(&fixture_path(file))?;
+        let engines = load_local_engines(config, &whisper)?;
+        let conversation = converse(config.agent_config(), engines, &input, Pace::RealTime);
+        let turns = summarize(&conversation.events);
+        let last_voiced = last_voiced_sample(&input).unwrap_or(input.len());
+        let first_reply = conversation
+            .output
+            .iter()
+            .skip(last_voiced)
+            .position(|s| s.abs() > VOICED_RMS)
+            .map(|i| i + last_voiced);
+        let latency_ms =
+            first_reply.map(|s| (s - last_voiced) as f64 * 1000.0 / f64::from(PIPELINE_RATE));
+        if let Some(ms) = latency_ms {
+            latencies.push(ms);
+        }
+        let turn = turns.last();
+        let stages = turn.map(|t| {
+            json!({
+                "endpoint_ms": t.end_of_turn_s.zip(t.user_speech_end_s).map(|(a, b)| (a - b) * 1000.0),
+                "end_of_turn_to_first_token_ms": t.first_token_s.zip(t.end_of_turn_s).map(|(a, b)| (a - b) * 1000.0),
+                "first_token_to_first_audio_ms": t.first_audio_s.zip(t.first_token_s).map(|(a, b)| (a - b) * 1000.0),
+                "costs_ms": t.costs_ms,
+            })
+        });
+        println!(
+            "{file}: voice-to-voice {} ms; heard {:?} -> {:?}",
+            latency_ms.map_or("none".into(), |m| format!("{m:.0}")),
+            turn.and_then(|t| t.transcript.clone()).unwrap_or_default(),
+            turn.and_then(|t| t.played_text.clone()).unwrap_or_default(),
+        );
+        rows.push(json!({
+            "fixture": file,
+            "voice_to_voice_ms": latency_ms,
+            "last_voiced_input_s": last_voiced as f64 / f64::from(PIPELINE_RATE),
+            "stages": stages,
+            "turns": turns,
+        }));
+    }
+    latencies.sort_by(f64::total_cmp);
+    let report = json!({
+        "bench": "latency",
+        "pace": "real time",
+        "threads_asr": config.asr.threads,
+        "p50_ms": percentile(&latencies, 0.5),
+        "p95_ms": percentile(&latencies, 0.95),
+        "utterances": rows,
+    });
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&output, serde_json::to_string_pretty(&report)?)?;
+    println!(
+        "p50 {:?} ms, p95 {:?} ms -> {}",
+        report["p50_ms"],
+        report["p95_ms"],
+        output.display()
+    );
+    Ok(())
+}

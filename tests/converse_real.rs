@@ -1,0 +1,96 @@
+//! Whole conversations over WAV files with the real models (Silero, smart-turn, Whisper,
+//! SmolLM2 in its worker process, Piper), fed at "fast" pace so that the timeline does not
+//! depend on this machine's speed: two questions get two replies, each after its question; a
+//! question asked over a reply cuts it and is answered.
+
+use duplex::asr::WhisperModel;
+use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
+use duplex::config::Config;
+use duplex::conversation_report::{TurnSummary, summarize};
+use duplex::fixtures::fixture_path;
+use duplex::runtime::load_local_engines;
+use duplex::transport::file::{Conversation, Pace, converse};
+use duplex::wer::word_errors;
+
+const SECOND_QUESTION: &str = "sense_and_sensibility_01_austen_64kb-0930.wav";
+const SECOND_REFERENCE: &str = "he might even have been made amiable himself";
+
+fn audio(file: &str) -> Vec<f32> {
+    load_pipeline_audio(&fixture_path(file)).expect("fixture")
+}
+
+fn silence(seconds: f32) -> Vec<f32> {
+    vec![0.0; (seconds * PIPELINE_RATE as f32) as usize]
+}
+
+fn run(input: &[f32]) -> (Conversation, Vec<TurnSummary>) {
+    let config = Config::default();
+    let whisper = WhisperModel::load(&config.models, &config.asr).expect("whisper");
+    let engines = load_local_engines(&config, &whisper).expect("engines load");
+    let conversation = converse(config.agent_config(), engines, input, Pace::Fast);
+    let turns = summarize(&conversation.events);
+    for t in &turns {
+        println!("{}", serde_json::to_string(t).unwrap());
+    }
+    (conversation, turns)
+}
+
+/// First output sample at or after `from` louder than -40 dBFS.
+fn first_sound(output: &[f32], from: usize) -> Option<usize> {
+    output
+        .iter()
+        .skip(from)
+        .position(|s| s.abs() > 0.01)
+        .map(|i| i + from)
+}
+
+#[test]
+fn two_questions_get_two_replies_each_after_its_question() {
+    let mut input = audio("goforward.wav");
+    input.extend(silence(2.0));
+    let second_start = input.len();
+    input.extend(audio(SECOND_QUESTION));
+    let (conversation, turns) = run(&input);
+
+    assert!(turns.len() >= 2, "two replies expected: {turns:?}");
+    let first = turns.first().unwrap();
+    let second = turns
+        .iter()
+        .find(|t| t.user_speech_end_s.unwrap_or(0.0) * 16_000.0 > second_start as f64)
+        .expect("a reply to the second question");
+    let (e1, n1) = word_errors(
+        "go forward ten meters",
+        first.transcript.as_deref().unwrap(),
+    );
+    let (e2, n2) = word_errors(SECOND_REFERENCE, second.transcript.as_deref().unwrap());
+    assert!(e1 <= 1 && e1 < n1, "{first:?}");
+    assert!(e2 <= 2 && e2 < n2, "{second:?}");
+    for t in [first, second] {
+        let end = (t.user_speech_end_s.unwrap() * f64::from(PIPELINE_RATE)) as usize;
+        let sound = first_sound(&conversation.output, end).expect("a spoken reply");
+        assert!(sound > end, "reply after the question");
+        assert!(!t.played_text.as_deref().unwrap_or("").is_empty());
+    }
+    // Nothing is spoken while the user asks the first question.
+    let first_end = (first.user_speech_end_s.unwrap() * f64::from(PIPELINE_RATE)) as usize;
+    assert_eq!(
+        first_sound(&conversation.output, 0).map(|s| s > first_end),
+        Some(true)
+    );
+}
+
+#[test]
+fn a_question_over_the_reply_cuts_it_and_is_answered() {
+    let mut input = audio("goforward.wav");
+    input.extend(silence(1.0));
+    input.extend(audio(SECOND_QUESTION));
+    let (_, turns) = run(&input);
+
+    let first = turns.first().expect("a first reply");
+    assert!(first.interrupted, "the first reply was cut: {first:?}");
+    let last = turns.last().unwrap();
+    assert!(!last.interrupted);
+    let (errors, words) = word_errors(SECOND_REFERENCE, last.transcript.as_deref().unwrap());
+    assert!(errors <= 2 && errors < words, "{last:?}");
+    assert!(!last.played_text.as_deref().unwrap_or("").is_empty());
+}
