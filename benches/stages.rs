@@ -10,6 +10,7 @@ use duplex::asr::{AsrConfig, WhisperModel};
 use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::fixtures::{fixture_path, manifest};
+use duplex::transcribe::ASR_CONTEXT_S;
 use duplex::vad::{SileroVad, SpeechProbability, VAD_CHUNK, detect_segments};
 use duplex::wer::corpus_wer;
 use serde_json::json;
@@ -23,7 +24,11 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let config = Config::default();
+    // DUPLEX_CONFIG names a TOML file to bench other settings (e.g. `[asr] audio_context_margin`).
+    let config = match std::env::var_os("DUPLEX_CONFIG") {
+        Some(path) => Config::from_file(std::path::Path::new(&path)).expect("config"),
+        None => Config::default(),
+    };
     let fixtures = manifest().expect("manifest");
     let mut vad = SileroVad::load(&config.models).expect("VAD loads");
 
@@ -55,7 +60,12 @@ fn main() {
 
     // ASR: each referenced fixture's speech, fitted context vs. full window.
     let mut modes = Vec::new();
-    for fit in [true, false] {
+    let modes_to_run: &[bool] = if std::env::var_os("DUPLEX_BENCH_FITTED_ONLY").is_some() {
+        &[true]
+    } else {
+        &[true, false]
+    };
+    for &fit in modes_to_run {
         let asr_config = AsrConfig {
             fit_audio_context: fit,
             ..config.asr.clone()

@@ -42,6 +42,8 @@ pub struct Config {
     pub vad: VadConfig,
     /// Speech recognition.
     pub asr: AsrConfig,
+    /// The end-of-turn model.
+    pub turn: crate::turn::TurnConfig,
     /// Turn-taking: end of turn, barge-in.
     pub agent: crate::agent::AgentConfig,
     /// Text to speech.

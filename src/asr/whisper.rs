@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn context_grows_with_audio_and_caps_at_the_window() {
         let cfg = AsrConfig::default();
-        assert_eq!(audio_context_for(16_000, &cfg), 50 + 64);
+        assert_eq!(audio_context_for(16_000, &cfg), 50 + 320);
         assert_eq!(audio_context_for(16_000 * 40, &cfg), FULL_AUDIO_CONTEXT);
     }
 }

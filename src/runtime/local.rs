@@ -17,7 +17,8 @@ use crate::vad::SileroVad;
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
     let vad = SileroVad::load(&config.models).map_err(|e| EngineError::new("vad", e))?;
     let asr = whisper.session().map_err(|e| EngineError::new("asr", e))?;
-    let turn = SmartTurn::load(&config.models).map_err(|e| EngineError::new("turn", e))?;
+    let turn = SmartTurn::load_with(&config.models, &config.turn)
+        .map_err(|e| EngineError::new("turn", e))?;
     let llm = TurnManager::from_config(config).map_err(|e| EngineError::new("llm", e))?;
     let tts =
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::new("tts", e))?;
