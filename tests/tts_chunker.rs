@@ -238,3 +238,21 @@ fn reset_drops_an_interrupted_reply() {
     assert_eq!(chunks.len(), 1);
     assert_eq!((chunks[0].index, chunks[0].start), (0, 0));
 }
+
+#[test]
+fn after_a_short_first_sentence_a_long_one_is_cut_at_a_clause_by_default() {
+    let text = "Sure! Here's the plan: meet Dr. Smith at 3:30 pm on the 2nd floor, bring $4.50 \
+                for parking, and a notebook.";
+    let got = run(&words(text));
+    assert_eq!(
+        got,
+        pairs(&[
+            (" Here's", "Sure!"),
+            (
+                " bring",
+                "Here's the plan: meet Dr. Smith at 3:30 pm on the 2nd floor,"
+            ),
+            ("<end>", "bring $4.50 for parking, and a notebook."),
+        ])
+    );
+}

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
@@ -23,6 +24,12 @@ const POSITIONS_PER_SECOND: usize = 50;
 
 /// The full encoder context of the Whisper models.
 const FULL_AUDIO_CONTEXT: usize = 1500;
+
+/// Time allowed to a fitted-context pass before it is taken to be looping: a fixed part plus a
+/// part per second of audio (measured passes: 215 ms for 3 s, 513 ms for 10 s of speech).
+const FITTED_BUDGET_BASE: Duration = Duration::from_millis(500);
+/// See [`FITTED_BUDGET_BASE`].
+const FITTED_BUDGET_PER_SECOND: Duration = Duration::from_millis(100);
 
 /// Token budget per second of audio (fast speech is about 4 words, 5 to 6 tokens, a second).
 const MAX_TOKENS_PER_SECOND: f64 = 10.0;
@@ -98,20 +105,28 @@ impl WhisperSession {
         samples: &[f32],
         cancel: Option<Arc<AtomicBool>>,
     ) -> Result<Transcript, AsrError> {
-        let fitted = self.config.fit_audio_context;
-        let first = self.decode(samples, cancel.clone(), fitted)?;
-        if fitted && is_degenerate(&first.text, samples.len()) {
-            return self.decode(samples, cancel, false);
+        if self.config.fit_audio_context {
+            let seconds = samples.len() as f64 / f64::from(PIPELINE_RATE);
+            let budget = FITTED_BUDGET_BASE + FITTED_BUDGET_PER_SECOND.mul_f64(seconds);
+            let guard = AbortGuard::new(cancel.clone(), Some(Instant::now() + budget));
+            if let Some(text) = self.decode(samples, &guard, true)?
+                && !is_degenerate(&text.text, samples.len())
+            {
+                return Ok(text);
+            }
         }
-        Ok(first)
+        let guard = AbortGuard::new(cancel, None);
+        self.decode(samples, &guard, false)?
+            .ok_or_else(|| AsrError::Decode("the full-window decode timed out".into()))
     }
 
+    /// One decoding pass; `None` when the guard's time limit stopped it.
     fn decode(
         &mut self,
         samples: &[f32],
-        cancel: Option<Arc<AtomicBool>>,
+        guard: &AbortGuard,
         fit_context: bool,
-    ) -> Result<Transcript, AsrError> {
+    ) -> Result<Option<Transcript>, AsrError> {
         let mut padded;
         let input = if samples.len() < MIN_INPUT_SAMPLES {
             padded = samples.to_vec();
@@ -138,21 +153,22 @@ impl WhisperSession {
         if fit_context {
             params.set_audio_ctx(audio_context_for(input.len(), &self.config) as i32);
         }
-        if let Some(flag) = &cancel {
-            // whisper-rs 0.16's `set_abort_callback_safe` hands the C side a pointer of another
-            // type than its trampoline reads (a boxed trait object read as the closure), so the
-            // callback returned garbage and aborted encodes at random. The raw API with a
-            // pointer to the flag is used instead.
-            // SAFETY: `abort_when_set` only reads an `AtomicBool` through the pointer, and the
-            // flag's `Arc` (in `cancel`) outlives the `full` call below, the only user of it.
-            unsafe {
-                params.set_abort_callback(Some(abort_when_set));
-                params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
-            }
+        // whisper-rs 0.16's `set_abort_callback_safe` hands the C side a pointer of another type
+        // than its trampoline reads (a boxed trait object read as the closure), so the callback
+        // returned garbage and aborted encodes at random. The raw API is used instead.
+        // SAFETY: `abort_when` only reads the `AbortGuard` through the pointer, and `guard`
+        // outlives the `full` call below, the only user of it.
+        unsafe {
+            params.set_abort_callback(Some(abort_when));
+            params
+                .set_abort_callback_user_data(guard as *const AbortGuard as *mut std::ffi::c_void);
         }
         let result = self.state.full(params, input);
-        if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+        if guard.cancelled() {
             return Err(AsrError::Cancelled);
+        }
+        if guard.timed_out.load(Ordering::Relaxed) {
+            return Ok(None);
         }
         result.map_err(|e| AsrError::Decode(e.to_string()))?;
         let mut text = String::new();
@@ -162,10 +178,49 @@ impl WhisperSession {
                 .map_err(|e| AsrError::Decode(e.to_string()))?;
             text.push_str(&piece);
         }
-        Ok(Transcript {
+        Ok(Some(Transcript {
             text: text.trim().to_owned(),
-        })
+        }))
     }
+}
+
+/// What whisper.cpp's abort callback reads: the caller's cancel flag and, for a pass with a
+/// fitted context, a time limit past which the pass is taken to be looping (a loop otherwise
+/// decodes up to 224 tokens: 7 s measured on 005.wav).
+struct AbortGuard {
+    cancel: Option<Arc<AtomicBool>>,
+    deadline: Option<Instant>,
+    timed_out: AtomicBool,
+}
+
+impl AbortGuard {
+    fn new(cancel: Option<Arc<AtomicBool>>, deadline: Option<Instant>) -> Self {
+        Self {
+            cancel,
+            deadline,
+            timed_out: AtomicBool::new(false),
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+}
+
+/// whisper.cpp's abort callback: aborts when cancelled or past the guard's time limit.
+unsafe extern "C" fn abort_when(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `user_data` is the `AbortGuard` that `decode` keeps alive for the whole call.
+    let guard = unsafe { &*(user_data as *const AbortGuard) };
+    if guard.cancelled() {
+        return true;
+    }
+    let late = guard.deadline.is_some_and(|d| Instant::now() >= d);
+    if late {
+        guard.timed_out.store(true, Ordering::Relaxed);
+    }
+    late
 }
 
 /// Whether a transcript looks like a decoder loop: more words than anyone says in that time,
@@ -193,13 +248,6 @@ fn is_degenerate(text: &str, samples: usize) -> bool {
             a == b && b == c
         })
     })
-}
-
-/// whisper.cpp's abort callback: aborts when the session's cancel flag is set.
-unsafe extern "C" fn abort_when_set(user_data: *mut std::ffi::c_void) -> bool {
-    // SAFETY: `user_data` is the `AtomicBool` of an `Arc` kept alive for the whole decode.
-    let flag = unsafe { &*(user_data as *const AtomicBool) };
-    flag.load(Ordering::Relaxed)
 }
 
 /// Encoder positions needed for `samples` of audio plus the configured margin.

@@ -25,7 +25,9 @@
 pub struct ChunkerConfig {
     /// Words the first chunk of a reply needs before a clause boundary may end it.
     pub first_clause_min_words: usize,
-    /// Words a later chunk needs before a clause boundary may end it (a long sentence).
+    /// Words a later chunk needs before a clause boundary may end it (a long sentence). This
+    /// bounds how long the voice works on one chunk while the previous one plays: at a real-time
+    /// factor near 0.1, a 7 s chunk after a short first one ("Sure!") could not be ready in time.
     pub clause_min_words: usize,
     /// Words after which a chunk with no boundary at all is split at a space.
     pub max_words: usize,
@@ -35,7 +37,7 @@ impl Default for ChunkerConfig {
     fn default() -> Self {
         Self {
             first_clause_min_words: 4,
-            clause_min_words: 16,
+            clause_min_words: 10,
             max_words: 40,
         }
     }
