@@ -64,6 +64,9 @@ cp "$data"/librivox/*.wav "$out/"
 cp "$data"/cards/*.wav "$out/"
 sox -t raw -r 16000 -e signed-integer -b 16 -c 1 -L "$data/goforward.raw" "$out/goforward.wav"
 cp "$alsa"/*.wav "$out/"
+# A two-question conversation for `duplex converse`: goforward, 2 s of silence, a LibriVox line.
+sox "$out/goforward.wav" -p pad 0 2 \
+    | sox - "$out/sense_and_sensibility_01_austen_64kb-0930.wav" "$out/conversation.wav"
 
 # manifest.json: one object per WAV, reference text from the packages' own transcriptions.
 PS_VER="$ps_ver" ALSA_VER="$alsa_ver" NPM_PKG="$NPM_PKG" JFK_PATH="$JFK_PATH" JFK_TEXT="$JFK_TEXT" \
@@ -124,6 +127,14 @@ for name in sorted(os.listdir(alsa)):
         "source": f"{al} /usr/share/sounds/alsa/{name}",
         "licence": "GPL-2.0 (alsa-utils)",
     })
+
+entries.append({
+    "file": "conversation.wav",
+    "reference": "go forward ten meters " + libri["sense_and_sensibility_01_austen_64kb-0930"],
+    "source": "made by scripts/make_fixtures.sh from goforward.wav, 2 s of silence and "
+              "sense_and_sensibility_01_austen_64kb-0930.wav (sox)",
+    "licence": "as its parts: BSD-2-Clause (pocketsphinx-testdata); the LibriVox reading is public domain",
+})
 
 wavs = sorted(n for n in os.listdir(out) if n.endswith(".wav"))
 listed = sorted(e["file"] for e in entries)
