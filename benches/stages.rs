@@ -10,7 +10,6 @@ use duplex::asr::{AsrConfig, WhisperModel};
 use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::fixtures::{fixture_path, manifest};
-use duplex::transcribe::ASR_CONTEXT_S;
 use duplex::vad::{SileroVad, SpeechProbability, VAD_CHUNK, detect_segments};
 use duplex::wer::corpus_wer;
 use serde_json::json;

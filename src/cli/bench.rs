@@ -53,11 +53,9 @@ fn last_voiced_sample(audio: &[f32]) -> Option<usize> {
     audio
         .chunks(FRAME_SAMPLES)
         .enumerate()
-        .filter(|(_, f)| {
-            (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt() > VOICED_RMS
-        })
+        .rev()
+        .find(|(_, f)| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt() > VOICED_RMS)
         .map(|(i, f)| i * FRAME_SAMPLES + f.len())
-        .last()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
