@@ -2,11 +2,14 @@
 //! conversation on the embedded backend (SmolLM2 in `duplex-llm`, KV cache kept warm), written
 //! as JSON to `bench-results/llm.json`.
 //!
-//! `cargo bench --bench llm` (release profile). Each run is a fresh worker with the system prompt
-//! prefilled, then 20 user turns of about 12 tokens each, greedy, replies up to `MAX_TOKENS`.
-//! Figures are medians over `RUNS` runs. Time to first token is measured by the client, from the
-//! call to the first text piece (it includes the pipe to and from the worker); tokens per second
-//! is the worker's decode rate after the first token.
+//! `cargo bench --bench llm` (release profile). Each run is a fresh worker (default settings: see
+//! `llm.embedded`) with the system prompt prefilled, then 20 user turns of about 12 tokens each,
+//! greedy, replies up to `MAX_TOKENS`. Figures are medians over `RUNS` runs. Time to first token
+//! is measured by the client, from the call to the first text piece (it includes the pipe to and
+//! from the worker); tokens per second is the worker's decode rate after the first token.
+//!
+//! For contrast, a "cold" figure at turns 1, 10 and 20: the same prompt with the KV cache emptied
+//! first, as a backend without a warm cache would compute it.
 //!
 //! Targets (issue 4): turn 20 within 1.1x of turn 1; first token under 150 ms for a 12-token
 //! user turn on 2 cores.
@@ -16,8 +19,10 @@ use std::time::Instant;
 
 use duplex::config::ModelPaths;
 use duplex::llm::config::EmbeddedConfig;
-use duplex::llm::embedded::EmbeddedBackend;
-use duplex::llm::{CancelToken, Conversation, LlmConfig, Sampling, TurnManager};
+use duplex::llm::embedded::{EmbeddedBackend, WorkerInfo};
+use duplex::llm::{
+    CancelToken, ChatMessage, Conversation, LlmBackend, LlmConfig, LlmEvent, Sampling, TurnManager,
+};
 use serde_json::json;
 
 /// Conversations run; the median of each turn is reported.
@@ -61,31 +66,45 @@ struct Turn {
     generated: u32,
 }
 
-fn worker() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm"))
-}
-
-fn run_once(model: &Path, threads: u32) -> Vec<Turn> {
-    let config = EmbeddedConfig {
-        worker: worker(),
-        threads,
-        ..EmbeddedConfig::default()
-    };
-    let backend = EmbeddedBackend::spawn(&config, model).expect("starting duplex-llm");
-    let system = LlmConfig::default().system_prompt;
-    let sampling = Sampling {
+fn sampling() -> Sampling {
+    Sampling {
         max_tokens: MAX_TOKENS,
         temperature: 0.0,
         top_p: 1.0,
         repeat_penalty: 1.0,
         seed: 0,
+    }
+}
+
+fn spawn(model: &Path) -> EmbeddedBackend {
+    let config = EmbeddedConfig {
+        worker: PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm")),
+        ..EmbeddedConfig::default()
     };
-    let mut manager =
-        TurnManager::new(Box::new(backend), Conversation::new(system, 4096), sampling);
+    EmbeddedBackend::spawn(&config, model).expect("starting duplex-llm")
+}
+
+/// One scripted conversation with a warm cache. Also returns the prompt of each turn.
+fn warm_run(model: &Path) -> (Vec<Turn>, Vec<Vec<ChatMessage>>, WorkerInfo) {
+    let backend = spawn(model);
+    let info = backend.info().clone();
+    let system = LlmConfig::default().system_prompt;
+    let mut manager = TurnManager::new(
+        Box::new(backend),
+        Conversation::new(system, 4096),
+        sampling(),
+    );
     // The system prompt is prefilled at start-up, as the agent does.
     manager.warm_up().expect("prefilling the system prompt");
     let mut turns = Vec::new();
+    let mut prompts = Vec::new();
     for text in SCRIPT {
+        let mut prompt = manager.memory().messages();
+        prompt.push(ChatMessage {
+            role: "user".into(),
+            content: text.into(),
+        });
+        prompts.push(prompt);
         let reply = manager
             .respond(text, &CancelToken::new(), &mut |_| {})
             .expect("a reply");
@@ -105,7 +124,24 @@ fn run_once(model: &Path, threads: u32) -> Vec<Turn> {
             generated: w.generated_tokens,
         });
     }
-    turns
+    (turns, prompts, info)
+}
+
+/// Time to first token for `prompt` with an empty KV cache.
+fn cold_ttft(backend: &mut EmbeddedBackend, prompt: &[ChatMessage]) -> f64 {
+    backend.reset().expect("reset");
+    let start = Instant::now();
+    let mut stream = backend
+        .generate(prompt, &sampling(), &CancelToken::new())
+        .expect("a reply");
+    let first = match stream.next() {
+        Some(Ok(LlmEvent::Token(_))) => start.elapsed().as_secs_f64() * 1000.0,
+        other => panic!("no first token: {other:?}"),
+    };
+    for event in stream {
+        event.expect("event");
+    }
+    first
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,9 +157,20 @@ fn main() {
         "{} is missing: run scripts/setup.sh",
         model.display()
     );
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
     let start = Instant::now();
-    let runs: Vec<Vec<Turn>> = (0..RUNS).map(|_| run_once(&model, threads)).collect();
+    let mut runs = Vec::new();
+    let mut cold: Vec<Vec<f64>> = vec![Vec::new(); REPORTED.len()];
+    let mut info = None;
+    for _ in 0..RUNS {
+        let (turns, prompts, i) = warm_run(&model);
+        let mut backend = spawn(&model);
+        for (k, &t) in REPORTED.iter().enumerate() {
+            cold[k].push(cold_ttft(&mut backend, &prompts[t - 1]));
+        }
+        runs.push(turns);
+        info = Some(i);
+    }
+    let info = info.expect("at least one run");
     let mut rows = Vec::new();
     println!("turn  first_token_ms  tokens/s  prompt  prefilled  generated");
     for t in 0..SCRIPT.len() {
@@ -147,10 +194,15 @@ fn main() {
             "user_text": SCRIPT[t],
         }));
     }
-    let at = |n: usize| rows[n - 1].clone();
     let ttft = |n: usize| rows[n - 1]["first_token_ms"].as_f64().unwrap_or(f64::NAN);
+    let tps = |n: usize| rows[n - 1]["tokens_per_s"].as_f64().unwrap_or(f64::NAN);
+    let cold_ms: Vec<f64> = cold.into_iter().map(median).collect();
     let summary = json!({
+        "turns": REPORTED,
         "first_token_ms": REPORTED.map(ttft),
+        "tokens_per_s": REPORTED.map(tps),
+        "prompt_tokens": REPORTED.map(|n| rows[n - 1]["prompt_tokens"].clone()),
+        "cold_cache_first_token_ms": cold_ms,
         "turn20_over_turn1": ttft(20) / ttft(1),
         "target_turn20_over_turn1": 1.1,
         "target_first_token_ms": 150.0,
@@ -159,11 +211,12 @@ fn main() {
         "bench": "llm",
         "backend": "embedded (duplex-llm, llama.cpp)",
         "model": model.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "threads": threads,
+        "threads": info.threads,
+        "threads_batch": info.threads_batch,
+        "system_info": info.system_info,
         "runs": RUNS,
         "max_tokens": MAX_TOKENS,
         "sampling": "greedy",
-        "turns_reported": REPORTED.map(at),
         "summary": summary,
         "all_turns": rows,
         "seconds": start.elapsed().as_secs_f64(),

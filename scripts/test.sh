@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+echo "== llama-server (for the OpenAI-compatible backend's tests; built once, cached in target/)"
+bash scripts/build_llama_server.sh
+export LLAMA_SERVER_REQUIRED=1
 echo "== build (release: one optimised profile for the C++ engines and the tests)"
 cargo build --release --all-targets
 echo "== tests"

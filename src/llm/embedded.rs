@@ -26,8 +26,10 @@ pub struct WorkerInfo {
     pub model: String,
     /// Context size in tokens.
     pub n_ctx: u32,
-    /// Threads it uses.
+    /// Threads it generates with.
     pub threads: u32,
+    /// Threads it prefills with.
+    pub threads_batch: u32,
     /// llama.cpp's system info (CPU features of its ggml).
     pub system_info: String,
 }
@@ -51,6 +53,10 @@ impl EmbeddedBackend {
             config.n_ctx.to_string(),
             "--threads".to_owned(),
             config.threads.to_string(),
+            "--threads-batch".to_owned(),
+            config.threads_batch.to_string(),
+            "--flash-attn".to_owned(),
+            if config.flash_attention { "on" } else { "off" }.to_owned(),
         ];
         let mut process = WorkerProcess::spawn(&config.worker, &args)?;
         let info = match process.recv(config.load_timeout())? {
@@ -58,11 +64,13 @@ impl EmbeddedBackend {
                 model,
                 n_ctx,
                 threads,
+                threads_batch,
                 system_info,
             } => WorkerInfo {
                 model,
                 n_ctx,
                 threads,
+                threads_batch,
                 system_info,
             },
             Event::Error { message, .. } => return Err(LlmError::Worker(message)),
@@ -132,9 +140,10 @@ impl EmbeddedBackend {
 impl LlmBackend for EmbeddedBackend {
     fn describe(&self) -> String {
         format!(
-            "embedded llama.cpp ({}, threads {}, context {}) in {}",
+            "embedded llama.cpp ({}, threads {}/{}, context {}) in {}",
             self.info.model,
             self.info.threads,
+            self.info.threads_batch,
             self.info.n_ctx,
             self.process.path().display()
         )

@@ -14,7 +14,9 @@
 //!    and only the new tokens are decoded.
 //!
 //! Generation then samples a token, sends it, decodes it, and checks for a cancel before the next
-//! one: a cancel stops it within one token.
+//! one: a cancel stops it within one token. After a finished reply (and after a prefill) the
+//! reply's `<|im_end|>\n` and the next user header are decoded ahead, so the next turn computes
+//! only the user's words and the assistant header.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,7 +143,36 @@ impl<'m> Engine<'m> {
     /// computed).
     pub fn prefill(&mut self, messages: &[WireMessage]) -> Result<(u32, u32), EngineError> {
         let sync = self.sync(messages, false)?;
+        self.speculate_user_header()?;
         Ok((sync.prompt, sync.prompt - sync.cached))
+    }
+
+    /// After a system prompt or a finished reply, the next message is almost surely the user's:
+    /// decode its header (`<|im_start|>user\n`, 3 tokens) now, off the critical path, so that
+    /// the next turn prefills only its words. If the guess is wrong, the token-level match of
+    /// [`Self::sync`] simply drops it.
+    fn speculate_user_header(&mut self) -> Result<(), EngineError> {
+        let user = chatml::header("user");
+        match self.segments.last() {
+            Some(last) if last.complete && !last.text.starts_with(&user) => {}
+            _ => return Ok(()),
+        }
+        let model = self.model;
+        let tokens = model.vocab().tokenize(user.as_bytes(), false, true);
+        let start = self.n_past();
+        if start + tokens.len() >= self.n_ctx() as usize {
+            return Ok(());
+        }
+        if let Err(e) = self.decode(&tokens, start, false) {
+            self.reset();
+            return Err(e);
+        }
+        self.segments.push(Segment {
+            text: user,
+            tokens,
+            complete: false,
+        });
+        Ok(())
     }
 
     /// Lines the cache up with `messages` (plus the assistant header when `generate`).
@@ -250,7 +281,7 @@ impl<'m> Engine<'m> {
             self.reset();
             return Err(e);
         }
-        stats.logits_index = ((pending.len() - 1) % self.n_batch) as i32;
+        stats.logits_index = (pending.len().saturating_sub(1) % self.n_batch) as i32;
         Ok(stats)
     }
 
@@ -384,7 +415,7 @@ impl<'m> Engine<'m> {
         reply.text.push_str(chatml::TRAILER);
         reply.tokens.extend(trailer);
         reply.complete = true;
-        Ok(())
+        self.speculate_user_header()
     }
 
     /// The sampler chain for one reply.

@@ -118,8 +118,10 @@ pub enum Event {
         model: String,
         /// Context size in tokens.
         n_ctx: u32,
-        /// Threads used for generation and prefill.
+        /// Threads used to generate, token by token.
         threads: u32,
+        /// Threads used to prefill prompts.
+        threads_batch: u32,
         /// llama.cpp's (and its ggml's) system info: CPU features in use.
         system_info: String,
     },
