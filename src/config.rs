@@ -126,7 +126,7 @@ pub fn default_models_dir() -> PathBuf {
     }
     let local = PathBuf::from("models");
     if local.join("README.md").exists() {
-        return local;
+        return std::fs::canonicalize(&local).unwrap_or(local);
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
