@@ -120,32 +120,6 @@ impl VoiceFile {
     }
 }
 
-/// Creates the voice's session. As `crate::onnx::load_session`, but the intra-op threads do
-/// not spin while they wait for work: the voice shares two cores with the LLM and the
-/// recogniser, and spinning threads took CPU from them (and from each other: with two threads
-/// on a busy machine, a 6-word clause took 431 ms with spinning and 290 ms without).
-fn load_session(paths: &ModelPaths, model: &Path, threads: usize) -> Result<Session, TtsError> {
-    let env = crate::onnx::environment(paths)?;
-    let fail = |detail: String| ModelError::Load {
-        what: VOICE_WHAT,
-        path: model.to_owned(),
-        detail,
-    };
-    let session = Session::builder(env)
-        .map_err(|e| fail(e.to_string()))?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| fail(e.to_string()))?
-        .with_intra_threads(threads.max(1))
-        .map_err(|e| fail(e.to_string()))?
-        .with_inter_threads(1)
-        .map_err(|e| fail(e.to_string()))?
-        .with_intra_op_spinning(false)
-        .map_err(|e| fail(e.to_string()))?
-        .commit_from_file(model)
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(session)
-}
-
 /// Abandons a synthesis from any thread: `cancel()` stops it between sentences and terminates
 /// the ONNX run in progress. One token per synthesis (per turn); once cancelled it stays so.
 #[derive(Clone)]
@@ -206,7 +180,7 @@ impl PiperVoice {
         let voice = VoiceFile::load(&VoiceFile::path_for(&model))?;
         let data = find_espeak_data(config.espeak_data.as_deref())?;
         let phonemizer = Phonemizer::new(&data, &voice.espeak_voice)?;
-        let session = load_session(paths, &model, config.threads)?;
+        let session = crate::onnx::load_session(paths, &model, VOICE_WHAT, config.threads)?;
         let sid = session.inputs().iter().any(|i| i.name() == "sid");
         let scales = [
             config.noise_scale.unwrap_or(voice.noise_scale),
