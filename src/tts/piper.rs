@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array1, Array2};
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
 use serde::Deserialize;
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use super::phonemize::{PhonemeIds, Phonemizer, Utterance, find_espeak_data};
 use super::{TtsConfig, TtsError};
 use crate::config::ModelPaths;
-use crate::models::{ModelError, check_present};
+use crate::models::check_present;
 
 /// What the voice model is called in errors.
 const VOICE_WHAT: &str = "Piper voice model";
