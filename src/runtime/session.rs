@@ -103,6 +103,24 @@ struct EngineResult {
     job_done: bool,
 }
 
+impl EngineResult {
+    /// The result that ends a job of `stage` begun at `started`.
+    fn done(
+        stage: &'static str,
+        turn: Option<TurnId>,
+        started: Instant,
+        input: Input,
+        error: Option<EngineError>,
+    ) -> Self {
+        Self {
+            input: Some(input),
+            cost: Some((stage, turn, millis(started))),
+            error,
+            job_done: true,
+        }
+    }
+}
+
 enum LlmJob {
     Generate {
         turn: TurnId,
@@ -145,23 +163,12 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
     let tx = results_tx.clone();
     let asr_jobs = spawn_worker("asr", move |(request, audio): (_, Vec<f32>)| {
         let t = Instant::now();
-        let (input, error) = match asr.transcribe(&audio, &CancelToken::new()) {
-            Ok(text) => (Some(Input::Transcript { request, text }), None),
-            Err(e) => (
-                Some(Input::Transcript {
-                    request,
-                    text: String::new(),
-                }),
-                Some(e),
-            ),
+        let (text, error) = match asr.transcribe(&audio, &CancelToken::new()) {
+            Ok(text) => (text, None),
+            Err(e) => (String::new(), Some(e)),
         };
-        let cost = Some(("asr", None, millis(t)));
-        let _ = tx.blocking_send(EngineResult {
-            input,
-            cost,
-            error,
-            job_done: true,
-        });
+        let input = Input::Transcript { request, text };
+        let _ = tx.blocking_send(EngineResult::done("asr", None, t, input, error));
     });
     let tx = results_tx.clone();
     let turn_jobs = spawn_worker("turn", move |(request, audio): (_, Vec<f32>)| {
@@ -170,17 +177,11 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
             Ok(p) => (p, None),
             Err(e) => (0.0, Some(EngineError::new("turn", e))),
         };
-        let input = Some(Input::TurnScore {
+        let input = Input::TurnScore {
             request,
             probability,
-        });
-        let cost = Some(("turn", None, millis(t)));
-        let _ = tx.blocking_send(EngineResult {
-            input,
-            cost,
-            error,
-            job_done: true,
-        });
+        };
+        let _ = tx.blocking_send(EngineResult::done("turn", None, t, input, error));
     });
     let tx = results_tx.clone();
     let llm_jobs = spawn_worker("llm", move |job: LlmJob| match job {
@@ -202,15 +203,9 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                     job_done: false,
                 });
             });
-            let input = Some(Input::LlmDone { turn });
-            let cost = Some(("llm_total", Some(turn), millis(t)));
-            let error = result.err();
-            let _ = tx.blocking_send(EngineResult {
-                input,
-                cost,
-                error,
-                job_done: true,
-            });
+            let input = Input::LlmDone { turn };
+            let done = EngineResult::done("llm_total", Some(turn), t, input, result.err());
+            let _ = tx.blocking_send(done);
         }
     });
     let tx = results_tx.clone();
@@ -222,18 +217,12 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                 Ok(s) => (s, None),
                 Err(e) => (Vec::new(), Some(e)),
             };
-            let input = Some(Input::Synthesized {
+            let input = Input::Synthesized {
                 turn,
                 chunk,
                 samples,
-            });
-            let cost = Some(("tts", Some(turn), millis(t)));
-            let _ = tx.blocking_send(EngineResult {
-                input,
-                cost,
-                error,
-                job_done: true,
-            });
+            };
+            let _ = tx.blocking_send(EngineResult::done("tts", Some(turn), t, input, error));
         },
     );
     drop(results_tx);
