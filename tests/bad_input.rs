@@ -100,16 +100,7 @@ fn a_non_wav_file_is_refused() {
 fn an_empty_wav_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("empty.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    hound::WavWriter::create(&file, spec)
-        .unwrap()
-        .finalize()
-        .unwrap();
+    duplex::audio::wav::write_wav(&file, &[], 16_000).unwrap();
     let err = fails(&["transcribe", arg(&file)]);
     assert!(err.contains("no audio samples"), "{err}");
 }
