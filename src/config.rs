@@ -57,6 +57,7 @@ impl Config {
     pub fn agent_config(&self) -> crate::agent::AgentConfig {
         crate::agent::AgentConfig {
             vad: self.vad.clone(),
+            chunker: self.tts.chunker,
             ..self.agent.clone()
         }
     }

@@ -109,6 +109,10 @@ pub fn summarize(events: &[SessionEvent]) -> Vec<TurnSummary> {
                 turns[i].played_text = Some(text.clone());
                 turns[i].interrupted = *interrupted;
             }
+            // A reply prepared while the user paused, dropped when they went on: not a turn.
+            SessionEventKind::Agent(AgentEvent::ReplyAbandoned { turn, .. }) => {
+                turns.retain(|t| t.turn != turn.0);
+            }
             _ => {}
         }
     }

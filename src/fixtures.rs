@@ -18,6 +18,9 @@ pub struct Fixture {
     pub licence: String,
 }
 
+/// The two-question conversation (two fixtures joined by 2 s of silence).
+pub const CONVERSATION_FIXTURE: &str = "conversation.wav";
+
 /// The fixtures directory of this source tree.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-fixtures")

@@ -40,8 +40,11 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
+            // whisper.cpp's own log lines are off by default: an abandoned transcription (the
+            // user went on speaking) makes it log "failed to encode", which is expected; real
+            // failures come back as errors with their context.
             tracing_subscriber::EnvFilter::try_from_env("DUPLEX_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,whisper_rs::whisper_logging_hook=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

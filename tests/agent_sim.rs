@@ -31,6 +31,7 @@ fn engines() -> FakeEngines {
         ]
         .map(String::from)
         .to_vec(),
+        transcripts_by_length: Vec::new(),
         tts_ms: 40,
         audio_ms_per_char: 60,
     }
@@ -78,15 +79,22 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
     let detected = sim.times_of(|o| matches!(o, Output::ScoreTurn { .. }));
     assert_eq!(detected.len(), 1, "one pause, one score request");
     let d = detected[0];
+    // Transcription started at the first silent VAD chunk, before the pause was confirmed; the
+    // requests abandoned earlier (silences inside the utterance) got no transcript.
+    let transcribed = sim.times_of(|o| matches!(o, Output::Transcribe { .. }));
+    let t = *transcribed.last().unwrap();
+    assert!(t < d, "transcription starts before the pause is confirmed");
+    assert_eq!(sim.abandoned.len(), transcribed.len() - 1);
     let end_of_turn = events(&sim)
         .into_iter()
         .find_map(|(t, e)| matches!(e, AgentEvent::EndOfTurn { .. }).then_some(t))
         .expect("turn ended");
     // Complete score: the turn ends as soon as both score (50 ms) and transcript (120 ms) are in.
-    assert_eq!(end_of_turn, d + ms(120));
+    let answered = (d + ms(50)).max(t + ms(120));
+    assert_eq!(end_of_turn, answered);
     // First chunk "Sure, I will." is complete at the third token; then 40 ms of synthesis.
     let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
-    assert_eq!(first_play, d + ms(120) + ms(80) + 2 * ms(20) + ms(40));
+    assert_eq!(first_play, answered + ms(80) + 2 * ms(20) + ms(40));
     // The endpoint delay itself: from the end of speech to the pause being detected.
     let speech_end = events(&sim)
         .into_iter()
@@ -233,6 +241,108 @@ fn a_short_mm_during_the_reply_does_not_interrupt() {
         .any(|(_, e)| matches!(e, AgentEvent::UserSpeechStart { at } if *at + ms(200) >= mm_at));
     assert!(heard_mm, "the VAD noticed the mm");
     assert!(sim.times_of(|o| matches!(o, Output::Flush)).is_empty());
+    assert_eq!(
+        assistant_texts(&sim),
+        vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]
+    );
+}
+
+#[test]
+fn an_incomplete_turn_prepares_the_reply_and_plays_it_at_the_deadline() {
+    let config = AgentConfig::default();
+    let wait = ms(config.endpoint.incomplete_wait_ms);
+    let mut sim = Sim::new(
+        config,
+        FakeEngines {
+            score: 0.1,
+            ..engines()
+        },
+    );
+    sim.run(&mut vad(), &audio("goforward.wav"), 6000);
+
+    let speech_end = events(&sim)
+        .into_iter()
+        .find_map(|(_, e)| match e {
+            AgentEvent::UserSpeechEnd { at } => Some(at),
+            _ => None,
+        })
+        .unwrap();
+    let generate = sim.times_of(|o| matches!(o, Output::Generate { .. }));
+    assert_eq!(generate.len(), 1);
+    assert!(
+        generate[0] < speech_end + wait,
+        "the reply is prepared during the wait"
+    );
+    let end_of_turn = events(&sim)
+        .into_iter()
+        .find_map(|(t, e)| matches!(e, AgentEvent::EndOfTurn { .. }).then_some(t))
+        .unwrap();
+    assert_eq!(end_of_turn, speech_end + wait);
+    // Everything was ready before the deadline: the first audio plays exactly at it.
+    let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
+    assert_eq!(first_play, speech_end + wait);
+}
+
+#[test]
+fn held_replies_are_dropped_while_the_user_goes_on() {
+    // jfk.wav pauses inside its sentences ("And so my fellow Americans, ..."): with an
+    // "incomplete" score at every pause, each reply is held, then dropped when the speech resumes;
+    // only the reply after the last pause is heard.
+    let mut sim = Sim::new(
+        AgentConfig::default(),
+        FakeEngines {
+            score: 0.1,
+            // By length: the first words end near 2.3 s, "for you" near 5.6 s.
+            transcripts_by_length: vec![
+                (0.0, "and so my fellow americans".into()),
+                (3.0, "and so my fellow americans ask not".into()),
+                (
+                    5.0,
+                    "and so my fellow americans ask not what your country can do for you".into(),
+                ),
+            ],
+            ..engines()
+        },
+    );
+    sim.run(&mut vad(), &audio("jfk.wav"), 6000);
+
+    let abandoned: Vec<TurnId> = events(&sim)
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            AgentEvent::ReplyAbandoned { turn, .. } => Some(turn),
+            _ => None,
+        })
+        .collect();
+    let generated: Vec<(TurnId, String)> = sim
+        .log
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Generate { turn, user_text } => Some((*turn, user_text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(generated.len() >= 2, "{generated:?}");
+    let (last, last_text) = generated.last().unwrap().clone();
+    let dropped: Vec<TurnId> = generated[..generated.len() - 1]
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(abandoned, dropped);
+    for turn in &dropped {
+        assert!(sim.cancelled.contains(turn));
+        let played = sim.times_of(|o| matches!(o, Output::Play { turn: t, .. } if t == turn));
+        assert!(played.is_empty(), "nothing of a dropped reply plays");
+    }
+    assert_eq!(generated[0].1, "and so my fellow americans");
+    assert!(last_text.ends_with("can do for you"), "{last_text:?}");
+    let ended: Vec<TurnId> = events(&sim)
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            AgentEvent::EndOfTurn { turn, .. } => Some(turn),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, vec![last], "only the last turn ends");
     assert_eq!(
         assistant_texts(&sim),
         vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]

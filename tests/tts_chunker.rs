@@ -182,12 +182,14 @@ fn a_long_later_sentence_is_cut_at_a_clause() {
 
 #[test]
 fn ambiguous_abbreviations_end_a_sentence_only_before_a_capital() {
+    // After a first chunk, so that the short first-chunk cap does not split the sentence.
     let got = run(&words(
-        "Buy apples, pears etc. and go home. Then eat, etc. Later we rest.",
+        "Sure. Buy apples, pears etc. and go home. Then eat, etc. Later we rest.",
     ));
     assert_eq!(
         got,
         pairs(&[
+            (" Buy", "Sure."),
             (" Then", "Buy apples, pears etc. and go home."),
             (" Later", "Then eat, etc."),
             ("<end>", "Later we rest."),
@@ -197,11 +199,13 @@ fn ambiguous_abbreviations_end_a_sentence_only_before_a_capital() {
 
 #[test]
 fn urls_times_money_and_thousands_are_never_split() {
-    let text = "Visit https://example.com/a.b?c=1 at 3:30 with $1,000.50 today. Bye.";
+    // After a first chunk, so that the short first-chunk cap does not split the sentence.
+    let text = "Sure. Visit https://example.com/a.b?c=1 at 3:30 with $1,000.50 today. Bye.";
     let got = run(&words(text));
     assert_eq!(
         got,
         pairs(&[
+            (" Visit", "Sure."),
             (
                 " Bye.",
                 "Visit https://example.com/a.b?c=1 at 3:30 with $1,000.50 today."
@@ -253,6 +257,22 @@ fn after_a_short_first_sentence_a_long_one_is_cut_at_a_clause_by_default() {
                 "Here's the plan: meet Dr. Smith at 3:30 pm on the 2nd floor,"
             ),
             ("<end>", "bring $4.50 for parking, and a notebook."),
+        ])
+    );
+}
+
+#[test]
+fn a_long_first_sentence_without_commas_is_cut_early() {
+    // The first audio waits for at most a few words of generation, not the whole sentence.
+    let got = run(&words(
+        "Paris has been the capital of France for more than a thousand years.",
+    ));
+    // Six words would end on "of": the cut waits one word.
+    assert_eq!(
+        got,
+        pairs(&[
+            (" for", "Paris has been the capital of France"),
+            ("<end>", "for more than a thousand years."),
         ])
     );
 }

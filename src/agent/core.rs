@@ -51,6 +51,13 @@ struct Reply {
     turn: TurnId,
     /// Where the user's utterance began, to resume it if the user goes on before hearing us.
     utterance_start: u64,
+    /// Where the user's speech ended.
+    speech_end: u64,
+    /// What the user said.
+    user_text: String,
+    /// While set, the reply is prepared but held: the turn ends (and playback may start) at
+    /// this input position, unless the user goes on first.
+    hold_until: Option<u64>,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
     synthesized: BTreeMap<u32, Vec<f32>>,
@@ -74,6 +81,9 @@ pub struct Agent {
     /// User speech heard while the agent talks, not yet long enough to interrupt.
     barge_candidate: Option<BargeCandidate>,
     reply: Option<Reply>,
+    /// A transcription started at the first silent VAD chunk, before the pause is confirmed,
+    /// and its text once known.
+    early_transcript: Option<(RequestId, Option<String>)>,
     playout: Playout,
     next_request: u64,
     next_turn: u64,
@@ -96,6 +106,7 @@ impl Agent {
             user: User::Silent,
             barge_candidate: None,
             reply: None,
+            early_transcript: None,
             playout: Playout::default(),
             next_request: 0,
             next_turn: 0,
@@ -120,14 +131,7 @@ impl Agent {
     /// The next time at which the agent will act without new input (a turn-end deadline), so a
     /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
     pub fn next_deadline(&self) -> Option<u64> {
-        match &self.user {
-            User::Paused(Pause {
-                deadline: Some(deadline),
-                transcript: Some(_),
-                ..
-            }) => Some(*deadline),
-            _ => None,
-        }
+        self.reply.as_ref().and_then(|r| r.hold_until)
     }
 
     /// Feeds one input at input position `now` (samples of input received so far).
@@ -154,6 +158,7 @@ impl Agent {
                 self.finish_reply_if_heard();
             }
         }
+        self.maybe_start_reply();
         self.maybe_end_turn();
     }
 
@@ -210,6 +215,7 @@ impl Agent {
             Some(VadEvent::Discarded(_)) => self.on_discarded(),
             None => {}
         }
+        self.track_early_transcript(probability);
         if let Some(candidate) = &mut self.barge_candidate {
             if probability >= self.config.vad.threshold {
                 candidate.voiced += chunk_end - start;
@@ -218,6 +224,30 @@ impl Agent {
                 let start = candidate.start;
                 self.barge_in(start);
             }
+        }
+    }
+
+    /// Starts transcribing at the first silent chunk after speech, so that the transcript is
+    /// ready sooner after the pause is confirmed; drops that work when the speech goes on.
+    fn track_early_transcript(&mut self, probability: f32) {
+        let speaking = matches!(self.user, User::Speaking { .. }) && self.segmenter.in_speech();
+        if !speaking || probability >= self.config.vad.threshold {
+            if let Some((request, _)) = self.early_transcript.take() {
+                self.emit(Output::Abandon(request));
+            }
+            return;
+        }
+        let User::Speaking {
+            utterance_start, ..
+        } = self.user
+        else {
+            return;
+        };
+        if probability < self.config.vad.neg_threshold && self.early_transcript.is_none() {
+            let request = self.request_id();
+            let audio = self.audio_between(utterance_start, self.now);
+            self.emit(Output::Transcribe { request, audio });
+            self.early_transcript = Some((request, None));
         }
     }
 
@@ -244,9 +274,13 @@ impl Agent {
             });
             self.user = User::Speaking {
                 utterance_start: reply.utterance_start,
-                resumed_from: None,
+                resumed_from: Some(reply.speech_end),
             };
             return;
+        }
+        if let User::Paused(p) = &self.user {
+            let request = p.transcript_request;
+            self.emit(Output::Abandon(request));
         }
         let preroll = ms(self.config.preroll_ms);
         self.user = match &self.user {
@@ -278,17 +312,20 @@ impl Agent {
     fn pause(&mut self, utterance_start: u64, speech_end: u64) {
         self.event(AgentEvent::UserSpeechEnd { at: speech_end });
         let score_request = self.request_id();
-        let transcript_request = self.request_id();
         let score_audio = self.audio_between(self.now.saturating_sub(SCORE_WINDOW), self.now);
-        let speech = self.audio_between(utterance_start, self.now);
         self.emit(Output::ScoreTurn {
             request: score_request,
             audio: score_audio,
         });
-        self.emit(Output::Transcribe {
-            request: transcript_request,
-            audio: speech,
-        });
+        let (transcript_request, transcript) = match self.early_transcript.take() {
+            Some(early) => early,
+            None => {
+                let request = self.request_id();
+                let audio = self.audio_between(utterance_start, self.now);
+                self.emit(Output::Transcribe { request, audio });
+                (request, None)
+            }
+        };
         self.user = User::Paused(Pause {
             utterance_start,
             speech_end,
@@ -296,7 +333,7 @@ impl Agent {
             score_request,
             transcript_request,
             deadline: None,
-            transcript: None,
+            transcript,
         });
     }
 
@@ -330,6 +367,12 @@ impl Agent {
     }
 
     fn on_transcript(&mut self, request: RequestId, text: String) {
+        if let Some((early, transcript)) = &mut self.early_transcript
+            && *early == request
+        {
+            *transcript = Some(text);
+            return;
+        }
         if let User::Paused(pause) = &mut self.user
             && pause.transcript_request == request
         {
@@ -337,17 +380,16 @@ impl Agent {
         }
     }
 
-    /// Starts the reply once the pause's deadline has passed and its transcript is known.
-    fn maybe_end_turn(&mut self) {
+    /// Starts the reply as soon as the pause is scored and transcribed. When the score asks for
+    /// more silence, the reply is prepared meanwhile but held until the turn-end deadline, and
+    /// dropped if the user goes on: a late end of turn then costs no extra time.
+    fn maybe_start_reply(&mut self) {
         let User::Paused(pause) = &self.user else {
             return;
         };
         let (Some(deadline), Some(text)) = (pause.deadline, &pause.transcript) else {
             return;
         };
-        if self.now < deadline {
-            return;
-        }
         let text = text.trim().to_owned();
         let (utterance_start, speech_end) = (pause.utterance_start, pause.speech_end);
         self.user = User::Silent;
@@ -356,23 +398,16 @@ impl Agent {
         }
         self.next_turn += 1;
         let turn = TurnId(self.next_turn);
-        self.event(AgentEvent::EndOfTurn {
-            turn,
-            at: self.now,
-            speech_end,
-        });
-        self.event(AgentEvent::UserText {
-            turn,
-            at: self.now,
-            text: text.clone(),
-        });
         self.emit(Output::Generate {
             turn,
-            user_text: text,
+            user_text: text.clone(),
         });
         self.reply = Some(Reply {
             turn,
             utterance_start,
+            speech_end,
+            user_text: text,
+            hold_until: Some(deadline),
             chunker: (self.new_chunker)(),
             chunk_texts: Vec::new(),
             synthesized: BTreeMap::new(),
@@ -381,6 +416,31 @@ impl Agent {
             got_token: false,
             sent_audio: false,
         });
+    }
+
+    /// Ends the user's turn once a held reply's deadline has passed: the reply may play.
+    fn maybe_end_turn(&mut self) {
+        let now = self.now;
+        let Some(reply) = self.reply.as_mut() else {
+            return;
+        };
+        if reply.hold_until.is_none_or(|until| now < until) {
+            return;
+        }
+        reply.hold_until = None;
+        let (turn, speech_end, text) = (reply.turn, reply.speech_end, reply.user_text.clone());
+        self.event(AgentEvent::EndOfTurn {
+            turn,
+            at: now,
+            speech_end,
+        });
+        self.event(AgentEvent::UserText {
+            turn,
+            at: now,
+            text,
+        });
+        self.play_ready();
+        self.finish_reply_if_heard();
     }
 
     fn reply_for(&mut self, turn: TurnId) -> Option<&mut Reply> {
@@ -427,6 +487,16 @@ impl Agent {
             return;
         };
         reply.synthesized.insert(chunk, samples);
+        self.play_ready();
+        self.finish_reply_if_heard();
+    }
+
+    /// Sends the synthesized chunks that are next in order to playback, unless the reply is held.
+    fn play_ready(&mut self) {
+        let Some(reply) = self.reply.as_mut().filter(|r| r.hold_until.is_none()) else {
+            return;
+        };
+        let turn = reply.turn;
         let mut ready = Vec::new();
         while let Some(samples) = reply.synthesized.remove(&reply.next_play) {
             let text = reply.chunk_texts[reply.next_play as usize].clone();
@@ -448,12 +518,11 @@ impl Agent {
                 samples,
             });
         }
-        self.finish_reply_if_heard();
     }
 
     /// Closes the reply when the model is done and every chunk has been played.
     fn finish_reply_if_heard(&mut self) {
-        let Some(reply) = &self.reply else {
+        let Some(reply) = self.reply.as_ref().filter(|r| r.hold_until.is_none()) else {
             return;
         };
         let all_played = reply.next_play as usize == reply.chunk_texts.len();

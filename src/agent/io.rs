@@ -112,6 +112,8 @@ pub enum Output {
     Flush,
     /// Stop every engine working for this turn; later results for it are ignored.
     Cancel(TurnId),
+    /// Stop working on this request: its answer is no longer wanted (a late one is ignored).
+    Abandon(RequestId),
     /// Something worth recording happened.
     Event(AgentEvent),
 }

@@ -18,6 +18,7 @@ pub use playout::{PlayedChunk, Playout};
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::ChunkerConfig;
 use crate::vad::VadConfig;
 
 /// A source of speakable chunks from streamed LLM text (the sentence chunker).
@@ -36,6 +37,10 @@ pub struct AgentConfig {
     /// from the configuration's `[vad]` table.
     #[serde(skip)]
     pub vad: VadConfig,
+    /// How replies are cut into chunks for the voice; taken from the configuration's
+    /// `[tts.chunker]` table.
+    #[serde(skip)]
+    pub chunker: ChunkerConfig,
     /// When a pause ends the user's turn.
     pub endpoint: EndpointConfig,
     /// User speech while the agent talks must last this long to interrupt it.
@@ -50,6 +55,7 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             vad: VadConfig::default(),
+            chunker: ChunkerConfig::default(),
             endpoint: EndpointConfig::default(),
             barge_in_min_ms: 300,
             preroll_ms: 100,

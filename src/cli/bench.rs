@@ -8,7 +8,7 @@ use duplex::asr::WhisperModel;
 use duplex::audio::{FRAME_SAMPLES, PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::conversation_report::summarize;
-use duplex::fixtures::fixture_path;
+use duplex::fixtures::{CONVERSATION_FIXTURE, fixture_path, manifest};
 use duplex::runtime::load_local_engines;
 use duplex::transport::file::{Pace, converse};
 use serde_json::json;
@@ -24,8 +24,9 @@ pub struct BenchArgs {
 enum BenchKind {
     /// Voice-to-voice latency of whole conversations at real-time pace.
     Latency {
-        /// Fixture files (in audio-fixtures/) to ask, one conversation each.
-        #[arg(long, value_delimiter = ',', default_values_t = default_fixtures())]
+        /// Fixture files (in audio-fixtures/) to ask, one conversation each; by default every
+        /// single-utterance speech fixture of the manifest.
+        #[arg(long, value_delimiter = ',')]
         fixtures: Vec<String>,
         /// Where to write the JSON report.
         #[arg(long, default_value = "bench-results/latency.json")]
@@ -33,17 +34,14 @@ enum BenchKind {
     },
 }
 
-fn default_fixtures() -> Vec<String> {
-    [
-        "goforward.wav",
-        "jfk.wav",
-        "sense_and_sensibility_01_austen_64kb-0880.wav",
-        "sense_and_sensibility_01_austen_64kb-0930.wav",
-        "005.wav",
-        "002.wav",
-    ]
-    .map(String::from)
-    .to_vec()
+/// Every fixture of the manifest with speech in it, except the joined conversation.
+fn default_fixtures() -> anyhow::Result<Vec<String>> {
+    Ok(manifest()
+        .map_err(anyhow::Error::msg)?
+        .into_iter()
+        .filter(|f| f.reference.is_some() && f.file != CONVERSATION_FIXTURE)
+        .map(|f| f.file)
+        .collect())
 }
 
 /// A 20 ms frame counts as voiced above this RMS (-40 dBFS).
@@ -62,9 +60,35 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
 }
 
+/// The median of each stage figure over the utterances' last turns.
+fn stage_medians(rows: &[serde_json::Value]) -> serde_json::Value {
+    let figure = |pointer: &str| {
+        let mut values: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| r.pointer(pointer)?.as_f64())
+            .collect();
+        values.sort_by(f64::total_cmp);
+        percentile(&values, 0.5)
+    };
+    json!({
+        "endpoint": figure("/stages/endpoint_ms"),
+        "end_of_turn_to_first_token": figure("/stages/end_of_turn_to_first_token_ms"),
+        "first_token_to_first_audio": figure("/stages/first_token_to_first_audio_ms"),
+        "asr_cost": figure("/stages/costs_ms/asr"),
+        "turn_cost": figure("/stages/costs_ms/turn"),
+        "llm_first_token_cost": figure("/stages/costs_ms/llm_first_token"),
+        "tts_first_chunk_cost": figure("/stages/costs_ms/tts"),
+    })
+}
+
 /// Runs the subcommand.
 pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     let BenchKind::Latency { fixtures, output } = args.what;
+    let fixtures = if fixtures.is_empty() {
+        default_fixtures()?
+    } else {
+        fixtures
+    };
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
     let mut rows = Vec::new();
     let mut latencies = Vec::new();
@@ -113,8 +137,10 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         "bench": "latency",
         "pace": "real time",
         "threads_asr": config.asr.threads,
+        "utterances_measured": latencies.len(),
         "p50_ms": percentile(&latencies, 0.5),
         "p95_ms": percentile(&latencies, 0.95),
+        "stage_medians_ms": stage_medians(&rows),
         "utterances": rows,
     });
     if let Some(dir) = output.parent() {

@@ -153,6 +153,20 @@ impl Conversation {
         }
     }
 
+    /// Removes the last exchange (the user's turn and the reply to it): the user went on before
+    /// hearing any of the reply, so their words come back whole in a later turn. False (and
+    /// nothing removed) if the history does not end with a user turn and a reply.
+    pub fn retract_last_exchange(&mut self) -> bool {
+        let n = self.turns.len();
+        let ends_with_exchange = n >= 2
+            && self.turns[n - 1].role == Role::Assistant
+            && self.turns[n - 2].role == Role::User;
+        if ends_with_exchange {
+            self.turns.truncate(n - 2);
+        }
+        ends_with_exchange
+    }
+
     /// Cuts the last assistant turn to `heard` (the words the user actually heard) and marks it
     /// interrupted. False if the last turn is not the assistant's.
     pub fn interrupt_last(&mut self, heard: &str) -> bool {

@@ -121,6 +121,12 @@ impl TurnManager {
         })
     }
 
+    /// Forgets the last exchange: its reply was dropped before the user heard any of it. False
+    /// if the history does not end with an exchange.
+    pub fn retract(&mut self) -> bool {
+        self.memory.retract_last_exchange()
+    }
+
     /// Cuts the last reply to the words the user heard and marks it interrupted. False if the
     /// last turn is not a reply.
     pub fn interrupt(&mut self, heard: &str) -> bool {

@@ -42,6 +42,9 @@ pub trait Respond: Send {
     ) -> Result<(), EngineError>;
     /// Records what the user actually heard of the last reply (cut and marked when interrupted).
     fn heard(&mut self, text: &str, interrupted: bool);
+    /// Forgets the last exchange: its reply was dropped unheard because the user went on, and
+    /// their words will come back whole in the next turn.
+    fn retract(&mut self);
 }
 
 /// Text to speech.

@@ -61,6 +61,10 @@ impl Respond for TurnManager {
             self.interrupt(text);
         }
     }
+
+    fn retract(&mut self) {
+        TurnManager::retract(self);
+    }
 }
 
 impl Speak for PiperVoice {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::engines::Engines;
 use super::workers::spawn_worker;
 use super::{ENGINE_RESULT_CAPACITY, EngineError};
-use crate::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, TurnId};
+use crate::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, RequestId, TurnId};
 use crate::audio::frames::Rechunker;
 use crate::text::SentenceChunker;
 use crate::vad::VAD_CHUNK;
@@ -131,7 +131,14 @@ enum LlmJob {
         text: String,
         interrupted: bool,
     },
+    /// The turn's reply was dropped unheard.
+    Retract {
+        turn: TurnId,
+    },
 }
+
+/// A transcription job: the request it answers, 16 kHz speech, and its cancel token.
+type AsrJob = (RequestId, Vec<f32>, CancelToken);
 
 struct Chunker(SentenceChunker);
 
@@ -161,9 +168,9 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
     let (results_tx, mut results) = mpsc::channel::<EngineResult>(ENGINE_RESULT_CAPACITY);
 
     let tx = results_tx.clone();
-    let asr_jobs = spawn_worker("asr", move |(request, audio): (_, Vec<f32>)| {
+    let asr_jobs = spawn_worker("asr", move |(request, audio, cancel): AsrJob| {
         let t = Instant::now();
-        let (text, error) = match asr.transcribe(&audio, &CancelToken::new()) {
+        let (text, error) = match asr.transcribe(&audio, &cancel) {
             Ok(text) => (text, None),
             Err(e) => (String::new(), Some(e)),
         };
@@ -184,8 +191,15 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
         let _ = tx.blocking_send(EngineResult::done("turn", None, t, input, error));
     });
     let tx = results_tx.clone();
+    // The turn whose exchange ends the LLM's history, if any (only that one may be retracted).
+    let mut last_exchange: Option<TurnId> = None;
     let llm_jobs = spawn_worker("llm", move |job: LlmJob| match job {
         LlmJob::Heard { text, interrupted } => llm.heard(&text, interrupted),
+        LlmJob::Retract { turn } => {
+            if last_exchange.take() == Some(turn) {
+                llm.retract();
+            }
+        }
         LlmJob::Generate { turn, text, cancel } => {
             let t = Instant::now();
             let mut first = true;
@@ -203,6 +217,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                     job_done: false,
                 });
             });
+            last_exchange = result.is_ok().then_some(turn);
             let input = Input::LlmDone { turn };
             let done = EngineResult::done("llm_total", Some(turn), t, input, result.err());
             let _ = tx.blocking_send(done);
@@ -227,12 +242,14 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
     );
     drop(results_tx);
 
-    let mut agent = Agent::new(config, || {
-        Box::new(Chunker(SentenceChunker::default())) as Box<dyn ChunkText>
+    let chunker = config.chunker;
+    let mut agent = Agent::new(config, move || {
+        Box::new(Chunker(SentenceChunker::new(chunker))) as Box<dyn ChunkText>
     });
     let mut now = 0u64;
     let mut rechunker = Rechunker::<VAD_CHUNK>::default();
     let mut cancels: HashMap<TurnId, CancelToken> = HashMap::new();
+    let mut asr_cancels: HashMap<RequestId, CancelToken> = HashMap::new();
     let status = io.status.clone();
 
     loop {
@@ -269,6 +286,9 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                     let _ = io.events.send(SessionEvent { at: now, wall_ms: millis(started), kind }).await;
                 }
                 if let Some(input) = result.input {
+                    if let Input::Transcript { request, .. } = &input {
+                        asr_cancels.remove(request);
+                    }
                     agent.handle(now, input);
                 }
                 finished_job = result.job_done;
@@ -281,8 +301,15 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
             let in_flight = &status.in_flight;
             let sent = match output {
                 Output::Transcribe { request, audio } => {
+                    let cancel = asr_cancels.entry(request).or_default().clone();
                     in_flight.fetch_add(1, Ordering::SeqCst);
-                    asr_jobs.send((request, audio)).await.is_ok()
+                    asr_jobs.send((request, audio, cancel)).await.is_ok()
+                }
+                Output::Abandon(request) => {
+                    if let Some(token) = asr_cancels.remove(&request) {
+                        token.cancel();
+                    }
+                    true
                 }
                 Output::ScoreTurn { request, audio } => {
                     in_flight.fetch_add(1, Ordering::SeqCst);
@@ -314,6 +341,9 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                     true
                 }
                 Output::Event(event) => {
+                    if let AgentEvent::ReplyAbandoned { turn, .. } = &event {
+                        let _ = llm_jobs.send(LlmJob::Retract { turn: *turn }).await;
+                    }
                     if let AgentEvent::AssistantText {
                         text,
                         interrupted,

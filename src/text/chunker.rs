@@ -13,7 +13,9 @@
 //!   the first chunk of a reply (so speech starts early in a long first sentence), many for later
 //!   ones (later chunks end at sentences unless a sentence is very long).
 //! - a line break (list items, headers);
-//! - a hard cap on words without any boundary, split at the last space.
+//! - a hard cap on words without any boundary, split at the last space: a small cap for the
+//!   first chunk of a reply (its audio is what the user waits for), a large one later; the split
+//!   waits a few words rather than leave an article, preposition or conjunction dangling.
 //!
 //! Each chunk keeps its text exactly as emitted (markup included) and its byte range in the
 //! whole reply, so the playout stage can tell which words were heard. Chunks with nothing
@@ -29,7 +31,10 @@ pub struct ChunkerConfig {
     /// bounds how long the voice works on one chunk while the previous one plays: at a real-time
     /// factor near 0.1, a 7 s chunk after a short first one ("Sure!") could not be ready in time.
     pub clause_min_words: usize,
-    /// Words after which a chunk with no boundary at all is split at a space.
+    /// Words after which the first chunk of a reply is split at a space even without a
+    /// boundary: the first audio waits for no more than this many words of generation.
+    pub first_max_words: usize,
+    /// Words after which a later chunk with no boundary at all is split at a space.
     pub max_words: usize,
 }
 
@@ -38,6 +43,7 @@ impl Default for ChunkerConfig {
         Self {
             first_clause_min_words: 4,
             clause_min_words: 10,
+            first_max_words: 6,
             max_words: 40,
         }
     }
@@ -66,6 +72,22 @@ const TITLES: &[&str] = &[
 const EITHER: &[&str] = &[
     "etc", "a.m", "p.m", "u.s", "u.k", "jr", "sr", "inc", "ltd", "co", "hrs", "mins", "no",
 ];
+
+/// Words a chunk split at a space should not end on (the phrase goes on after them).
+const LINKING: &[&str] = &[
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "from", "by", "and", "or",
+    "but", "my", "your", "our", "their", "his", "her", "its", "this", "that", "as", "than", "is",
+    "are", "was", "were", "be",
+];
+
+/// Extra words a split at a space may wait for, to avoid ending on a [`LINKING`] word.
+const LINKING_GRACE: usize = 3;
+
+/// Whether `text` ends with a word from [`LINKING`].
+fn ends_with_linking_word(text: &str) -> bool {
+    let last = text.rsplit(char::is_whitespace).next().unwrap_or("");
+    LINKING.contains(&last.to_lowercase().as_str())
+}
 
 /// Characters that may follow sentence punctuation and still belong to the sentence.
 fn is_closer(c: char) -> bool {
@@ -185,10 +207,11 @@ impl SentenceChunker {
     /// The first certain boundary in the buffer, if any.
     fn find_boundary(&self) -> Option<Boundary> {
         let chars: Vec<(usize, char)> = self.buf.char_indices().collect();
-        let clause_min = if self.emitted == 0 {
-            self.config.first_clause_min_words
+        let (clause_min, cap) = if self.emitted == 0 {
+            let first = &self.config;
+            (first.first_clause_min_words, first.first_max_words)
         } else {
-            self.config.clause_min_words
+            (self.config.clause_min_words, self.config.max_words)
         };
         let mut words = 0;
         let mut counted = false;
@@ -201,8 +224,9 @@ impl SentenceChunker {
                 last_space = Some(i);
             } else if c.is_alphanumeric() && !counted {
                 counted = true;
-                if words == self.config.max_words
+                if words >= cap
                     && let Some(space) = last_space
+                    && (words >= cap + LINKING_GRACE || !ends_with_linking_word(&self.buf[..space]))
                 {
                     return Some(Boundary {
                         end: space,
@@ -335,11 +359,28 @@ mod tests {
     #[test]
     fn hard_cap_splits_at_a_space() {
         let config = ChunkerConfig {
+            first_max_words: 2,
             max_words: 3,
             ..ChunkerConfig::default()
         };
         let mut c = SentenceChunker::new(config);
-        assert_eq!(texts(&c.push("one two three four five")), ["one two three"]);
-        assert_eq!(c.finish().unwrap().text, "four five");
+        let chunks = c.push("one two three four five six seven");
+        assert_eq!(texts(&chunks), ["one two", "three four five"]);
+        assert_eq!(c.finish().unwrap().text, "six seven");
+    }
+
+    #[test]
+    fn the_first_chunk_is_short_and_does_not_end_on_a_linking_word() {
+        let mut c = SentenceChunker::default();
+        let reply = "The Queen of Clubs is a card in a standard deck of cards";
+        let chunks = c.push(reply);
+        // Six words would end on "a": the split waits for "card".
+        assert_eq!(texts(&chunks), ["The Queen of Clubs is a card"]);
+        assert_eq!(c.finish().unwrap().text, "in a standard deck of cards");
+        let short = "Hello there, how are you today? Fine.";
+        let mut c = SentenceChunker::default();
+        let mut chunks = c.push(short);
+        chunks.extend(c.finish());
+        assert_eq!(texts(&chunks), ["Hello there, how are you today?", "Fine."]);
     }
 }

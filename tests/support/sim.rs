@@ -6,9 +6,9 @@
 #![allow(dead_code)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 
-use duplex::agent::{Agent, AgentConfig, ChunkText, Input, Output, TurnId, ms};
+use duplex::agent::{Agent, AgentConfig, ChunkText, Input, Output, RequestId, TurnId, ms};
 use duplex::audio::FRAME_SAMPLES;
 use duplex::vad::{SileroVad, SpeechProbability, VAD_CHUNK};
 
@@ -21,8 +21,12 @@ pub struct FakeEngines {
     pub score: f32,
     /// Transcription cost.
     pub transcribe_ms: u32,
-    /// Transcripts handed out in order, one per request.
+    /// Transcripts handed out in order, one per request that is answered without having been
+    /// abandoned (an abandoned one gets an empty text, as a cancelled engine gives).
     pub transcripts: Vec<String>,
+    /// When not empty, used instead of `transcripts`: the answer to a request is the text of the
+    /// last entry whose length in seconds the request's audio reaches (the words said so far).
+    pub transcripts_by_length: Vec<(f32, String)>,
     /// Time to the first token after `Generate`.
     pub first_token_ms: u32,
     /// Time between later tokens.
@@ -75,6 +79,8 @@ pub struct Sim {
     pub vad_log: Vec<(u64, u64, f32)>,
     /// Turns cancelled so far (their late results are still delivered, to test dropping).
     pub cancelled: Vec<TurnId>,
+    /// Requests abandoned so far.
+    pub abandoned: HashSet<RequestId>,
 }
 
 /// `Input` in a heap: ordered by due time and sequence only.
@@ -111,6 +117,7 @@ impl Sim {
             heard: Vec::new(),
             vad_log: Vec::new(),
             cancelled: Vec::new(),
+            abandoned: HashSet::new(),
         }
     }
 
@@ -138,20 +145,23 @@ impl Sim {
                     probability: e.score,
                 },
             ),
-            Output::Transcribe { request, .. } => {
-                let text = e
-                    .transcripts
-                    .get(self.transcripts_used)
-                    .cloned()
-                    .unwrap_or_default();
-                self.transcripts_used += 1;
+            // Without lengths, the text is chosen on delivery (see `deliver_until`).
+            Output::Transcribe { request, audio } => {
+                let seconds = audio.len() as f32 / 16_000.0;
+                let mut by_length = e.transcripts_by_length.iter().rev();
+                let text = by_length
+                    .find(|(s, _)| seconds >= *s)
+                    .map(|(_, t)| t.clone());
                 self.later(
                     now + ms(e.transcribe_ms),
                     Input::Transcript {
                         request: *request,
-                        text,
+                        text: text.unwrap_or_default(),
                     },
-                );
+                )
+            }
+            Output::Abandon(request) => {
+                self.abandoned.insert(*request);
             }
             Output::Generate { turn, .. } => {
                 let mut t = now + ms(e.first_token_ms);
@@ -228,7 +238,15 @@ impl Sim {
             let next_deadline = self.agent.next_deadline();
             match (next_result, next_deadline) {
                 (Some(r), d) if r <= until && d.is_none_or(|d| r <= d) => {
-                    let Reverse((due, _, InputBox(input))) = self.pending.pop().unwrap();
+                    let Reverse((due, _, InputBox(mut input))) = self.pending.pop().unwrap();
+                    if let Input::Transcript { request, text } = &mut input
+                        && self.engines.transcripts_by_length.is_empty()
+                        && !self.abandoned.contains(request)
+                    {
+                        let next = self.engines.transcripts.get(self.transcripts_used);
+                        *text = next.cloned().unwrap_or_default();
+                        self.transcripts_used += 1;
+                    }
                     self.feed(due, input);
                 }
                 (_, Some(d)) if d <= until => self.feed(d, Input::Tick),
