@@ -242,6 +242,20 @@ mod tests {
     }
 
     #[test]
+    fn a_retracted_exchange_leaves_no_trace() {
+        let mut c = Conversation::new("sys", 10_000);
+        c.push_user("Hi.");
+        c.push_assistant("Hello!", false);
+        c.push_user("And so my fellow Americans");
+        c.push_assistant("That is a famous", true);
+        assert!(c.retract_last_exchange());
+        assert_eq!(c.last().map(|t| t.text.as_str()), Some("Hello!"));
+        c.push_user("A question without a reply yet");
+        assert!(!c.retract_last_exchange(), "only a whole exchange is retracted");
+        assert_eq!(c.turns().len(), 3);
+    }
+
+    #[test]
     fn trimming_keeps_system_and_last_turn() {
         let mut c = Conversation::new("system prompt", 200);
         for i in 0..40 {
