@@ -59,6 +59,25 @@ fn events(sim: &Sim) -> Vec<(u64, AgentEvent)> {
         .collect()
 }
 
+/// Where the VAD saw the first utterance end.
+fn first_speech_end(sim: &Sim) -> u64 {
+    events(sim)
+        .into_iter()
+        .find_map(|(_, e)| match e {
+            AgentEvent::UserSpeechEnd { at } => Some(at),
+            _ => None,
+        })
+        .expect("speech ended")
+}
+
+/// When the first user turn ended.
+fn first_end_of_turn(sim: &Sim) -> u64 {
+    events(sim)
+        .into_iter()
+        .find_map(|(t, e)| matches!(e, AgentEvent::EndOfTurn { .. }).then_some(t))
+        .expect("turn ended")
+}
+
 fn assistant_texts(sim: &Sim) -> Vec<(String, bool)> {
     events(sim)
         .into_iter()
@@ -85,10 +104,7 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
     let t = *transcribed.last().unwrap();
     assert!(t < d, "transcription starts before the pause is confirmed");
     assert_eq!(sim.abandoned.len(), transcribed.len() - 1);
-    let end_of_turn = events(&sim)
-        .into_iter()
-        .find_map(|(t, e)| matches!(e, AgentEvent::EndOfTurn { .. }).then_some(t))
-        .expect("turn ended");
+    let end_of_turn = first_end_of_turn(&sim);
     // Complete score: the turn ends as soon as both score (50 ms) and transcript (120 ms) are in.
     let answered = (d + ms(50)).max(t + ms(120));
     assert_eq!(end_of_turn, answered);
@@ -96,13 +112,7 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
     let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
     assert_eq!(first_play, answered + ms(80) + 2 * ms(20) + ms(40));
     // The endpoint delay itself: from the end of speech to the pause being detected.
-    let speech_end = events(&sim)
-        .into_iter()
-        .find_map(|(_, e)| match e {
-            AgentEvent::UserSpeechEnd { at } => Some(at),
-            _ => None,
-        })
-        .unwrap();
+    let speech_end = first_speech_end(&sim);
     let min_silence = ms(AgentConfig::default().vad.min_silence_ms);
     assert!(d >= speech_end + min_silence && d <= speech_end + min_silence + ms(32 + 20));
     assert_eq!(
@@ -260,23 +270,14 @@ fn an_incomplete_turn_prepares_the_reply_and_plays_it_at_the_deadline() {
     );
     sim.run(&mut vad(), &audio("goforward.wav"), 6000);
 
-    let speech_end = events(&sim)
-        .into_iter()
-        .find_map(|(_, e)| match e {
-            AgentEvent::UserSpeechEnd { at } => Some(at),
-            _ => None,
-        })
-        .unwrap();
+    let speech_end = first_speech_end(&sim);
     let generate = sim.times_of(|o| matches!(o, Output::Generate { .. }));
     assert_eq!(generate.len(), 1);
     assert!(
         generate[0] < speech_end + wait,
         "the reply is prepared during the wait"
     );
-    let end_of_turn = events(&sim)
-        .into_iter()
-        .find_map(|(t, e)| matches!(e, AgentEvent::EndOfTurn { .. }).then_some(t))
-        .unwrap();
+    let end_of_turn = first_end_of_turn(&sim);
     assert_eq!(end_of_turn, speech_end + wait);
     // Everything was ready before the deadline: the first audio plays exactly at it.
     let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];

@@ -251,7 +251,10 @@ mod tests {
         assert!(c.retract_last_exchange());
         assert_eq!(c.last().map(|t| t.text.as_str()), Some("Hello!"));
         c.push_user("A question without a reply yet");
-        assert!(!c.retract_last_exchange(), "only a whole exchange is retracted");
+        assert!(
+            !c.retract_last_exchange(),
+            "only a whole exchange is retracted"
+        );
         assert_eq!(c.turns().len(), 3);
     }
 
