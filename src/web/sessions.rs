@@ -93,23 +93,16 @@ pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String,
         .sessions
         .take_slot(max)
         .ok_or(StartError::Full(max))?;
-    let replier = match (state.options.mode, &state.whisper) {
-        (ReplyMode::Conversation, Some(whisper)) => {
-            let (config, whisper) = (state.config.clone(), whisper.clone());
-            let loaded = tokio::task::spawn_blocking(move || load_local_engines(&config, &whisper))
-                .await
-                .map_err(|e| StartError::Engines(e.to_string()))?
-                .map_err(|e| StartError::Engines(e.to_string()))?;
-            Replier::Agent(Box::new(loaded))
-        }
-        (ReplyMode::Conversation, None) => {
-            return Err(StartError::Engines("no Whisper model was loaded".into()));
-        }
-        (ReplyMode::ToneProbe { after }, _) => Replier::Tone(after),
-    };
     let peer = answer_offer(offer, &state.options.peer)
         .await
         .map_err(StartError::Negotiation)?;
+    let replier = match load_replier(&state).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = peer.connection.close().await;
+            return Err(e);
+        }
+    };
     let answer = peer.answer.clone();
 
     let (in_tx, in_rx) = mpsc::channel(TRANSPORT_IN_CAPACITY);
@@ -149,4 +142,22 @@ pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String,
         drop(slot);
     });
     Ok(answer)
+}
+
+/// Builds what will answer a new session: its own engines, or the measurement tone.
+async fn load_replier(state: &AppState) -> Result<Replier, StartError> {
+    Ok(match (state.options.mode, &state.whisper) {
+        (ReplyMode::Conversation, Some(whisper)) => {
+            let (config, whisper) = (state.config.clone(), whisper.clone());
+            let loaded = tokio::task::spawn_blocking(move || load_local_engines(&config, &whisper))
+                .await
+                .map_err(|e| StartError::Engines(e.to_string()))?
+                .map_err(|e| StartError::Engines(e.to_string()))?;
+            Replier::Agent(Box::new(loaded))
+        }
+        (ReplyMode::Conversation, None) => {
+            return Err(StartError::Engines("no Whisper model was loaded".into()));
+        }
+        (ReplyMode::ToneProbe { after }, _) => Replier::Tone(after),
+    })
 }
