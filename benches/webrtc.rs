@@ -46,11 +46,15 @@ fn run_browser(runs: usize, wavs: &[PathBuf], tone_ms: Option<f64>) -> anyhow::R
         .collect::<Vec<_>>()
         .join(",");
     let mut cmd = Command::new(repo().join("tests/browser/run_in_netns.sh"));
-    cmd.args(["node", "tests/browser/bench.mjs", env!("CARGO_BIN_EXE_duplex")])
-        .arg(runs.to_string())
-        .arg(list)
-        .current_dir(repo())
-        .stderr(std::process::Stdio::inherit());
+    cmd.args([
+        "node",
+        "tests/browser/bench.mjs",
+        env!("CARGO_BIN_EXE_duplex"),
+    ])
+    .arg(runs.to_string())
+    .arg(list)
+    .current_dir(repo())
+    .stderr(std::process::Stdio::inherit());
     if let Some(ms) = tone_ms {
         cmd.arg(format!("{ms}"));
     }
@@ -93,11 +97,17 @@ fn main() -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let tone_runs = run_browser(runs, &wavs, Some(TONE_AFTER_MS))?;
-    let measured: Vec<f64> = tone_runs.iter().filter_map(|r| r["latencyMs"].as_f64()).collect();
+    let measured: Vec<f64> = tone_runs
+        .iter()
+        .filter_map(|r| r["latencyMs"].as_f64())
+        .collect();
     let overhead: Vec<f64> = measured.iter().map(|m| m - TONE_AFTER_MS).collect();
 
     let talk_runs = run_browser(runs, &wavs, None)?;
-    let latencies: Vec<f64> = talk_runs.iter().filter_map(|r| r["latencyMs"].as_f64()).collect();
+    let latencies: Vec<f64> = talk_runs
+        .iter()
+        .filter_map(|r| r["latencyMs"].as_f64())
+        .collect();
     anyhow::ensure!(
         !measured.is_empty() && !latencies.is_empty(),
         "no latency was measured"
@@ -116,7 +126,10 @@ fn main() -> anyhow::Result<()> {
     let path = repo().join("bench-results/webrtc.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     println!("conversation: {}", report["conversation"]["summary"]);
-    println!("transport overhead: {}", report["transport_overhead"]["summary"]);
+    println!(
+        "transport overhead: {}",
+        report["transport_overhead"]["summary"]
+    );
     println!("wrote {}", path.display());
     Ok(())
 }

@@ -42,7 +42,10 @@ fn missing_tools() -> Vec<String> {
             missing.push(tool.to_owned());
         }
     }
-    if !repo().join("tests/browser/node_modules/playwright-core").exists() {
+    if !repo()
+        .join("tests/browser/node_modules/playwright-core")
+        .exists()
+    {
         missing.push("tests/browser/node_modules/playwright-core".into());
     }
     missing
@@ -79,7 +82,12 @@ fn run_scenario(scenario: &str, fixture: &str) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let wav = padded_fixture(dir.path(), fixture);
     let output = Command::new(repo().join("tests/browser/run_in_netns.sh"))
-        .args(["node", "tests/browser/scenario.mjs", env!("CARGO_BIN_EXE_duplex"), scenario])
+        .args([
+            "node",
+            "tests/browser/scenario.mjs",
+            env!("CARGO_BIN_EXE_duplex"),
+            scenario,
+        ])
         .arg(&wav)
         .current_dir(repo())
         .output()
@@ -129,7 +137,10 @@ fn assert_answered(call: &Value, reference: &str) {
         agent.iter().any(|t| !t.trim().is_empty()),
         "an agent line with text: {agent:?}"
     );
-    assert!(call["remotePeak"].as_f64().unwrap() > 0.1, "reply is not silent");
+    assert!(
+        call["remotePeak"].as_f64().unwrap() > 0.1,
+        "reply is not silent"
+    );
     // At least 0.1 s of reply samples above the threshold at 48 kHz.
     assert!(call["remoteLoudSamples"].as_u64().unwrap() > 4_800);
     let latencies = call["latenciesMs"].as_array().expect("latencies");
@@ -138,7 +149,10 @@ fn assert_answered(call: &Value, reference: &str) {
 }
 
 fn assert_server_healthy(report: &Value) {
-    assert!(report["freedMs"].is_u64(), "sessions freed after the tabs closed");
+    assert!(
+        report["freedMs"].is_u64(),
+        "sessions freed after the tabs closed"
+    );
     assert_eq!(report["healthAfter"]["sessions"], 0);
     assert_eq!(report["serverExit"], 0, "the server shut down cleanly");
 }
@@ -174,7 +188,10 @@ fn a_tab_closed_mid_reply_frees_its_session_and_the_other_is_answered() {
     }
     let report = run_scenario("close-mid-reply", SHORT_FIXTURE);
     assert!(report["closedState"]["remoteLoudSamples"].as_u64().unwrap() > 0);
-    assert!(report["firstFreedMs"].is_u64(), "the closed tab's session ended");
+    assert!(
+        report["firstFreedMs"].is_u64(),
+        "the closed tab's session ended"
+    );
     assert_eq!(report["sessionsDuring"], 1);
     assert_answered(&report["calls"][0], SHORT_REFERENCE);
     assert_server_healthy(&report);

@@ -23,6 +23,7 @@ const state = (window.duplex = {
   remoteLoudSamples: 0,
   firstAudio: 0,
   onsets: [],
+  events: [],
   error: null,
 });
 
@@ -46,6 +47,9 @@ function line(cls, text) {
 const agentLines = new Map();
 
 function onEvent(e) {
+  if (state.events.length < 500) {
+    state.events.push({ event: e.event || e.stage, at: e.at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
+  }
   switch (e.event) {
     case 'user_text':
       if (e.text && e.text.trim()) {

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use super::tone::run_tone_probe;
 use super::{AppState, ReplyMode};
 use crate::runtime::{
-    EVENT_CAPACITY, Engines, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY, TRANSPORT_OUT_CAPACITY,
-    load_local_engines, run_session,
+    EVENT_CAPACITY, Engines, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
+    TRANSPORT_OUT_CAPACITY, load_local_engines, run_session,
 };
 use crate::transport::webrtc::{
     LinkStats, OfferError, SessionEnds, WebRtcError, answer_offer, drive_peer, parse_offer,
@@ -89,10 +89,7 @@ enum Replier {
 pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String, StartError> {
     let offer = parse_offer(&body)?;
     let max = state.options.max_sessions;
-    let slot = state
-        .sessions
-        .take_slot(max)
-        .ok_or(StartError::Full(max))?;
+    let slot = state.sessions.take_slot(max).ok_or(StartError::Full(max))?;
     let peer = answer_offer(offer, &state.options.peer)
         .await
         .map_err(StartError::Negotiation)?;

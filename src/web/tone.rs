@@ -52,7 +52,12 @@ pub async fn run_tone_probe(after: Duration, mut io: SessionIo) {
         if heard + frame.len() as u64 > deadline {
             last_loud = None;
             let lead = deadline.saturating_sub(heard) as usize;
-            if io.output.send(TransportOut::Play(tone_after(lead))).await.is_err() {
+            if io
+                .output
+                .send(TransportOut::Play(tone_after(lead)))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -126,7 +126,8 @@ mod tests {
             let packet = encoder.encode(frame).unwrap();
             out.extend(decoder.decode(&packet).unwrap());
         }
-        assert_eq!(out.len(), 50 * 320);
+        // 1 s in, 1 s out at a third of the rate (the resampler's delay holds back < one frame).
+        assert!(out.len().abs_diff(50 * 320) < 320, "{} samples", out.len());
         let tail = &out[out.len() / 2..];
         let rms = (tail.iter().map(|s| s * s).sum::<f32>() / tail.len() as f32).sqrt();
         assert!((rms - 0.5 / 2f32.sqrt()).abs() < 0.05, "rms {rms}");

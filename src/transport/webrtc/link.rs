@@ -177,7 +177,9 @@ async fn receive_mic(
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
         };
-        stats.last_packet_ms.store(millis(started), Ordering::Relaxed);
+        stats
+            .last_packet_ms
+            .store(millis(started), Ordering::Relaxed);
         let samples = match decoder.decode(&packet.payload) {
             Ok(s) => s,
             Err(e) => {
@@ -264,10 +266,7 @@ async fn pace_output(
 
 /// Hands the page's data channel to the event forwarder once it is open, and reads (ignoring
 /// them) the channel's events so that its queue never fills.
-async fn watch_channel(
-    channel: Arc<dyn DataChannel>,
-    open: mpsc::Sender<Arc<dyn DataChannel>>,
-) {
+async fn watch_channel(channel: Arc<dyn DataChannel>, open: mpsc::Sender<Arc<dyn DataChannel>>) {
     let mut handed = false;
     if matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open)) {
         handed = open.try_send(channel.clone()).is_ok();

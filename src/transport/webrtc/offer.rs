@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn accepts_an_audio_offer() {
         let audio = VIDEO_ONLY
-            .replace("m=video 9 UDP/TLS/RTP/SAVPF 96", "m=audio 9 UDP/TLS/RTP/SAVPF 111")
+            .replace(
+                "m=video 9 UDP/TLS/RTP/SAVPF 96",
+                "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+            )
             .replace("VP8/90000", "opus/48000/2");
         parse_offer(&audio).unwrap();
     }

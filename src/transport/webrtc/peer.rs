@@ -141,7 +141,6 @@ pub async fn answer_offer(
             RTCRtpCodecParameters {
                 rtp_codec: opus_codec(),
                 payload_type: OPUS_PAYLOAD_TYPE,
-                ..Default::default()
             },
             RtpCodecKind::Audio,
         )
@@ -155,7 +154,6 @@ pub async fn answer_offer(
             urls: vec![s.url.clone()],
             username: s.username.clone(),
             credential: s.credential.clone(),
-            ..Default::default()
         })
         .collect();
     let (signal_tx, signals) = mpsc::channel(SIGNAL_CAPACITY);
