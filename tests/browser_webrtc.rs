@@ -2,7 +2,7 @@
 //! from tests/browser/), inside a loopback-only network namespace: the fake microphone plays a
 //! fixture (padded with silence: Chromium repeats a file's last buffer once it ends), the page
 //! must show the fixture's words as the user's transcript, hear a non-silent spoken reply and
-//! time it, and the server must free each session once its tab is closed.
+//! time it, and the server must free each session once its tab is closed or its network drops.
 //!
 //! Needs chromium, node and the pinned playwright-core (`bash scripts/setup_test_deps.sh`).
 //! When they are missing the tests fail, naming that script, unless DUPLEX_SKIP_BROWSER_TESTS=1.
@@ -195,4 +195,20 @@ fn a_tab_closed_mid_reply_frees_its_session_and_the_other_is_answered() {
     assert_eq!(report["sessionsDuring"], 1);
     assert_answered(&report["calls"][0], SHORT_REFERENCE);
     assert_server_healthy(&report);
+}
+
+#[test]
+fn a_network_drop_ends_the_session_on_its_own() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("network-drop", SHORT_FIXTURE);
+    assert_eq!(report["sessionsDuring"], 1);
+    // Checked right after the network comes back: the server had already ended the session.
+    assert!(
+        report["freedMs"].as_u64().is_some_and(|ms| ms < 2_000),
+        "{report}"
+    );
+    assert_eq!(report["healthAfter"]["sessions"], 0);
+    assert_eq!(report["serverExit"], 0);
 }

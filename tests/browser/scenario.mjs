@@ -2,14 +2,19 @@
 // tests/browser_webrtc.rs to check. Usage (inside run_in_netns.sh):
 //   node scenario.mjs BIN SCENARIO WAV
 // SCENARIO: single (one call), concurrent (two calls at once), close-mid-reply (two calls;
-// the first tab is closed as soon as its reply is heard, the second must still be answered).
+// the first tab is closed as soon as its reply is heard, the second must still be answered),
+// network-drop (loopback goes down under a live call, then comes back).
+import { execFileSync } from 'node:child_process';
 import {
   startServer, stopServer, launchBrowser, openCall, waitPage, waitHealth, health, replied,
+  pageState, sleep,
 } from './lib.mjs';
 
 const [bin, scenario, wav] = process.argv.slice(2);
 const REPLY_TIMEOUT_MS = Number(process.env.DUPLEX_REPLY_TIMEOUT_MS || 240000);
 const FREE_TIMEOUT_MS = 20000;
+// Longer than the server's 10 s silence timeout.
+const DROP_MS = 15000;
 
 async function main() {
   const server = await startServer(bin);
@@ -43,6 +48,19 @@ async function main() {
       report.sessionsDuring = (await health(server.url)).sessions;
       await second.context.close();
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+    } else if (scenario === 'network-drop') {
+      // The network goes away under a live call: loopback down for longer than the server's
+      // silence timeout, then back up; the session must have ended on its own.
+      const call = await openCall(browser, server.url);
+      await waitPage(call, (s) => s.status === 'listening', REPLY_TIMEOUT_MS, 'the call to start');
+      await sleep(2000);
+      report.sessionsDuring = (await health(server.url)).sessions;
+      execFileSync('ip', ['link', 'set', 'lo', 'down']);
+      await sleep(DROP_MS);
+      execFileSync('ip', ['link', 'set', 'lo', 'up']);
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+      report.pageStatus = (await pageState(call)).status;
+      await call.context.close();
     } else {
       throw new Error(`unknown scenario ${scenario}`);
     }
