@@ -51,6 +51,9 @@ async function main() {
     } else if (scenario === 'network-drop') {
       // The network goes away under a live call: loopback down for longer than the server's
       // silence timeout, then back up; the session must have ended on its own.
+      if (process.env.DUPLEX_IN_NETNS !== '1') {
+        throw new Error('network-drop takes loopback down, so it needs a private network namespace: run as root (or with user namespaces) where `unshare -n` is permitted');
+      }
       const call = await openCall(browser, server.url);
       await waitPage(call, (s) => s.status === 'listening', REPLY_TIMEOUT_MS, 'the call to start');
       await sleep(2000);
