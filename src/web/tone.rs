@@ -63,3 +63,50 @@ pub async fn run_tone_probe(after: Duration, mut io: SessionIo) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::runtime::SessionStatus;
+
+    /// The tone's first loud sample lands exactly `after` past the last loud input sample.
+    #[tokio::test]
+    async fn tone_starts_exactly_after_the_last_loud_sample() {
+        let (in_tx, in_rx) = mpsc::channel(64);
+        let (out_tx, mut out_rx) = mpsc::channel(8);
+        let (ev_tx, _ev_rx) = mpsc::channel(8);
+        let io = SessionIo {
+            input: in_rx,
+            output: out_tx,
+            events: ev_tx,
+            status: Arc::new(SessionStatus::default()),
+        };
+        let probe = tokio::spawn(run_tone_probe(Duration::from_millis(100), io));
+        let mut frame = vec![0.5; 320];
+        frame[200..].fill(0.0); // last loud sample: index 199
+        in_tx.send(TransportIn::Audio(frame)).await.unwrap();
+        let mut sent = 320u64;
+        let mut played_at = None;
+        while played_at.is_none() && sent < 16_000 {
+            in_tx
+                .send(TransportIn::Audio(vec![0.0; 320]))
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+            if let Ok(TransportOut::Play(tone)) = out_rx.try_recv() {
+                let lead = tone.iter().position(|s| s.abs() > 0.0).unwrap() as u64;
+                played_at = Some(sent + 320 + lead);
+            }
+            sent += 320;
+        }
+        drop(in_tx);
+        probe.await.unwrap();
+        // Last loud sample ends at 200; 100 ms later is sample 1800. The tone's first sample is
+        // 0 (a sine), so its first non-zero sample is one later.
+        assert_eq!(played_at, Some(1_800 + 1));
+    }
+}
