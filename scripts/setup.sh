@@ -11,7 +11,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-APT_PACKAGES=(cmake pkg-config libclang-dev libasound2-dev libespeak-ng-dev espeak-ng sox)
+# libopus-dev: Opus for `duplex serve` (WebRTC), linked through pkg-config.
+APT_PACKAGES=(cmake pkg-config libclang-dev libasound2-dev libespeak-ng-dev espeak-ng sox libopus-dev)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

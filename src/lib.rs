@@ -19,4 +19,5 @@ pub mod transport;
 pub mod tts;
 pub mod turn;
 pub mod vad;
+pub mod web;
 pub mod wer;

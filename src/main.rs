@@ -35,6 +35,8 @@ enum Command {
     Chat(cli::chat::ChatArgs),
     /// Speak text with the Piper voice into a WAV file (--stream: chunk by chunk, as a reply).
     Say(cli::say::SayArgs),
+    /// Serve the web page: talk to the agent from a browser over WebRTC.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,5 +75,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Models(a) => cli::models::run(&config, a),
         Command::Chat(a) => cli::chat::run(&config, a),
         Command::Say(a) => cli::say::run(&config, a),
+        Command::Serve(a) => cli::serve::run(&config, a),
     }
 }

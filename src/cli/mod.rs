@@ -5,4 +5,5 @@ pub mod chat;
 pub mod converse;
 pub mod models;
 pub mod say;
+pub mod serve;
 pub mod transcribe;

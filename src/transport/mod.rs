@@ -2,3 +2,4 @@
 //! audio into a session and the agent's speech out of it.
 
 pub mod file;
+pub mod webrtc;

@@ -1,0 +1,135 @@
+//! `cargo bench --bench webrtc`: voice-to-voice latency of `duplex serve` measured in a real
+//! headless Chromium page (AudioWorklet on one AudioContext clock: last microphone sample above
+//! the threshold to the first reply sample above it), over loopback in a private network
+//! namespace, p50/p95 over the runs; and, separately, the transport's own overhead: the same
+//! measurement against the server's measurement-tone mode (a fixed tone a fixed delay after the
+//! caller stops), minus that delay. Writes bench-results/webrtc.json.
+//! Needs `bash scripts/setup_test_deps.sh`. DUPLEX_BENCH_RUNS sets the runs per part (10).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use duplex::audio::{PIPELINE_RATE, load_pipeline_audio, wav::write_wav};
+use duplex::fixtures::fixture_path;
+use serde_json::{Value, json};
+
+/// Questions asked in turn, one per run.
+const FIXTURES: [&str; 5] = [
+    "goforward.wav",
+    "sense_and_sensibility_01_austen_64kb-0880.wav",
+    "sense_and_sensibility_01_austen_64kb-0930.wav",
+    "005.wav",
+    "002.wav",
+];
+
+/// The measurement tone's delay after the caller stops.
+const TONE_AFTER_MS: f64 = 300.0;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fixture then 2 s of silence, 16-bit PCM: Chromium's fake microphone repeats a file's
+/// last buffer once the file ends, so it must end silent.
+fn padded(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let mut audio = load_pipeline_audio(&fixture_path(name))?;
+    audio.extend(vec![0.0; 2 * PIPELINE_RATE as usize]);
+    let path = dir.join(name);
+    write_wav(&path, &audio, PIPELINE_RATE)?;
+    Ok(path)
+}
+
+fn run_browser(runs: usize, wavs: &[PathBuf], tone_ms: Option<f64>) -> anyhow::Result<Vec<Value>> {
+    let list = wavs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cmd = Command::new(repo().join("tests/browser/run_in_netns.sh"));
+    cmd.args([
+        "node",
+        "tests/browser/bench.mjs",
+        env!("CARGO_BIN_EXE_duplex"),
+    ])
+    .arg(runs.to_string())
+    .arg(list)
+    .current_dir(repo())
+    .stderr(std::process::Stdio::inherit());
+    if let Some(ms) = tone_ms {
+        cmd.arg(format!("{ms}"));
+    }
+    let output = cmd.output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the browser bench failed ({}); run `bash scripts/setup_test_deps.sh` if tools are missing",
+        output.status
+    );
+    let report: Value = serde_json::from_slice(&output.stdout)?;
+    Ok(report["runs"].as_array().cloned().unwrap_or_default())
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let i = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[i.clamp(1, v.len()) - 1]
+}
+
+fn summary(values: &[f64]) -> Value {
+    json!({
+        "runs": values.len(),
+        "p50_ms": percentile(values, 50.0),
+        "p95_ms": percentile(values, 95.0),
+        "min_ms": values.iter().copied().fold(f64::INFINITY, f64::min),
+        "max_ms": values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let runs: usize = std::env::var("DUPLEX_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir()?;
+    let wavs = FIXTURES
+        .iter()
+        .map(|f| padded(dir.path(), f))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let tone_runs = run_browser(runs, &wavs, Some(TONE_AFTER_MS))?;
+    let measured: Vec<f64> = tone_runs
+        .iter()
+        .filter_map(|r| r["latencyMs"].as_f64())
+        .collect();
+    let overhead: Vec<f64> = measured.iter().map(|m| m - TONE_AFTER_MS).collect();
+
+    let talk_runs = run_browser(runs, &wavs, None)?;
+    let latencies: Vec<f64> = talk_runs
+        .iter()
+        .filter_map(|r| r["latencyMs"].as_f64())
+        .collect();
+    anyhow::ensure!(
+        !measured.is_empty() && !latencies.is_empty(),
+        "no latency was measured"
+    );
+
+    let report = json!({
+        "what": "voice-to-voice latency measured in a headless Chromium page over WebRTC on loopback: last mic sample above 0.02 to the first reply sample above it, on the page's AudioContext clock",
+        "conversation": { "summary": summary(&latencies), "runs": talk_runs },
+        "transport_overhead": {
+            "how": format!("`duplex serve --measure-tone-after-ms {TONE_AFTER_MS}` (a measurement tool: a tone {TONE_AFTER_MS} ms after the last loud input sample); overhead = page latency - {TONE_AFTER_MS} ms"),
+            "summary": summary(&overhead),
+            "measured_ms": measured,
+        },
+    });
+    std::fs::create_dir_all(repo().join("bench-results"))?;
+    let path = repo().join("bench-results/webrtc.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    println!("conversation: {}", report["conversation"]["summary"]);
+    println!(
+        "transport overhead: {}",
+        report["transport_overhead"]["summary"]
+    );
+    println!("wrote {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! Drives one answered peer connection as a session's transport: the browser's Opus packets in
+//! as 16 kHz frames, the agent's speech out at one Opus packet every 20 ms from a queue that a
+//! flush empties at once, session events to the page over its data channel, and the end of the
+//! session when the peer goes away (closed tab, ICE failure, network drop, silence).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::media::Sample;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use super::codec::{MicDecoder, SpeakerEncoder};
+use super::events::forward_events;
+use super::peer::{AnsweredPeer, PeerSignal};
+use super::playout::PlayoutQueue;
+use crate::audio::FRAME_SAMPLES;
+use crate::audio::frames::Rechunker;
+use crate::runtime::{SessionEvent, TransportIn, TransportOut};
+
+/// One Opus packet of agent speech per tick.
+const PACKET_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A peer that has not connected this long after its answer is given up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connected peer that sends no audio this long is treated as gone (network drop).
+const SILENCE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the driver checks the deadlines above.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Longest wait for the connection to close politely.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The transport's ends of a session's channels.
+pub struct SessionEnds {
+    /// Microphone frames and playback progress to the session.
+    pub input: mpsc::Sender<TransportIn>,
+    /// Playback commands from the session.
+    pub output: mpsc::Receiver<TransportOut>,
+    /// Events from the session, forwarded to the page.
+    pub events: mpsc::Receiver<SessionEvent>,
+}
+
+/// Why a peer's session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The connection closed, failed or disconnected.
+    Peer(String),
+    /// It never connected.
+    NeverConnected,
+    /// No audio arrived for [`SILENCE_TIMEOUT`].
+    Silent,
+    /// The session stopped listening.
+    SessionOver,
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Peer(state) => write!(f, "the connection is {state}"),
+            Self::NeverConnected => write!(f, "no connection within {CONNECT_TIMEOUT:?}"),
+            Self::Silent => write!(f, "no audio from the browser for {SILENCE_TIMEOUT:?}"),
+            Self::SessionOver => write!(f, "the session ended"),
+        }
+    }
+}
+
+/// Counters of one link, for logs and the health endpoint.
+#[derive(Debug, Default)]
+pub struct LinkStats {
+    /// Microphone frames handed to the session.
+    pub frames_in: AtomicU64,
+    /// Microphone frames dropped because the session was behind.
+    pub frames_dropped: AtomicU64,
+    /// Opus packets sent.
+    pub packets_out: AtomicU64,
+    /// Milliseconds since the link started at the last packet received.
+    last_packet_ms: AtomicU64,
+}
+
+/// Runs the link until the peer or the session goes away, then closes the connection and drops
+/// the session's input (which ends the session).
+pub async fn drive_peer(peer: AnsweredPeer, ends: SessionEnds, stats: Arc<LinkStats>) -> EndReason {
+    let AnsweredPeer {
+        connection,
+        speaker,
+        ssrc,
+        payload_type,
+        mut signals,
+        ..
+    } = peer;
+    let SessionEnds {
+        input,
+        output,
+        events,
+    } = ends;
+    let started = Instant::now();
+    let (channel_tx, channel_rx) = mpsc::channel(1);
+    let mut tasks: Vec<JoinHandle<()>> = vec![tokio::spawn(forward_events(events, channel_rx))];
+    let mut output = Some(output);
+    let mut connected = false;
+    let mut watch = tokio::time::interval(WATCH_INTERVAL);
+    let reason = loop {
+        tokio::select! {
+            signal = signals.recv() => match signal {
+                None => break EndReason::Peer("gone".into()),
+                Some(PeerSignal::State(state)) => match state {
+                    RTCPeerConnectionState::Connected => {
+                        if let Some(output) = output.take() {
+                            stats.last_packet_ms.store(millis(started), Ordering::Relaxed);
+                            let (track, input, stats) = (speaker.clone(), input.clone(), stats.clone());
+                            tasks.push(tokio::spawn(pace_output(track, ssrc, payload_type, output, input, stats)));
+                        }
+                        connected = true;
+                    }
+                    RTCPeerConnectionState::Failed
+                    | RTCPeerConnectionState::Closed
+                    | RTCPeerConnectionState::Disconnected => break EndReason::Peer(state.to_string()),
+                    _ => {}
+                },
+                Some(PeerSignal::Track(track)) => {
+                    let (input, stats) = (input.clone(), stats.clone());
+                    tasks.push(tokio::spawn(receive_mic(track, input, stats, started)));
+                }
+                Some(PeerSignal::DataChannel(channel)) => {
+                    tasks.push(tokio::spawn(watch_channel(channel, channel_tx.clone())));
+                }
+            },
+            _ = input.closed() => break EndReason::SessionOver,
+            _ = watch.tick() => {
+                if !connected && started.elapsed() > CONNECT_TIMEOUT {
+                    break EndReason::NeverConnected;
+                }
+                let last = Duration::from_millis(stats.last_packet_ms.load(Ordering::Relaxed));
+                if connected && started.elapsed().saturating_sub(last) > SILENCE_TIMEOUT {
+                    break EndReason::Silent;
+                }
+            }
+        }
+    };
+    for task in &tasks {
+        task.abort();
+    }
+    drop(input);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close()).await;
+    reason
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+/// Decodes the browser's microphone into 20 ms frames for the session.
+async fn receive_mic(
+    track: Arc<dyn TrackRemote>,
+    input: mpsc::Sender<TransportIn>,
+    stats: Arc<LinkStats>,
+    started: Instant,
+) {
+    let mut decoder = match MicDecoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("webrtc: {e}");
+            return;
+        }
+    };
+    let mut frames = Rechunker::<FRAME_SAMPLES>::default();
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            continue;
+        };
+        stats
+            .last_packet_ms
+            .store(millis(started), Ordering::Relaxed);
+        let samples = match decoder.decode(&packet.payload) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("webrtc: dropped a packet: {e}");
+                continue;
+            }
+        };
+        let mut closed = false;
+        frames.push(&samples, |_, frame| {
+            // A live microphone cannot wait: when the session is behind, the frame is dropped.
+            match input.try_send(TransportIn::Audio(frame.to_vec())) {
+                Ok(()) => stats.frames_in.fetch_add(1, Ordering::Relaxed),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    stats.frames_dropped.fetch_add(1, Ordering::Relaxed)
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    closed = true;
+                    0
+                }
+            };
+        });
+        if closed {
+            break;
+        }
+    }
+}
+
+/// Sends one Opus packet every 20 ms: queued agent speech, or silence.
+async fn pace_output(
+    track: Arc<TrackLocalStaticSample>,
+    ssrc: u32,
+    payload_type: u8,
+    mut output: mpsc::Receiver<TransportOut>,
+    input: mpsc::Sender<TransportIn>,
+    stats: Arc<LinkStats>,
+) {
+    let mut encoder = match SpeakerEncoder::new() {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("webrtc: {e}");
+            return;
+        }
+    };
+    let mut queue = PlayoutQueue::default();
+    let mut reported = 0;
+    let mut ticks = tokio::time::interval(PACKET_INTERVAL);
+    loop {
+        let tick = ticks.tick().await;
+        while let Ok(command) = output.try_recv() {
+            match command {
+                TransportOut::Play(samples) => {
+                    if let Err(e) = queue.push(&samples) {
+                        tracing::warn!("webrtc: reply audio dropped: {e}");
+                    }
+                }
+                TransportOut::Flush => queue.flush(),
+            }
+        }
+        let frame = queue.next_frame();
+        let data = match encoder.encode(&frame) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("webrtc: {e}");
+                continue;
+            }
+        };
+        let mut sample = Sample::new(tick.into_std());
+        sample.data = Bytes::from(data);
+        sample.duration = PACKET_INTERVAL;
+        if let Err(e) = track.write_sample(ssrc, payload_type, &sample, &[]).await {
+            tracing::debug!("webrtc: packet not sent: {e}");
+        } else {
+            stats.packets_out.fetch_add(1, Ordering::Relaxed);
+        }
+        let played = queue.played_16k();
+        if played != reported {
+            reported = played;
+            if input.try_send(TransportIn::Played(played)).is_err() && input.is_closed() {
+                break;
+            }
+        }
+    }
+}
+
+/// Hands the page's data channel to the event forwarder once it is open, and reads (ignoring
+/// them) the channel's events so that its queue never fills.
+async fn watch_channel(channel: Arc<dyn DataChannel>, open: mpsc::Sender<Arc<dyn DataChannel>>) {
+    let mut handed = false;
+    if matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open)) {
+        handed = open.try_send(channel.clone()).is_ok();
+    }
+    while let Some(event) = channel.poll().await {
+        if !handed && matches!(event, DataChannelEvent::OnOpen) {
+            handed = open.try_send(channel.clone()).is_ok();
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The page, its script and its AudioWorklet, embedded in the binary (no build step).
+
+/// The page.
+pub const PAGE_HTML: &str = include_str!("page.html");
+/// The page's script: signalling, the talk button, the transcript, the latency readout.
+pub const PAGE_JS: &str = include_str!("page.js");
+/// The AudioWorklet that meters the microphone and times each reply on the audio clock.
+pub const WORKLET_JS: &str = include_str!("meter-worklet.js");

@@ -1,0 +1,94 @@
+//! `duplex serve`: an HTTP server for one page (embedded in the binary) and its signalling
+//! endpoint; every accepted offer becomes a WebRTC peer driving its own conversation session
+//! (own engines, own history) until the peer goes away.
+
+mod assets;
+mod routes;
+mod sessions;
+pub mod tone;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::asr::WhisperModel;
+use crate::config::Config;
+use crate::transport::webrtc::PeerOptions;
+
+pub use routes::router;
+pub use sessions::SessionRegistry;
+
+/// What answers the caller.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplyMode {
+    /// The conversation pipeline: a real reply from the agent.
+    Conversation,
+    /// A measurement tool, not a conversation: a fixed tone `after` the caller stops speaking,
+    /// so the page measures the transport's own overhead (its latency minus `after`).
+    ToneProbe {
+        /// Silence after the last voiced frame before the tone starts.
+        after: Duration,
+    },
+}
+
+/// Settings of the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// HTTP address.
+    pub bind: SocketAddr,
+    /// Peer connection settings.
+    pub peer: PeerOptions,
+    /// What answers the caller.
+    pub mode: ReplyMode,
+    /// Most sessions at once; further offers get 503.
+    pub max_sessions: usize,
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The configuration each session's engines are built from.
+    pub config: Config,
+    /// Whisper, loaded once and shared (each session has its own state); absent in tone mode.
+    pub whisper: Option<Arc<WhisperModel>>,
+    /// Server settings.
+    pub options: ServeOptions,
+    /// Live sessions.
+    pub sessions: SessionRegistry,
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source} (choose another with --bind HOST:PORT)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds, then calls `on_listening` with the bound address, then serves until `shutdown`
+/// completes.
+pub async fn serve(
+    state: Arc<AppState>,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = state.options.bind;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    on_listening(local);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve)
+}

@@ -1,0 +1,198 @@
+// duplex page: connects to the server over WebRTC (one audio track each way, a data channel
+// for the session's events), shows the microphone level, the transcript of both sides and
+// each turn's voice-to-voice latency. Standard APIs only (Chromium and Firefox).
+// URL parameters (for tests): ?raw=1 turns the browser's echo cancellation, noise suppression
+// and gain control off; ?threshold=0.02 sets the latency meter's level threshold.
+'use strict';
+
+const params = new URLSearchParams(location.search);
+const RAW = params.get('raw') === '1';
+const THRESHOLD = Number(params.get('threshold') || 0.02);
+const GATHER_TIMEOUT_MS = 3000;
+const CONNECT_TIMEOUT_MS = 15000;
+
+// Everything the page shows, also readable by tests.
+const state = (window.duplex = {
+  status: 'idle',
+  userTexts: [],
+  agentTexts: [],
+  interrupted: [],
+  latenciesMs: [],
+  micRms: 0,
+  remotePeak: 0,
+  remoteLoudSamples: 0,
+  firstAudio: 0,
+  onsets: [],
+  events: [],
+  error: null,
+});
+
+const $ = (id) => document.getElementById(id);
+let call = null;
+
+function setStatus(text) {
+  state.status = text;
+  $('status').textContent = text;
+}
+
+function line(cls, text) {
+  const p = document.createElement('p');
+  p.className = cls;
+  p.textContent = text;
+  $('transcript').appendChild(p);
+  return p;
+}
+
+// Agent lines by turn: created when its voice starts, filled when the reply is over.
+const agentLines = new Map();
+
+function onEvent(e) {
+  if (state.events.length < 500) {
+    state.events.push({ event: e.event || e.stage, at: e.at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
+  }
+  switch (e.event) {
+    case 'user_text':
+      if (e.text && e.text.trim()) {
+        state.userTexts.push(e.text.trim());
+        line('user', e.text.trim());
+      }
+      break;
+    case 'first_audio': {
+      state.firstAudio++;
+      agentLines.set(e.turn, line('agent speaking', '…'));
+      break;
+    }
+    case 'assistant_text': {
+      const p = agentLines.get(e.turn) || line('agent', '');
+      p.classList.remove('speaking');
+      p.textContent = e.text;
+      if (e.interrupted) p.classList.add('cut');
+      state.agentTexts.push(e.text);
+      state.interrupted.push(!!e.interrupted);
+      break;
+    }
+  }
+}
+
+function onMeter(msg) {
+  const m = msg.data;
+  if (m.type === 'level') {
+    state.micRms = m.rms;
+    state.remotePeak = m.remotePeak;
+    state.remoteLoudSamples = m.remoteLoud;
+    const pct = Math.min(100, Math.round(Math.sqrt(m.rms) * 250));
+    $('level').firstElementChild.style.width = pct + '%';
+  } else if (m.type === 'onset') {
+    state.onsets.push(m);
+  } else if (m.type === 'latency') {
+    state.latenciesMs.push(m.ms);
+    const li = document.createElement('li');
+    li.textContent = Math.round(m.ms) + ' ms';
+    $('latency').appendChild(li);
+  }
+}
+
+function waitFor(check, subscribe, ms, what) {
+  return new Promise((resolve, reject) => {
+    if (check()) return resolve();
+    const timer = setTimeout(() => reject(new Error(what)), ms);
+    subscribe(() => {
+      if (check()) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function start() {
+  setStatus('connecting');
+  const ctx = new AudioContext();
+  await ctx.audioWorklet.addModule('/meter-worklet.js');
+  const meter = new AudioWorkletNode(ctx, 'duplex-meter', {
+    numberOfInputs: 2,
+    numberOfOutputs: 1,
+    outputChannelCount: [1],
+    processorOptions: { threshold: THRESHOLD },
+  });
+  meter.port.onmessage = onMeter;
+  // The meter outputs silence; connecting it keeps the audio graph pulling it.
+  meter.connect(ctx.destination);
+
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  call = { ctx, pc, mic: null };
+  const transceiver = pc.addTransceiver('audio', { direction: 'sendrecv' });
+  const channel = pc.createDataChannel('events');
+  channel.onmessage = (m) => onEvent(JSON.parse(m.data));
+  pc.ontrack = (e) => {
+    const stream = e.streams[0] || new MediaStream([e.track]);
+    // The element plays the voice (so the browser's echo canceller hears it); the meter only
+    // listens. Chromium feeds a remote stream to Web Audio only while an element plays it.
+    $('remote').srcObject = stream;
+    $('remote').play().catch(() => {});
+    ctx.createMediaStreamSource(stream).connect(meter, 0, 1);
+  };
+  pc.onconnectionstatechange = () => {
+    if (call && call.pc === pc) setStatus(pc.connectionState);
+  };
+
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitFor(
+    () => pc.iceGatheringState === 'complete',
+    (f) => pc.addEventListener('icegatheringstatechange', f),
+    GATHER_TIMEOUT_MS,
+    'ICE gathering timed out',
+  ).catch(() => {}); // answer with the candidates gathered so far
+  const res = await fetch('/offer', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/sdp' },
+    body: pc.localDescription.sdp,
+  });
+  const body = await res.text();
+  if (!res.ok) throw new Error('server refused the call (' + res.status + '): ' + body);
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  await waitFor(
+    () => pc.connectionState === 'connected',
+    (f) => pc.addEventListener('connectionstatechange', f),
+    CONNECT_TIMEOUT_MS,
+    'no connection to the server (is UDP to it blocked?)',
+  );
+  // The microphone is opened only once connected, then put on the already negotiated sender.
+  const mic = await navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: !RAW, noiseSuppression: !RAW, autoGainControl: !RAW, channelCount: 1 },
+  });
+  call.mic = mic;
+  await transceiver.sender.replaceTrack(mic.getAudioTracks()[0]);
+  ctx.createMediaStreamSource(mic).connect(meter, 0, 0);
+  setStatus('listening');
+}
+
+function stop() {
+  if (!call) return;
+  if (call.mic) call.mic.getTracks().forEach((t) => t.stop());
+  call.pc.close();
+  call.ctx.close();
+  call = null;
+  setStatus('idle');
+}
+
+$('talk').addEventListener('click', async () => {
+  const button = $('talk');
+  if (call) {
+    stop();
+    button.textContent = 'Talk';
+    button.classList.remove('live');
+    return;
+  }
+  button.textContent = 'Hang up';
+  button.classList.add('live');
+  try {
+    await start();
+  } catch (err) {
+    state.error = String(err && err.message ? err.message : err);
+    stop();
+    setStatus('error: ' + state.error);
+    button.textContent = 'Talk';
+    button.classList.remove('live');
+  }
+});

@@ -1,0 +1,131 @@
+// Shared helpers for the browser tests and the WebRTC bench: start `duplex serve`, launch
+// headless Chromium with a WAV file as its microphone, open the page and press Talk, read what
+// the page shows. Meant to run inside a loopback-only network namespace (see run_in_netns.sh).
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// Starts the server on a free loopback port; resolves to { url, proc, log }.
+export function startServer(bin, extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['serve', '--bind', '127.0.0.1:0', ...extraArgs], {
+      env: { ...process.env, DUPLEX_LOG: process.env.DUPLEX_LOG || 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log = [];
+    let done = false;
+    proc.stderr.on('data', (d) => log.push(d.toString()));
+    proc.stdout.on('data', (d) => {
+      const text = d.toString();
+      log.push(text);
+      const m = text.match(/listening on (http:\/\/\S+)/);
+      if (m && !done) {
+        done = true;
+        resolve({ url: m[1], proc, log });
+      }
+    });
+    proc.on('exit', (code) => {
+      if (!done) {
+        done = true;
+        reject(new Error(`duplex serve exited (${code}) before listening:\n${log.join('')}`));
+      }
+    });
+  });
+}
+
+export async function stopServer(server) {
+  if (server.proc.exitCode !== null) return server.proc.exitCode;
+  server.proc.kill('SIGINT');
+  const exited = new Promise((r) => server.proc.on('exit', (code) => r(code)));
+  const code = await Promise.race([exited, sleep(5000).then(() => 'timeout')]);
+  if (code === 'timeout') server.proc.kill('SIGKILL');
+  return code;
+}
+
+export async function health(url) {
+  const res = await fetch(new URL('/health', url));
+  if (!res.ok) throw new Error(`/health answered ${res.status}`);
+  return res.json();
+}
+
+// Polls /health until `check(json)` holds; returns the milliseconds it took, or null.
+export async function waitHealth(url, check, timeoutMs) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (check(await health(url))) return Date.now() - t0;
+    await sleep(100);
+  }
+  return null;
+}
+
+export async function launchBrowser(wav) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}%noloop`,
+      '--autoplay-policy=no-user-gesture-required',
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+}
+
+// Opens the page in a fresh context and presses Talk.
+export async function openCall(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const console = [];
+  page.on('console', (m) => console.push(m.text()));
+  page.on('pageerror', (e) => console.push('pageerror: ' + e.message));
+  await page.goto(new URL('/?raw=1', url).toString());
+  await page.click('#talk');
+  return { context, page, console };
+}
+
+export async function pageState(call) {
+  return call.page.evaluate(() => ({
+    ...window.duplex,
+    transcript: Array.from(document.querySelectorAll('#transcript p')).map((p) => ({
+      who: p.classList.contains('user') ? 'user' : 'agent',
+      text: p.textContent,
+      cut: p.classList.contains('cut'),
+    })),
+  }));
+}
+
+// Waits until the page state satisfies `check`; throws with the last state on timeout or error.
+export async function waitPage(call, check, timeoutMs, what) {
+  const t0 = Date.now();
+  let s;
+  while (Date.now() - t0 < timeoutMs) {
+    s = await pageState(call);
+    if (s.error) throw new Error(`page error while waiting for ${what}: ${s.error}`);
+    if (check(s)) return s;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; page: ${JSON.stringify(s)}; console: ${call.console.join(' | ')}`);
+}
+
+// A finished reply: its text arrived and its voice was heard (loud samples) with a latency.
+export const replied = (s) => s.agentTexts.length >= 1 && s.remoteLoudSamples > 0 && s.latenciesMs.length >= 1;
+
+export function percentile(values, p) {
+  const v = [...values].sort((a, b) => a - b);
+  if (!v.length) return null;
+  const i = Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1));
+  return v[i];
+}
