@@ -35,6 +35,10 @@ enum Command {
     Chat(cli::chat::ChatArgs),
     /// Speak text with the Piper voice into a WAV file (--stream: chunk by chunk, as a reply).
     Say(cli::say::SayArgs),
+    /// Talk with the agent on this computer's microphone and speakers (echo-cancelled).
+    Talk(cli::talk::TalkArgs),
+    /// List the audio devices and the formats they offer.
+    Devices(cli::devices::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,5 +74,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Models(a) => cli::models::run(&config, a),
         Command::Chat(a) => cli::chat::run(&config, a),
         Command::Say(a) => cli::say::run(&config, a),
+        Command::Talk(a) => cli::talk::run(&config, a),
+        Command::Devices(a) => cli::devices::run(a),
     }
 }

@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod chat;
 pub mod converse;
+pub mod devices;
 pub mod models;
 pub mod say;
+pub mod talk;
 pub mod transcribe;
