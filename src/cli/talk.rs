@@ -77,7 +77,14 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
         }),
     };
     let report = talk_over(engines, link, setup)?;
-    drop(streams);
+    if report.device_error.is_some() {
+        // A stream whose device has gone can hang in cpal's drop (its ALSA worker spins on the
+        // dead descriptor while the other waits on PulseAudio's lock): leave the streams to the
+        // process exit instead of joining their threads.
+        std::mem::forget(streams);
+    } else {
+        drop(streams);
+    }
     let turns = summarize(&report.events);
     if let Some(path) = &args.events {
         let mut file = std::io::BufWriter::new(
