@@ -16,7 +16,7 @@ use duplex::config::Config;
 use duplex::conversation_report::summarize;
 use duplex::runtime::{SessionEventKind, load_local_engines};
 use duplex::transport::desktop::pump::{TalkSetup, talk_over};
-use duplex::transport::desktop::streams::open_devices;
+use duplex::transport::desktop::streams::{open_devices, select_devices};
 
 /// Arguments of `duplex talk`.
 #[derive(clap::Args)]
@@ -40,9 +40,10 @@ pub struct TalkArgs {
 
 /// Runs the subcommand.
 pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
+    let devices = select_devices(args.input.as_deref(), args.output.as_deref())?;
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
     let engines = load_local_engines(config, &whisper)?;
-    let (streams, link) = open_devices(args.input.as_deref(), args.output.as_deref())?;
+    let (streams, link) = open_devices(devices)?;
     let f = streams.format;
     eprintln!(
         "listening on {:?} ({} Hz, {} ch), speaking on {:?} ({} Hz, {} ch), echo cancellation {}; Ctrl-C ends",

@@ -22,15 +22,42 @@ pub struct DeviceStreams {
     pub format: DeviceFormat,
 }
 
-/// Opens the default devices (or the named ones) and starts both streams.
-pub fn open_devices(
+/// The devices chosen for a conversation and their formats, checked but not yet opened.
+pub struct SelectedDevices {
+    mic: cpal::Device,
+    speaker: cpal::Device,
+    mic_format: ChosenFormat,
+    speaker_format: ChosenFormat,
+}
+
+/// Finds the default devices (or the named ones) and chooses their formats; fails early, with
+/// the fix named, when one is missing or unusable.
+pub fn select_devices(
     input: Option<&str>,
     output: Option<&str>,
-) -> Result<(DeviceStreams, DeviceLink), DesktopError> {
+) -> Result<SelectedDevices, DesktopError> {
     let mic = find_device(Direction::Input, input)?;
     let speaker = find_device(Direction::Output, output)?;
     let mic_format = choose_device_format(&mic, Direction::Input)?;
     let speaker_format = choose_device_format(&speaker, Direction::Output)?;
+    Ok(SelectedDevices {
+        mic,
+        speaker,
+        mic_format,
+        speaker_format,
+    })
+}
+
+/// Opens the selected devices and starts both streams.
+pub fn open_devices(
+    selected: SelectedDevices,
+) -> Result<(DeviceStreams, DeviceLink), DesktopError> {
+    let SelectedDevices {
+        mic,
+        speaker,
+        mic_format,
+        speaker_format,
+    } = selected;
     let format = DeviceFormat {
         input_rate: mic_format.config.sample_rate,
         input_channels: mic_format.config.channels,
