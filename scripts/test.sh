@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+echo "== test packages (PulseAudio for the desktop transport's sound card tests)"
+bash scripts/setup_test_deps.sh
 echo "== llama-server (for the OpenAI-compatible backend's tests; built once, cached in target/)"
 bash scripts/build_llama_server.sh
 export LLAMA_SERVER_REQUIRED=1
