@@ -13,7 +13,7 @@ measure_s="${1:-30}"
 warmup_s=5
 cargo build --release --bin duplex --bin duplex-llm >/dev/null
 dir="$(mktemp -d)"
-trap 'bash scripts/virtual_sound_card.sh stop "$dir"; [[ -n "${talk_pid:-}" ]] && kill "$talk_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap '[[ -n "${talk_pid:-}" ]] && kill "$talk_pid" 2>/dev/null && wait "$talk_pid" 2>/dev/null; bash scripts/virtual_sound_card.sh stop "$dir"; rm -rf "$dir"' EXIT
 eval "$(bash scripts/virtual_sound_card.sh start "$dir")"
 
 ./target/release/duplex talk --seconds $((measure_s + warmup_s + 60)) 2>"$dir/talk.err" >/dev/null &

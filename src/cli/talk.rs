@@ -16,7 +16,7 @@ use duplex::config::Config;
 use duplex::conversation_report::summarize;
 use duplex::runtime::{SessionEventKind, load_local_engines};
 use duplex::transport::desktop::pump::{TalkSetup, talk_over};
-use duplex::transport::desktop::streams::{open_devices, select_devices};
+use duplex::transport::desktop::streams::{DeviceStreams, open_devices, select_devices};
 
 /// Arguments of `duplex talk`.
 #[derive(clap::Args)]
@@ -36,6 +36,23 @@ pub struct TalkArgs {
     /// End after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     seconds: Option<f64>,
+}
+
+/// How long closing the streams may take before they are left to the process exit.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Stops the streams. A stream whose device has gone can hang in cpal's drop (its ALSA worker
+/// spins on the dead descriptor while the other waits on PulseAudio's lock), so the drop runs on
+/// a helper thread and is abandoned after [`CLOSE_TIMEOUT`]: the process is about to exit.
+fn close_streams(streams: DeviceStreams) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(streams);
+        let _ = done_tx.send(());
+    });
+    if done_rx.recv_timeout(CLOSE_TIMEOUT).is_err() {
+        tracing::warn!("the audio streams did not close within {CLOSE_TIMEOUT:?}; leaving them");
+    }
 }
 
 /// Runs the subcommand.
@@ -78,14 +95,7 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
         }),
     };
     let report = talk_over(engines, link, setup)?;
-    if report.device_error.is_some() {
-        // A stream whose device has gone can hang in cpal's drop (its ALSA worker spins on the
-        // dead descriptor while the other waits on PulseAudio's lock): leave the streams to the
-        // process exit instead of joining their threads.
-        std::mem::forget(streams);
-    } else {
-        drop(streams);
-    }
+    close_streams(streams);
     let turns = summarize(&report.events);
     if let Some(path) = &args.events {
         let mut file = std::io::BufWriter::new(

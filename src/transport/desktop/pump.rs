@@ -114,12 +114,12 @@ async fn talk_async(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if setup.stop.load(Ordering::SeqCst) || signalled.load(Ordering::SeqCst) {
-            break;
-        }
         if let Ok(error) = link.errors.try_recv() {
             tracing::error!("audio device failed: {error}");
             report.device_error = Some(error);
+            break;
+        }
+        if setup.stop.load(Ordering::SeqCst) || signalled.load(Ordering::SeqCst) {
             break;
         }
         if !drain_session_output(&mut out_rx, &mut link, &mut speaker)? {
