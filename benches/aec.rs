@@ -2,12 +2,23 @@
 //! Piper speech played through a simulated room (-6 dB, 30 ms delay, a low-pass and a reflection
 //! 12 ms later at -10 dB), overall, in the first second (convergence) and after it; how much of a
 //! real user's voice (jfk.wav) survives when spoken over the echo; and the AEC's compute cost per
-//! second of audio. Writes JSON to `bench-results/aec.json` and prints it.
+//! second of audio. Then, with the real models in the simulated room of the desktop transport
+//! (48 kHz stereo, the same echo path, real time): the barge-in stop time, from the onset of the
+//! user's speech over a reply to the speaker going silent (the flush taking effect in the output
+//! callback), over several barge-ins; and whether, without the AEC, the agent interrupts itself.
+//! Writes JSON to `bench-results/aec.json` and prints it.
 //!
 //! Run: `cargo bench --bench aec` (after `bash scripts/setup.sh`).
 
+#[path = "../tests/desktop_room/mod.rs"]
+mod desktop_room;
+
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use desktop_room::RoomSession;
+use duplex::agent::AgentEvent;
+use duplex::transport::desktop::loopback::RoomConfig;
 
 use duplex::aec::{Aec3, EchoPath, cancel_recording, erle_db};
 use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
@@ -35,6 +46,67 @@ fn speak(text: &str) -> Vec<f32> {
         })
         .expect("speaks");
     samples
+}
+
+/// Questions asked before each barge-in, and what the user says over the reply.
+const QUESTIONS: [&str; 3] = [
+    "goforward.wav",
+    "sense_and_sensibility_01_austen_64kb-0880.wav",
+    "001.wav",
+];
+const BARGE_IN: &str = "sense_and_sensibility_01_austen_64kb-0930.wav";
+
+/// Longest wait for one step of a conversation.
+const STEP: Duration = Duration::from_secs(90);
+
+/// Barge-in stop times in ms (speech onset to silence), one per interrupted reply.
+fn barge_in_stop_times() -> Vec<f64> {
+    let mut s = RoomSession::start(RoomConfig::default(), true);
+    s.listen(Duration::from_secs(1));
+    let mut starts = Vec::new();
+    for question in QUESTIONS {
+        s.say(question);
+        if s.wait_for(STEP, |e| matches!(e, AgentEvent::FirstAudio { .. }))
+            .is_none()
+        {
+            continue;
+        }
+        starts.push(s.say(BARGE_IN));
+        // The interrupted reply, then the answer to what the user said over it.
+        s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
+        s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
+        s.listen(Duration::from_secs(1));
+    }
+    let rate = f64::from(s.room.rate());
+    let outcome = s.finish();
+    let rec = &outcome.recording;
+    starts
+        .iter()
+        .filter_map(|&start| {
+            let onset = start as usize
+                + rec.user[start as usize..]
+                    .iter()
+                    .position(|u| u.abs() > 0.02)?;
+            let flush = rec.flushes_at.iter().find(|&&f| f as usize > onset)?;
+            Some(1000.0 * (*flush as f64 - onset as f64) / rate)
+        })
+        .collect()
+}
+
+/// Whether the agent cuts its own reply when nothing cancels its echo.
+fn self_interrupts_without_aec() -> bool {
+    let mut s = RoomSession::start(RoomConfig::default(), false);
+    s.listen(Duration::from_secs(1));
+    s.say(QUESTIONS[0]);
+    let reply = s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
+    s.finish();
+    matches!(
+        reply,
+        Some(AgentEvent::AssistantText {
+            interrupted: true,
+            ..
+        })
+    )
 }
 
 fn energy_db(x: &[f32]) -> f64 {
@@ -65,6 +137,11 @@ fn main() {
     let user_kept_db = energy_db(&cleaned[at..at + overlap]) - energy_db(&user[..overlap]);
     let echo_over_user_db = energy_db(&echo[at..at + overlap]) - energy_db(&user[..overlap]);
 
+    let stops = barge_in_stop_times();
+    let mut sorted = stops.clone();
+    sorted.sort_by(f64::total_cmp);
+    let without_aec = self_interrupts_without_aec();
+
     let result = json!({
         "aec": "WebRTC AEC3 (sonora 0.1, pure Rust)",
         "echo_path": {
@@ -84,6 +161,13 @@ fn main() {
             "user_level_after_aec_db": user_kept_db,
         },
         "cost_ms_per_audio_s": 1000.0 * cost_s / audio_s,
+        "desktop_room": {
+            "device": "simulated, 48 kHz stereo, 20 ms callbacks, same echo path",
+            "barge_in": BARGE_IN,
+            "barge_in_stop_ms": stops,
+            "barge_in_stop_ms_median": sorted.get(sorted.len() / 2),
+            "self_interrupted_without_aec": without_aec,
+        },
     });
     let text = serde_json::to_string_pretty(&result).expect("json");
     println!("{text}");
