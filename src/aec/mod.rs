@@ -134,3 +134,30 @@ impl EchoFilter {
         self.gain * self.lowpass + self.reflection_gain * reflected
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aec3_removes_most_of_the_echo() {
+        // Real speech as the far end: the canceller's delay estimator needs a broadband signal.
+        let path = crate::fixtures::fixture_path("jfk.wav");
+        let far = crate::audio::load_pipeline_audio(&path).expect("jfk.wav fixture");
+        let echo = EchoPath::default().apply(&far, AEC_RATE);
+        let residual = cancel_recording(&mut Aec3::new(), &far, &echo);
+        let second = AEC_RATE as usize;
+        let erle = erle_db(&echo[second..], &residual[second..]);
+        assert!(erle > 20.0, "ERLE {erle:.1} dB");
+    }
+
+    #[test]
+    fn the_echo_path_delays_and_attenuates() {
+        let mut impulse = vec![0.0f32; 1600];
+        impulse[0] = 1.0;
+        let heard = EchoPath::default().apply(&impulse, AEC_RATE);
+        let first = heard.iter().position(|s| s.abs() > 1e-6).unwrap();
+        assert_eq!(first, 480, "30 ms at 16 kHz");
+        assert!(heard.iter().all(|s| s.abs() <= 0.5));
+    }
+}

@@ -87,10 +87,10 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
         stop,
         stop_on_signals: true,
         on_event: Box::new(|e| {
-            if let SessionEventKind::Agent(event) = &e.kind {
-                if let Ok(line) = serde_json::to_string(event) {
-                    eprintln!("{line}");
-                }
+            if let SessionEventKind::Agent(event) = &e.kind
+                && let Ok(line) = serde_json::to_string(event)
+            {
+                eprintln!("{line}");
             }
         }),
     };

@@ -112,7 +112,9 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>, DesktopError> {
 /// The offered formats in a few lines: one per rate range, with the channel counts and sample
 /// types offered at it, e.g. "1-2 ch, 44100-48000 Hz: i16 f32".
 pub fn summarize_ranges(ranges: &[SupportedStreamConfigRange]) -> Vec<String> {
-    let mut groups: Vec<((u32, u32), u16, u16, Vec<String>)> = Vec::new();
+    /// Rate range, fewest and most channels, sample types.
+    type Group = ((u32, u32), u16, u16, Vec<String>);
+    let mut groups: Vec<Group> = Vec::new();
     for r in ranges {
         let key = (r.min_sample_rate(), r.max_sample_rate());
         let format = r.sample_format().to_string();
