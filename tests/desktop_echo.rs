@@ -1,6 +1,7 @@
 //! Open speakers, with the real models: the agent's own voice comes back into the microphone at
 //! -6 dB after 30 ms (plus a low-pass and a reflection), through the desktop transport's own
-//! loop, rings, 48 kHz stereo conversion and echo canceller (a simulated room instead of cpal).
+//! loop, rings, rate conversion and echo canceller (a simulated room instead of cpal), on a
+//! device that runs at 44.1 kHz stereo only (converted to and from the pipeline's 16 kHz mono).
 //! Over a whole reply the agent must not hear itself (no barge-in, no new user turn); then a
 //! real user speaking over the echo of the next reply must cut it.
 
@@ -22,7 +23,13 @@ const STEP: Duration = Duration::from_secs(90);
 
 #[test]
 fn the_agent_does_not_hear_itself_but_hears_the_user_over_its_voice() {
-    let mut s = RoomSession::start(RoomConfig::default(), true);
+    let device = RoomConfig {
+        rate: 44_100,
+        channels: 2,
+        period_frames: 882,
+        ..RoomConfig::default()
+    };
+    let mut s = RoomSession::start(device, true);
     s.listen(Duration::from_secs(1));
     s.say(FIRST_QUESTION);
     let first = s

@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use duplex::fixtures::fixture_path;
@@ -19,10 +20,14 @@ use duplex::fixtures::fixture_path;
 const QUESTION: &str = "goforward.wav";
 const RATE: usize = 16_000;
 
+/// One test at a time: each runs the real models in real time on a 2-core machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// A private virtual sound card, stopped on drop.
 struct SoundCard {
     dir: tempfile::TempDir,
     server: String,
+    _turn: MutexGuard<'static, ()>,
 }
 
 fn repo() -> PathBuf {
@@ -32,6 +37,7 @@ fn repo() -> PathBuf {
 impl SoundCard {
     /// Starts one, or returns None when the tests are to be skipped.
     fn start() -> Option<Self> {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         let installed = Command::new("pulseaudio")
             .arg("--version")
             .output()
@@ -59,7 +65,11 @@ impl SoundCard {
             String::from_utf8_lossy(&out.stderr)
         );
         let server = format!("unix:{}/run/native", dir.path().display());
-        Some(Self { dir, server })
+        Some(Self {
+            dir,
+            server,
+            _turn: turn,
+        })
     }
 
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
