@@ -59,11 +59,20 @@ const BARGE_IN: &str = "sense_and_sensibility_01_austen_64kb-0930.wav";
 /// Longest wait for one step of a conversation.
 const STEP: Duration = Duration::from_secs(90);
 
-/// Barge-in stop times in ms (speech onset to silence), one per interrupted reply.
-fn barge_in_stop_times() -> Vec<f64> {
+/// One barge-in: from the user's speech onset to a silent speaker, and the part of it after the
+/// agent's decision reached the test (the transport's flush: session → transport loop → flush
+/// epoch → next output callback).
+struct BargeIn {
+    stop_ms: f64,
+    after_decision_ms: f64,
+}
+
+/// Barge-ins over replies, one per question.
+fn barge_ins() -> Vec<BargeIn> {
     let mut s = RoomSession::start(RoomConfig::default(), true);
     s.listen(Duration::from_secs(1));
     let mut starts = Vec::new();
+    let mut decisions = Vec::new();
     for question in QUESTIONS {
         s.say(question);
         if s.wait_for(STEP, |e| matches!(e, AgentEvent::FirstAudio { .. }))
@@ -71,9 +80,19 @@ fn barge_in_stop_times() -> Vec<f64> {
         {
             continue;
         }
-        starts.push(s.say(BARGE_IN));
+        let start = s.say(BARGE_IN);
         // The interrupted reply, then the answer to what the user said over it.
-        s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
+        let cut = s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
+        if matches!(
+            cut,
+            Some(AgentEvent::AssistantText {
+                interrupted: true,
+                ..
+            })
+        ) {
+            starts.push(start);
+            decisions.push(s.room.clock());
+        }
         s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
         s.listen(Duration::from_secs(1));
     }
@@ -82,13 +101,17 @@ fn barge_in_stop_times() -> Vec<f64> {
     let rec = &outcome.recording;
     starts
         .iter()
-        .filter_map(|&start| {
+        .zip(&decisions)
+        .filter_map(|(&start, &decided)| {
             let onset = start as usize
                 + rec.user[start as usize..]
                     .iter()
                     .position(|u| u.abs() > 0.02)?;
-            let flush = rec.flushes_at.iter().find(|&&f| f as usize > onset)?;
-            Some(1000.0 * (*flush as f64 - onset as f64) / rate)
+            let flush = *rec.flushes_at.iter().find(|&&f| f as usize > onset)? as f64;
+            Some(BargeIn {
+                stop_ms: 1000.0 * (flush - onset as f64) / rate,
+                after_decision_ms: 1000.0 * (flush - decided as f64) / rate,
+            })
         })
         .collect()
 }
@@ -137,7 +160,9 @@ fn main() {
     let user_kept_db = energy_db(&cleaned[at..at + overlap]) - energy_db(&user[..overlap]);
     let echo_over_user_db = energy_db(&echo[at..at + overlap]) - energy_db(&user[..overlap]);
 
-    let stops = barge_in_stop_times();
+    let barge_ins = barge_ins();
+    let stops: Vec<f64> = barge_ins.iter().map(|b| b.stop_ms).collect();
+    let after_decision: Vec<f64> = barge_ins.iter().map(|b| b.after_decision_ms).collect();
     let mut sorted = stops.clone();
     sorted.sort_by(f64::total_cmp);
     let without_aec = self_interrupts_without_aec();
@@ -166,6 +191,9 @@ fn main() {
             "barge_in": BARGE_IN,
             "barge_in_stop_ms": stops,
             "barge_in_stop_ms_median": sorted.get(sorted.len() / 2),
+            "barge_in_onset": "first user sample above 0.02 (-34 dBFS)",
+            "flush_after_decision_ms": after_decision,
+            "agent_barge_in_min_ms": Config::default().agent_config().barge_in_min_ms,
             "self_interrupted_without_aec": without_aec,
         },
     });
