@@ -2,8 +2,9 @@
 //! with a null sink `vmic` whose monitor is the default source and a null sink `vspk` as the
 //! default sink (`scripts/virtual_sound_card.sh`), reached through ALSA's PulseAudio plugin.
 //! A fixture question is played into the microphone with pacat; the agent's reply is recorded
-//! from the speakers' monitor with parec. Also: a device name that does not exist, and the sound
-//! server vanishing mid-session, end with a clear message and no panic.
+//! from the speakers' monitor with parec. Also: a device name that does not exist, no sound
+//! server at all, and the sound server vanishing mid-session end with a clear message and no
+//! panic.
 //!
 //! Needs pulseaudio, pulseaudio-utils and libasound2-plugins (`bash scripts/setup_test_deps.sh`);
 //! without them these tests fail, unless DUPLEX_SKIP_SOUND_CARD_TESTS=1 says to skip them.
@@ -318,5 +319,29 @@ fn the_sound_server_vanishing_ends_the_session_cleanly() {
     let (ok, stderr) = talk.wait_exit(Duration::from_secs(30));
     assert!(!ok, "a failed device is an error exit");
     assert!(stderr.contains("the audio device failed"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn no_sound_server_at_all_is_a_clear_error() {
+    let Some(card) = SoundCard::start() else {
+        return;
+    };
+    // The default device routes to a sound server that is not there: no usable microphone.
+    let out = card
+        .command(env!("CARGO_BIN_EXE_duplex"))
+        .env(
+            "PULSE_SERVER",
+            format!("unix:{}", card.path("nobody-here").display()),
+        )
+        .arg("talk")
+        .output()
+        .expect("run duplex talk");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "fails");
+    assert!(
+        stderr.contains("input device") && stderr.contains("duplex devices"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
