@@ -220,7 +220,16 @@ pub fn choose_device_format(
         Direction::Input => device.supported_input_configs().map(Vec::from_iter),
         Direction::Output => device.supported_output_configs().map(Vec::from_iter),
     }
-    .map_err(|e| fail(e.to_string()))?;
+    .map_err(|e| match e.kind() {
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => {
+            DesktopError::Unavailable {
+                kind,
+                name: device.to_string(),
+                detail: e.to_string(),
+            }
+        }
+        _ => fail(e.to_string()),
+    })?;
     choose_format(&ranges).ok_or_else(|| {
         let offered: Vec<String> = ranges.iter().map(describe_range).collect();
         fail(format!(

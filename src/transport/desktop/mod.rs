@@ -48,6 +48,18 @@ pub enum DesktopError {
         /// The names there are.
         available: String,
     },
+    /// The device cannot be reached.
+    #[error(
+        "the {kind} device {name:?} is not available ({detail}); is it connected, and is the sound server (PulseAudio/PipeWire) running? `duplex devices` lists what is there"
+    )]
+    Unavailable {
+        /// "input" or "output".
+        kind: &'static str,
+        /// The device.
+        name: String,
+        /// What cpal said.
+        detail: String,
+    },
     /// The device offers no format this transport can use.
     #[error(
         "the {kind} device {name:?} offers no usable format ({detail}); pick another with --{kind} (see `duplex devices`)"
