@@ -120,11 +120,12 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "audio: {} frames in, {} dropped; {:.1} s played, {} underruns, {} samples overflowed, {} flushes",
+        "audio: {} frames in, {} dropped; {:.1} s played, {} underruns, {} device xruns, {} samples overflowed, {} flushes",
         report.frames_sent,
         report.frames_dropped,
         report.played_samples as f64 / 16_000.0,
         report.underruns,
+        report.xruns,
         report.overflow_samples,
         report.flushes
     );

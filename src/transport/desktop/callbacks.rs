@@ -29,6 +29,8 @@ pub struct PlaybackShared {
     pub underruns: AtomicU64,
     /// Samples of the capture or reference rings lost because the transport fell behind.
     pub overflows: AtomicU64,
+    /// Buffer under- or overruns the device reported (it recovers from them by itself).
+    pub xruns: AtomicU64,
 }
 
 /// The input callback's state: downmixes each frame to mono and queues it.

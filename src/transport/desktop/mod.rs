@@ -116,6 +116,8 @@ pub struct TalkReport {
     pub overflow_samples: u64,
     /// Reference samples dropped by the echo aligner (output far ahead of input).
     pub reference_dropped: u64,
+    /// Buffer under- or overruns the device reported and recovered from.
+    pub xruns: u64,
     /// Barge-in flushes carried out.
     pub flushes: u64,
     /// Why the conversation ended early, if the device failed.

@@ -174,6 +174,7 @@ async fn talk_async(
     report.played_samples = speaker.last_played;
     report.underruns = shared.underruns.load(Ordering::Relaxed);
     report.overflow_samples = shared.overflows.load(Ordering::Relaxed);
+    report.xruns = shared.xruns.load(Ordering::Relaxed);
     report.reference_dropped = aligner.far_dropped();
     report.flushes = speaker.epoch;
     Ok(report)

@@ -1,12 +1,16 @@
 //! Opening the microphone and speaker streams with cpal around the callbacks of
 //! [`super::callbacks`]. A stream error (device unplugged, sound server gone) is passed to the
-//! transport through a bounded channel and ends the conversation with a clear message.
+//! transport through a bounded channel and ends the conversation with a clear message; buffer
+//! under- and overruns (xruns), from which the device recovers by itself, are only counted.
 
 use cpal::SampleFormat;
 use cpal::traits::{DeviceTrait, StreamTrait};
 
 use super::DesktopError;
-use super::callbacks::{CaptureCallback, PlaybackCallback};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::callbacks::{CaptureCallback, PlaybackCallback, PlaybackShared};
 use super::device::{ChosenFormat, Direction, choose_device_format, find_device};
 use super::link::{DeviceFormat, DeviceLink, device_link};
 
@@ -65,14 +69,10 @@ pub fn open_devices(
         output_channels: speaker_format.config.channels,
     };
     let (callbacks, link) = device_link(format);
-    let errors = callbacks.errors.clone();
-    let input_stream = build_input(&mic, mic_format, callbacks.capture, errors)?;
-    let output_stream = build_output(
-        &speaker,
-        speaker_format,
-        callbacks.playback,
-        callbacks.errors,
-    )?;
+    let input_errors = report_errors("input", callbacks.errors.clone(), link.shared.clone());
+    let output_errors = report_errors("output", callbacks.errors, link.shared.clone());
+    let input_stream = build_input(&mic, mic_format, callbacks.capture, input_errors)?;
+    let output_stream = build_output(&speaker, speaker_format, callbacks.playback, output_errors)?;
     for (stream, kind, device) in [
         (&input_stream, "input", &mic),
         (&output_stream, "output", &speaker),
@@ -95,13 +95,20 @@ pub fn open_devices(
     ))
 }
 
-/// An error callback that hands the message to the transport without blocking.
+/// An error callback that counts xruns and hands any other error to the transport without
+/// blocking.
 fn report_errors(
     kind: &'static str,
     errors: std::sync::mpsc::SyncSender<String>,
+    shared: Arc<PlaybackShared>,
 ) -> impl FnMut(cpal::Error) + Send + 'static {
-    move |e| {
-        let _ = errors.try_send(format!("{kind} stream: {e}"));
+    move |e| match e.kind() {
+        cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied => {
+            shared.xruns.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {
+            let _ = errors.try_send(format!("{kind} stream: {e}"));
+        }
     }
 }
 
@@ -122,7 +129,7 @@ fn build_input(
     device: &cpal::Device,
     chosen: ChosenFormat,
     callback: CaptureCallback,
-    errors: std::sync::mpsc::SyncSender<String>,
+    errors: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream, DesktopError> {
     let mut callback = callback;
     macro_rules! build {
@@ -131,7 +138,7 @@ fn build_input(
                 .build_input_stream::<$t, _, _>(
                     chosen.config,
                     move |data: &[$t], _| callback.on_input(data),
-                    report_errors("input", errors),
+                    errors,
                     None,
                 )
                 .map_err(|e| e.to_string())
@@ -148,7 +155,7 @@ fn build_output(
     device: &cpal::Device,
     chosen: ChosenFormat,
     callback: PlaybackCallback,
-    errors: std::sync::mpsc::SyncSender<String>,
+    errors: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream, DesktopError> {
     let mut callback = callback;
     macro_rules! build {
@@ -157,7 +164,7 @@ fn build_output(
                 .build_output_stream::<$t, _, _>(
                     chosen.config,
                     move |data: &mut [$t], _| callback.on_output(data),
-                    report_errors("output", errors),
+                    errors,
                     None,
                 )
                 .map_err(|e| e.to_string())
