@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Test-only dependencies of the browser tests and the WebRTC bench (idempotent):
-#   Debian: chromium (the headless browser), nodejs + npm (to drive it), iproute2 (`ip`, to bring
-#   up loopback in the tests' private network namespace);
+# Test-only dependencies (run by scripts/test.sh; idempotent: nothing is installed when all are
+# present; SETUP_SKIP_APT=1 skips the Debian part):
+#   Debian, for the desktop transport's sound card tests: a PulseAudio daemon and its tools for
+#   the private virtual sound card (scripts/virtual_sound_card.sh), ALSA's PulseAudio plugin so
+#   that cpal's ALSA default device reaches it;
+#   Debian, for the browser tests and the WebRTC bench: chromium (the headless browser), nodejs +
+#   npm (to drive it), iproute2 and util-linux (`ip`, `unshare`: a private loopback network);
 #   npm: the pinned playwright-core in tests/browser (`npm ci` from its package-lock.json).
 #
-#   bash scripts/setup_test_deps.sh        (SETUP_SKIP_APT=1 skips the Debian part)
+#   bash scripts/setup_test_deps.sh
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+SOUND_PACKAGES=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup_test_deps: error: %s\n' "$*" >&2; exit 1; }
 
 missing=()
-if [[ "${SETUP_SKIP_APT:-0}" != "1" ]] && command -v dpkg-query >/dev/null 2>&1; then
+if [[ "${SETUP_SKIP_APT:-0}" == "1" ]]; then
+    say "test packages: skipped (SETUP_SKIP_APT=1)"
+elif ! command -v dpkg-query >/dev/null 2>&1; then
+    say "test packages: no dpkg-query here (not Debian/Ubuntu); install the equivalents of:"
+    say "    ${SOUND_PACKAGES[*]} chromium nodejs npm iproute2 util-linux"
+else
+    for p in "${SOUND_PACKAGES[@]}"; do
+        status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)"
+        [[ "$status" == ii* ]] || missing+=("$p")
+    done
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
@@ -24,17 +39,18 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     sudo_cmd=()
     if [[ "$(id -u)" -ne 0 ]]; then
         command -v sudo >/dev/null 2>&1 \
-            || die "missing Debian packages (${missing[*]}); as root run: apt-get install -y ${missing[*]}"
+            || die "missing Debian packages (${missing[*]}) and not root, and there is no sudo: as root run: apt-get install -y ${missing[*]}"
         sudo_cmd=(sudo)
     fi
     say "test packages: installing ${missing[*]}"
-    "${sudo_cmd[@]}" apt-get update -q || die "apt-get update failed"
+    "${sudo_cmd[@]}" apt-get update -q || die "apt-get update failed (network or sources.list?)"
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
         || die "apt-get install failed for: ${missing[*]}"
 else
-    say "test packages: chromium, node, npm, ip, unshare present"
+    say "test packages: present"
 fi
 
+command -v node >/dev/null 2>&1 || die "node is missing: install nodejs (apt-get install -y nodejs npm)"
 cd "$repo/tests/browser"
 pinned="$(node -p "require('./package.json').dependencies['playwright-core']")"
 installed="$(node -p "require('./node_modules/playwright-core/package.json').version" 2>/dev/null || true)"

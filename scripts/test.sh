@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-echo "== test-only dependencies (chromium, node, playwright-core for the browser tests)"
+echo "== test-only dependencies (PulseAudio for the sound card tests; chromium, node, playwright-core for the browser tests)"
 bash scripts/setup_test_deps.sh
 echo "== llama-server (for the OpenAI-compatible backend's tests; built once, cached in target/)"
 bash scripts/build_llama_server.sh

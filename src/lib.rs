@@ -3,6 +3,7 @@
 //! Layers (see `README.md`): transports move audio; the runtime runs engines; the agent core
 //! decides turn-taking; the stages here (audio, VAD, ASR, ...) each work alone on a WAV file.
 
+pub mod aec;
 pub mod agent;
 pub mod asr;
 pub mod audio;

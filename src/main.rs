@@ -37,6 +37,10 @@ enum Command {
     Say(cli::say::SayArgs),
     /// Serve the web page: talk to the agent from a browser over WebRTC.
     Serve(cli::serve::ServeArgs),
+    /// Talk with the agent on this computer's microphone and speakers (echo-cancelled).
+    Talk(cli::talk::TalkArgs),
+    /// List the audio devices and the formats they offer.
+    Devices(cli::devices::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,5 +80,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Chat(a) => cli::chat::run(&config, a),
         Command::Say(a) => cli::say::run(&config, a),
         Command::Serve(a) => cli::serve::run(&config, a),
+        Command::Talk(a) => cli::talk::run(&config, a),
+        Command::Devices(a) => cli::devices::run(a),
     }
 }

@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod chat;
 pub mod converse;
+pub mod devices;
 pub mod models;
 pub mod say;
 pub mod serve;
+pub mod talk;
 pub mod transcribe;

@@ -1,5 +1,6 @@
-//! Transports: thin layers that own the I/O (a WAV file here) and move 20 ms frames of 16 kHz
-//! audio into a session and the agent's speech out of it.
+//! Transports: thin layers that own the I/O (a WAV file, the computer's sound card) and move
+//! 20 ms frames of 16 kHz audio into a session and the agent's speech out of it.
 
+pub mod desktop;
 pub mod file;
 pub mod webrtc;

@@ -1,0 +1,133 @@
+//! A conversation with the real models in the simulated room of
+//! `duplex::transport::desktop::loopback`: the desktop transport's own loop, rings, rate
+//! conversion and echo canceller, with the agent's voice coming back into the microphone through
+//! an acoustic path. Shared by `tests/desktop_echo.rs` and `benches/aec.rs`.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use duplex::aec::{Aec3, EchoCanceller};
+use duplex::agent::AgentEvent;
+use duplex::asr::WhisperModel;
+use duplex::audio::load_pipeline_audio;
+use duplex::config::Config;
+use duplex::fixtures::fixture_path;
+use duplex::runtime::{SessionEvent, SessionEventKind, load_local_engines};
+use duplex::transport::desktop::loopback::{Room, RoomConfig, RoomRecording, simulated_device};
+use duplex::transport::desktop::pump::{TalkSetup, talk_over};
+use duplex::transport::desktop::{DesktopError, TalkReport};
+
+/// A running conversation in a simulated room.
+pub struct RoomSession {
+    pub room: Room,
+    events: Receiver<SessionEvent>,
+    pub seen: Vec<AgentEvent>,
+    stop: Arc<AtomicBool>,
+    talk: JoinHandle<Result<TalkReport, DesktopError>>,
+}
+
+/// The agent's events, its report and what the room heard.
+pub struct RoomOutcome {
+    pub events: Vec<AgentEvent>,
+    pub report: TalkReport,
+    pub recording: RoomRecording,
+}
+
+impl RoomSession {
+    /// Loads the real engines and starts talking in a room of `config`, with or without AEC.
+    pub fn start(config: RoomConfig, aec: bool) -> Self {
+        let settings = Config::default();
+        let whisper = WhisperModel::load(&settings.models, &settings.asr).expect("whisper");
+        let engines = load_local_engines(&settings, &whisper).expect("engines load");
+        let (room, link) = simulated_device(config);
+        let (tx, events) = channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let setup = TalkSetup {
+            agent: settings.agent_config(),
+            aec: aec.then(|| Box::new(Aec3::new()) as Box<dyn EchoCanceller>),
+            stop: stop.clone(),
+            stop_on_signals: false,
+            on_event: Box::new(move |e: &SessionEvent| {
+                let _ = tx.send(e.clone());
+            }),
+        };
+        let talk = std::thread::spawn(move || talk_over(engines, link, setup));
+        Self {
+            room,
+            events,
+            seen: Vec::new(),
+            stop,
+            talk,
+        }
+    }
+
+    /// The user says a fixture; returns the room sample where it starts.
+    pub fn say(&self, fixture: &str) -> u64 {
+        let speech = load_pipeline_audio(&fixture_path(fixture)).expect("fixture");
+        self.room.say(&speech).expect("resampled")
+    }
+
+    /// Waits up to `timeout` for an agent event matching `wanted`; every event is kept in `seen`.
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&AgentEvent) -> bool,
+    ) -> Option<AgentEvent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match self.events.recv_timeout(left) {
+                Ok(SessionEvent {
+                    kind: SessionEventKind::Agent(event),
+                    ..
+                }) => {
+                    println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                    self.seen.push(event.clone());
+                    if wanted(&event) {
+                        return Some(event);
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Keeps listening for `duration`, collecting events.
+    pub fn listen(&mut self, duration: Duration) {
+        let _ = self.wait_for(duration, |_| false);
+    }
+
+    /// Ends the conversation.
+    pub fn finish(mut self) -> RoomOutcome {
+        self.stop.store(true, Ordering::SeqCst);
+        let report = self
+            .talk
+            .join()
+            .expect("the transport thread")
+            .expect("the transport ran");
+        while let Ok(e) = self.events.try_recv() {
+            if let SessionEventKind::Agent(event) = e.kind {
+                self.seen.push(event);
+            }
+        }
+        let recording = self.room.stop();
+        RoomOutcome {
+            events: self.seen,
+            report,
+            recording,
+        }
+    }
+}
+
+/// Root-mean-square level in dBFS.
+pub fn rms_db(x: &[f32]) -> f64 {
+    let mean = x.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * mean.max(1e-12).log10()
+}
