@@ -9,3 +9,4 @@ pub mod say;
 pub mod serve;
 pub mod talk;
 pub mod transcribe;
+pub mod turn_report;

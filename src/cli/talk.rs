@@ -3,17 +3,14 @@
 //! seconds). The agent's own voice is cancelled from the microphone unless `--no-aec` (for a
 //! headset).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use duplex::aec::{Aec3, EchoCanceller};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
-use duplex::conversation_report::summarize;
 use duplex::runtime::{SessionEventKind, load_local_engines};
 use duplex::transport::desktop::pump::{TalkSetup, talk_over};
 use duplex::transport::desktop::streams::{DeviceStreams, open_devices, select_devices};
@@ -96,29 +93,7 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
     };
     let report = talk_over(engines, link, setup)?;
     close_streams(streams);
-    let turns = summarize(&report.events);
-    if let Some(path) = &args.events {
-        let mut file = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        );
-        for e in &report.events {
-            writeln!(file, "{}", serde_json::to_string(e)?)?;
-        }
-        for t in &turns {
-            writeln!(file, "{}", serde_json::json!({ "turn_summary": t }))?;
-        }
-        file.flush()?;
-    }
-    for t in &turns {
-        println!(
-            "turn {}: user {:?} -> agent {:?}{}",
-            t.turn,
-            t.transcript.as_deref().unwrap_or(""),
-            t.played_text.as_deref().unwrap_or(""),
-            if t.interrupted { " (interrupted)" } else { "" }
-        );
-    }
+    super::turn_report::report_turns(&report.events, args.events.as_deref())?;
     eprintln!(
         "audio: {} frames in, {} dropped; {:.1} s played, {} underruns, {} device xruns, {} samples overflowed, {} flushes",
         report.frames_sent,
