@@ -2,11 +2,13 @@
 //! on engine worker threads, and feeds the results back tagged with their request or turn id (the
 //! agent drops stale ones). Every queue is bounded; its capacity is a named constant below.
 
+mod channels;
 mod engines;
 mod local;
 mod session;
 mod workers;
 
+pub use channels::{TransportEnds, session_channels};
 pub use engines::{EngineError, Engines, Respond, Speak, Transcribe};
 pub use local::load_local_engines;
 pub use session::{

@@ -3,17 +3,13 @@
 //! on the same timeline as the input: each reply at the time it would have been heard.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use tokio::sync::mpsc;
 
 use crate::agent::AgentConfig;
 use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE};
 use crate::runtime::{
-    EVENT_CAPACITY, Engines, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
-    TRANSPORT_OUT_CAPACITY, TransportIn, TransportOut, run_session,
+    Engines, SessionEvent, TransportEnds, TransportIn, TransportOut, run_session, session_channels,
 };
 
 /// How the recording is fed.
@@ -53,16 +49,13 @@ async fn converse_async(
     input: &[f32],
     pace: Pace,
 ) -> Conversation {
-    let (in_tx, in_rx) = mpsc::channel(TRANSPORT_IN_CAPACITY);
-    let (out_tx, mut out_rx) = mpsc::channel(TRANSPORT_OUT_CAPACITY);
-    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_CAPACITY);
-    let status = Arc::new(SessionStatus::default());
-    let io = SessionIo {
-        input: in_rx,
-        output: out_tx,
-        events: ev_tx,
-        status: status.clone(),
-    };
+    let (io, ends) = session_channels();
+    let TransportEnds {
+        input: in_tx,
+        output: mut out_rx,
+        events: mut ev_rx,
+        status,
+    } = ends;
     let session = tokio::spawn(run_session(config, engines, io));
     let recorder = tokio::spawn(async move {
         let mut events = Vec::new();

@@ -6,16 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use super::tone::run_tone_probe;
 use super::{AppState, ReplyMode};
-use crate::runtime::{
-    EVENT_CAPACITY, Engines, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
-    TRANSPORT_OUT_CAPACITY, load_local_engines, run_session,
-};
+use crate::runtime::{Engines, load_local_engines, run_session, session_channels};
 use crate::transport::webrtc::{
-    LinkStats, OfferError, SessionEnds, WebRtcError, answer_offer, drive_peer, parse_offer,
+    LinkStats, OfferError, WebRtcError, answer_offer, drive_peer, parse_offer,
 };
 
 /// Counts live sessions and numbers new ones.
@@ -102,25 +97,12 @@ pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String,
     };
     let answer = peer.answer.clone();
 
-    let (in_tx, in_rx) = mpsc::channel(TRANSPORT_IN_CAPACITY);
-    let (out_tx, out_rx) = mpsc::channel(TRANSPORT_OUT_CAPACITY);
-    let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
-    let io = SessionIo {
-        input: in_rx,
-        output: out_tx,
-        events: ev_tx,
-        status: Arc::new(SessionStatus::default()),
-    };
+    let (io, ends) = session_channels();
     let session = match replier {
         Replier::Agent(engines) => {
             tokio::spawn(run_session(state.config.agent_config(), *engines, io))
         }
         Replier::Tone(after) => tokio::spawn(run_tone_probe(after, io)),
-    };
-    let ends = SessionEnds {
-        input: in_tx,
-        output: out_rx,
-        events: ev_rx,
     };
     let stats = Arc::new(LinkStats::default());
     tracing::info!("session {}: started", slot.id);

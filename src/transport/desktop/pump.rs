@@ -17,8 +17,7 @@ use crate::aec::{EchoAligner, EchoCanceller};
 use crate::agent::AgentConfig;
 use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE, resample::resample};
 use crate::runtime::{
-    EVENT_CAPACITY, Engines, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
-    TRANSPORT_OUT_CAPACITY, TransportIn, TransportOut, run_session,
+    Engines, SessionEvent, TransportEnds, TransportIn, TransportOut, run_session, session_channels,
 };
 
 /// How often the loop runs: half a pipeline frame.
@@ -74,16 +73,13 @@ async fn talk_async(
     let mut ref_resampler = StreamResampler::new(format.output_rate, PIPELINE_RATE)?;
     let mut aligner = EchoAligner::new(setup.aec.take());
 
-    let (in_tx, in_rx) = mpsc::channel(TRANSPORT_IN_CAPACITY);
-    let (out_tx, mut out_rx) = mpsc::channel(TRANSPORT_OUT_CAPACITY);
-    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_CAPACITY);
-    let status = Arc::new(SessionStatus::default());
-    let io = SessionIo {
-        input: in_rx,
-        output: out_tx,
-        events: ev_tx,
-        status,
-    };
+    let (io, ends) = session_channels();
+    let TransportEnds {
+        input: in_tx,
+        output: mut out_rx,
+        events: mut ev_rx,
+        ..
+    } = ends;
     let session = tokio::spawn(run_session(setup.agent.clone(), engines, io));
     let mut on_event = setup.on_event;
     let recorder = tokio::spawn(async move {

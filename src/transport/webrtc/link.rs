@@ -22,7 +22,7 @@ use super::peer::{AnsweredPeer, PeerSignal};
 use super::playout::PlayoutQueue;
 use crate::audio::FRAME_SAMPLES;
 use crate::audio::frames::Rechunker;
-use crate::runtime::{SessionEvent, TransportIn, TransportOut};
+use crate::runtime::{TransportEnds, TransportIn, TransportOut};
 
 /// One Opus packet of agent speech per tick.
 const PACKET_INTERVAL: Duration = Duration::from_millis(20);
@@ -38,16 +38,6 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Longest wait for the connection to close politely.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// The transport's ends of a session's channels.
-pub struct SessionEnds {
-    /// Microphone frames and playback progress to the session.
-    pub input: mpsc::Sender<TransportIn>,
-    /// Playback commands from the session.
-    pub output: mpsc::Receiver<TransportOut>,
-    /// Events from the session, forwarded to the page.
-    pub events: mpsc::Receiver<SessionEvent>,
-}
 
 /// Why a peer's session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +78,11 @@ pub struct LinkStats {
 
 /// Runs the link until the peer or the session goes away, then closes the connection and drops
 /// the session's input (which ends the session).
-pub async fn drive_peer(peer: AnsweredPeer, ends: SessionEnds, stats: Arc<LinkStats>) -> EndReason {
+pub async fn drive_peer(
+    peer: AnsweredPeer,
+    ends: TransportEnds,
+    stats: Arc<LinkStats>,
+) -> EndReason {
     let AnsweredPeer {
         connection,
         speaker,
@@ -97,10 +91,11 @@ pub async fn drive_peer(peer: AnsweredPeer, ends: SessionEnds, stats: Arc<LinkSt
         mut signals,
         ..
     } = peer;
-    let SessionEnds {
+    let TransportEnds {
         input,
         output,
         events,
+        ..
     } = ends;
     let started = Instant::now();
     let (channel_tx, channel_rx) = mpsc::channel(1);

@@ -11,7 +11,7 @@ pub mod offer;
 pub mod peer;
 pub mod playout;
 
-pub use link::{EndReason, LinkStats, SessionEnds, drive_peer};
+pub use link::{EndReason, LinkStats, drive_peer};
 pub use offer::{MAX_OFFER_BYTES, OfferError, parse_offer};
 pub use peer::{AnsweredPeer, IceServer, PeerOptions, answer_offer};
 
