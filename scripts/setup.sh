@@ -16,6 +16,8 @@ APT_PACKAGES=(cmake pkg-config libclang-dev libasound2-dev libespeak-ng-dev espe
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/apt_packages.sh
+source "$repo/scripts/apt_packages.sh"
 
 # ---------------------------------------------------------------- 1. Debian packages
 if [[ "${SETUP_SKIP_APT:-0}" == "1" ]]; then
@@ -24,25 +26,12 @@ elif ! command -v dpkg-query >/dev/null 2>&1; then
     say "Debian packages: no dpkg-query here (not Debian/Ubuntu); install the equivalents of:"
     say "    ${APT_PACKAGES[*]}"
 else
-    missing=()
-    for p in "${APT_PACKAGES[@]}"; do
-        status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)"
-        [[ "$status" == ii* ]] || missing+=("$p")
-    done
+    mapfile -t missing < <(missing_debian_packages "${APT_PACKAGES[@]}")
     if [[ ${#missing[@]} -eq 0 ]]; then
         say "Debian packages: all ${#APT_PACKAGES[@]} present"
     else
-        sudo_cmd=()
-        if [[ "$(id -u)" -ne 0 ]]; then
-            command -v sudo >/dev/null 2>&1 \
-                || die "missing Debian packages (${missing[*]}) and not root, and there is no sudo: install them as root: apt-get install -y ${missing[*]}"
-            sudo_cmd=(sudo)
-        fi
         say "Debian packages: installing ${missing[*]}"
-        "${sudo_cmd[@]}" apt-get update -q \
-            || die "apt-get update failed (network or sources.list?)"
-        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}" \
-            || die "apt-get install failed for: ${missing[*]}"
+        install_debian_packages "${missing[@]}"
     fi
 fi
 

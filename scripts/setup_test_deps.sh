@@ -16,6 +16,8 @@ SOUND_PACKAGES=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup_test_deps: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/apt_packages.sh
+source "$repo/scripts/apt_packages.sh"
 
 missing=()
 if [[ "${SETUP_SKIP_APT:-0}" == "1" ]]; then
@@ -24,10 +26,7 @@ elif ! command -v dpkg-query >/dev/null 2>&1; then
     say "test packages: no dpkg-query here (not Debian/Ubuntu); install the equivalents of:"
     say "    ${SOUND_PACKAGES[*]} chromium nodejs npm iproute2 util-linux"
 else
-    for p in "${SOUND_PACKAGES[@]}"; do
-        status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)"
-        [[ "$status" == ii* ]] || missing+=("$p")
-    done
+    mapfile -t missing < <(missing_debian_packages "${SOUND_PACKAGES[@]}")
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
@@ -36,16 +35,8 @@ else
     command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 if [[ ${#missing[@]} -gt 0 ]]; then
-    sudo_cmd=()
-    if [[ "$(id -u)" -ne 0 ]]; then
-        command -v sudo >/dev/null 2>&1 \
-            || die "missing Debian packages (${missing[*]}) and not root, and there is no sudo: as root run: apt-get install -y ${missing[*]}"
-        sudo_cmd=(sudo)
-    fi
     say "test packages: installing ${missing[*]}"
-    "${sudo_cmd[@]}" apt-get update -q || die "apt-get update failed (network or sources.list?)"
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" \
-        || die "apt-get install failed for: ${missing[*]}"
+    install_debian_packages "${missing[@]}"
 else
     say "test packages: present"
 fi
