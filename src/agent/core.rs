@@ -230,17 +230,18 @@ impl Agent {
     /// Starts transcribing at the first silent chunk after speech, so that the transcript is
     /// ready sooner after the pause is confirmed; drops that work when the speech goes on.
     fn track_early_transcript(&mut self, probability: f32) {
-        let speaking = matches!(self.user, User::Speaking { .. }) && self.segmenter.in_speech();
-        if !speaking || probability >= self.config.vad.threshold {
+        let speaking_from = match self.user {
+            User::Speaking {
+                utterance_start, ..
+            } if self.segmenter.in_speech() && probability < self.config.vad.threshold => {
+                Some(utterance_start)
+            }
+            _ => None,
+        };
+        let Some(utterance_start) = speaking_from else {
             if let Some((request, _)) = self.early_transcript.take() {
                 self.emit(Output::Abandon(request));
             }
-            return;
-        }
-        let User::Speaking {
-            utterance_start, ..
-        } = self.user
-        else {
             return;
         };
         if probability < self.config.vad.neg_threshold && self.early_transcript.is_none() {
