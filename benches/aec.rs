@@ -38,7 +38,7 @@ const USER_AT_S: f32 = 3.0;
 fn speak(text: &str) -> Vec<f32> {
     let config = Config::default();
     let mut voice = PiperVoice::load(&config.models, &config.tts).expect("Piper voice loads");
-    let cancel = voice.cancel_token().expect("token");
+    let cancel = duplex::cancel::CancelToken::new();
     let mut samples = Vec::new();
     voice
         .speak(text, PIPELINE_RATE, &cancel, |piece| {

@@ -14,7 +14,7 @@
 //! Targets (issue 4): turn 20 within 1.1x of turn 1; first token under 150 ms for a 12-token
 //! user turn on 2 cores.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use duplex::config::ModelPaths;
@@ -78,7 +78,8 @@ fn sampling() -> Sampling {
 
 fn spawn(model: &Path) -> EmbeddedBackend {
     let config = EmbeddedConfig {
-        worker: PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm")),
+        worker: duplex::llm::installed_worker()
+            .expect("the duplex-llm worker is built next to the tests (cargo build --release)"),
         ..EmbeddedConfig::default()
     };
     EmbeddedBackend::spawn(&config, model).expect("starting duplex-llm")

@@ -43,7 +43,7 @@ fn min(xs: &[f64]) -> f64 {
 /// Seconds from the first token of `REPLY` to the first samples of its first chunk, the text of
 /// that chunk, and its seconds of audio.
 fn first_audio_chunked(voice: &mut PiperVoice, config: &TtsConfig) -> (f64, String, f64) {
-    let cancel = voice.cancel_token().expect("token");
+    let cancel = duplex::cancel::CancelToken::new();
     let started = Instant::now();
     let mut chunker = SentenceChunker::new(config.chunker);
     let mut first = None;
@@ -71,7 +71,7 @@ fn first_audio_chunked(voice: &mut PiperVoice, config: &TtsConfig) -> (f64, Stri
 
 /// Seconds from the text to the first samples when the whole reply is spoken at once.
 fn first_audio_whole(voice: &mut PiperVoice) -> f64 {
-    let cancel = voice.cancel_token().expect("token");
+    let cancel = duplex::cancel::CancelToken::new();
     let started = Instant::now();
     let mut first = None;
     voice

@@ -4,7 +4,6 @@
 //! decides turn-taking; the stages here (audio, VAD, ASR, ...) each work alone on a WAV file.
 
 pub mod aec;
-pub mod agent;
 pub mod asr;
 pub mod audio;
 pub mod config;
@@ -14,11 +13,11 @@ pub mod llm;
 pub mod models;
 pub mod onnx;
 pub mod runtime;
-pub mod text;
 pub mod transcribe;
 pub mod transport;
 pub mod tts;
 pub mod turn;
 pub mod vad;
 pub mod web;
-pub mod wer;
+
+pub use duplex_core::{agent, cancel, playback, text, wer};

@@ -143,7 +143,7 @@ fn barge_in_flushes_within_one_frame_and_keeps_only_the_words_played() {
         first_play < interruption_at,
         "the reply plays before the user cuts in"
     );
-    let flushes = sim.times_of(|o| matches!(o, Output::Flush));
+    let flushes = sim.times_of(|o| matches!(o, Output::Flush { .. }));
     assert_eq!(flushes.len(), 1);
     let flush = flushes[0];
     // The speech start the VAD saw for the interruption.
@@ -250,7 +250,10 @@ fn a_short_mm_during_the_reply_does_not_interrupt() {
         .iter()
         .any(|(_, e)| matches!(e, AgentEvent::UserSpeechStart { at } if *at + ms(200) >= mm_at));
     assert!(heard_mm, "the VAD noticed the mm");
-    assert!(sim.times_of(|o| matches!(o, Output::Flush)).is_empty());
+    assert!(
+        sim.times_of(|o| matches!(o, Output::Flush { .. }))
+            .is_empty()
+    );
     assert_eq!(
         assistant_texts(&sim),
         vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]

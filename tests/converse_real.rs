@@ -66,13 +66,14 @@ fn two_questions_get_two_replies_each_after_its_question() {
     assert!(e1 <= 1 && e1 < n1, "{first:?}");
     assert!(e2 <= 2 && e2 < n2, "{second:?}");
     for t in [first, second] {
-        let end = (t.user_speech_end_s.unwrap() * f64::from(PIPELINE_RATE)) as usize;
+        let end = (t.user_speech_end_s.unwrap() * f64::from(conversation.output_rate)) as usize;
         let sound = first_sound(&conversation.output, end).expect("a spoken reply");
         assert!(sound > end, "reply after the question");
         assert!(!t.played_text.as_deref().unwrap_or("").is_empty());
     }
     // Nothing is spoken while the user asks the first question.
-    let first_end = (first.user_speech_end_s.unwrap() * f64::from(PIPELINE_RATE)) as usize;
+    let first_end =
+        (first.user_speech_end_s.unwrap() * f64::from(conversation.output_rate)) as usize;
     assert_eq!(
         first_sound(&conversation.output, 0).map(|s| s > first_end),
         Some(true)

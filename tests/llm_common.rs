@@ -33,7 +33,8 @@ pub fn model() -> PathBuf {
 
 /// The worker binary cargo built for this test run.
 pub fn worker() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm"))
+    duplex::llm::installed_worker()
+        .expect("the duplex-llm worker is built next to the tests (cargo build --release)")
 }
 
 /// Worker settings for tests: this build's worker, a context big enough for every test.

@@ -12,7 +12,8 @@ fn duplex() -> PathBuf {
 }
 
 fn worker() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_duplex-llm"))
+    duplex::llm::installed_worker()
+        .expect("the duplex-llm worker is built next to the tests (cargo build --release)")
 }
 
 /// Defined symbols of a binary whose demangled name contains `needle`.

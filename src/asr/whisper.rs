@@ -120,6 +120,19 @@ impl WhisperSession {
             .ok_or_else(|| AsrError::Decode("the full-window decode timed out".into()))
     }
 
+    /// [`transcribe`](Self::transcribe) stopped by duplex's one cancellation token: a hook on the
+    /// token raises the flag that whisper.cpp's abort callback reads.
+    pub fn transcribe_cancellable(
+        &mut self,
+        samples: &[f32],
+        cancel: &duplex_core::cancel::CancelToken,
+    ) -> Result<Transcript, AsrError> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set = flag.clone();
+        let _hook = cancel.on_cancel(move || set.store(true, std::sync::atomic::Ordering::SeqCst));
+        self.transcribe(samples, Some(flag))
+    }
+
     /// One decoding pass; `None` when the guard's time limit stopped it.
     fn decode(
         &mut self,

@@ -1,16 +1,13 @@
 //! Audio core: WAV in and out, resampling to the pipeline rate, 20 ms frames, and the lock-free
 //! ring buffers that carry samples between producers (files, devices, peers) and the pipeline.
 
-pub mod frames;
 pub mod resample;
 pub mod ring;
+pub mod stream;
 pub mod wav;
 
-/// The pipeline's sample rate: every stage sees 16 kHz mono f32.
-pub const PIPELINE_RATE: u32 = 16_000;
-
-/// Samples in one 20 ms pipeline frame.
-pub const FRAME_SAMPLES: usize = 320;
+pub use duplex_core::frames;
+pub use duplex_core::{FRAME_SAMPLES, PIPELINE_RATE};
 
 /// Errors reading or converting audio.
 #[derive(Debug, thiserror::Error)]

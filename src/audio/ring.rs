@@ -40,6 +40,11 @@ impl SampleProducer {
         pushed
     }
 
+    /// Room left in the ring, in samples.
+    pub fn vacant(&self) -> usize {
+        self.inner.vacant_len()
+    }
+
     /// Samples dropped because the ring was full.
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -98,14 +98,16 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         let conversation = converse(config.agent_config(), engines, &input, Pace::RealTime);
         let turns = summarize(&conversation.events);
         let last_voiced = last_voiced_sample(&input).unwrap_or(input.len());
+        let out_rate = f64::from(conversation.output_rate);
+        let voiced_s = last_voiced as f64 / f64::from(PIPELINE_RATE);
+        let from = (voiced_s * out_rate) as usize;
         let first_reply = conversation
             .output
             .iter()
-            .skip(last_voiced)
+            .skip(from)
             .position(|s| s.abs() > VOICED_RMS)
-            .map(|i| i + last_voiced);
-        let latency_ms =
-            first_reply.map(|s| (s - last_voiced) as f64 * 1000.0 / f64::from(PIPELINE_RATE));
+            .map(|i| i + from);
+        let latency_ms = first_reply.map(|s| (s as f64 / out_rate - voiced_s) * 1000.0);
         if let Some(ms) = latency_ms {
             latencies.push(ms);
         }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use duplex::asr::WhisperModel;
-use duplex::audio::{PIPELINE_RATE, load_pipeline_audio, wav::write_wav};
+use duplex::audio::{load_pipeline_audio, wav::write_wav};
 use duplex::config::Config;
 use duplex::runtime::load_local_engines;
 use duplex::transport::file::{Pace, converse};
@@ -36,7 +36,7 @@ pub fn run(config: &Config, args: ConverseArgs) -> anyhow::Result<()> {
         Pace::RealTime
     };
     let conversation = converse(config.agent_config(), engines, &input, pace);
-    write_wav(&args.output, &conversation.output, PIPELINE_RATE)?;
+    write_wav(&args.output, &conversation.output, conversation.output_rate)?;
     super::turn_report::report_turns(&conversation.events, args.events.as_deref())?;
     Ok(())
 }

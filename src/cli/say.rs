@@ -92,7 +92,7 @@ fn stream(
     rate: u32,
     out: &mut Output,
 ) -> anyhow::Result<()> {
-    let cancel = voice.cancel_token()?;
+    let cancel = duplex::cancel::CancelToken::new();
     let mut chunker = SentenceChunker::new(*chunker);
     let started = Instant::now();
     let mut first_audio = None;

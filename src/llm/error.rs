@@ -97,3 +97,19 @@ pub enum LlmError {
         message: String,
     },
 }
+
+impl LlmError {
+    /// Whether the backend is gone (a missing, dead or hung worker, an unusable model), rather
+    /// than this one request having failed (a server error, a timeout, a refused request).
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::Model(_)
+                | Self::WorkerMissing { .. }
+                | Self::WorkerSpawn { .. }
+                | Self::WorkerExited { .. }
+                | Self::WorkerTimeout { .. }
+                | Self::Protocol(_)
+        )
+    }
+}

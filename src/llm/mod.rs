@@ -12,24 +12,23 @@
 //!   was heard, and marked.
 //! - [`turns::TurnManager`]: one call per user turn; records the reply in the memory.
 
-pub mod cancel;
 pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod memory;
 pub mod openai;
-#[path = "../llm_worker/protocol.rs"]
-pub mod protocol;
 pub mod sse;
 pub mod turns;
 mod worker;
 
-pub use cancel::CancelToken;
 pub use config::{BackendKind, LlmConfig};
+pub use duplex_core::cancel::{self, CancelToken};
+pub use duplex_llm_protocol as protocol;
 pub use error::LlmError;
 pub use memory::Conversation;
 pub use protocol::{FinishReason, Sampling, WireMessage as ChatMessage, WorkerStats};
 pub use turns::{Reply, TurnManager};
+pub use worker::installed_worker;
 
 /// How a generation ended.
 #[derive(Debug, Clone, PartialEq)]

@@ -58,6 +58,12 @@ pub fn candidates(configured: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The worker binary that would be started with no configured path, if it exists (it is built
+/// by `cargo build` at the workspace top, next to `duplex`).
+pub fn installed_worker() -> Option<PathBuf> {
+    candidates(Path::new("")).into_iter().find(|p| p.is_file())
+}
+
 /// A running worker process.
 pub struct WorkerProcess {
     path: PathBuf,

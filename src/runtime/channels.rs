@@ -1,21 +1,26 @@
-//! The bounded channels between a transport and its session, made in one place so every
-//! transport gets the same capacities (the constants in [`crate::runtime`]).
+//! The channels between a transport and its session, made in one place so every transport gets
+//! the same capacities (the constants in [`crate::runtime`]) and the same playback contract:
+//! reply chunks in a bounded queue, the flush as an epoch beside it (never behind audio), and
+//! playback progress back in a watch (the latest report, never lost to a full queue).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use tokio::sync::mpsc;
+use duplex_core::playback::PlaybackProgress;
+use tokio::sync::{mpsc, watch};
 
 use super::{
     EVENT_CAPACITY, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
-    TRANSPORT_OUT_CAPACITY, TransportIn, TransportOut,
+    TRANSPORT_OUT_CAPACITY, TransportIn,
 };
+use crate::transport::playout::PlayoutEnds;
 
 /// The transport's ends of a session's channels.
 pub struct TransportEnds {
-    /// Microphone frames and playback progress to the session.
+    /// Microphone frames to the session.
     pub input: mpsc::Sender<TransportIn>,
-    /// Playback commands from the session.
-    pub output: mpsc::Receiver<TransportOut>,
+    /// Reply audio, flushes and the progress report (for a `ReplyPlayout`).
+    pub playout: PlayoutEnds,
     /// Events from the session.
     pub events: mpsc::Receiver<SessionEvent>,
     /// Counters the session keeps (shared with its [`SessionIo`]).
@@ -27,16 +32,24 @@ pub fn session_channels() -> (SessionIo, TransportEnds) {
     let (in_tx, in_rx) = mpsc::channel(TRANSPORT_IN_CAPACITY);
     let (out_tx, out_rx) = mpsc::channel(TRANSPORT_OUT_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
+    let (progress_tx, progress_rx) = watch::channel(PlaybackProgress::default());
+    let flush_epoch = Arc::new(AtomicU64::new(0));
     let status = Arc::new(SessionStatus::default());
     let io = SessionIo {
         input: in_rx,
         output: out_tx,
+        flush_epoch: flush_epoch.clone(),
+        progress: progress_rx,
         events: ev_tx,
         status: status.clone(),
     };
     let ends = TransportEnds {
         input: in_tx,
-        output: out_rx,
+        playout: PlayoutEnds {
+            commands: out_rx,
+            flush_epoch,
+            progress: progress_tx,
+        },
         events: ev_rx,
         status,
     };

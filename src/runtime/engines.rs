@@ -1,33 +1,62 @@
 //! The engines a session needs, behind small traits so that the runtime does not care whether
-//! they are the real models or fakes with declared costs.
+//! they are the real models or fakes with declared costs, and the typed error they report.
 
-use crate::llm::CancelToken;
+use duplex_core::cancel::CancelToken;
+
 use crate::turn::TurnScorer;
 use crate::vad::SpeechProbability;
 
-/// An engine failed; the message says which and why.
+/// Whether an engine failure ends that engine or only the job at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// This job failed (one sentence, one transcript); the engine serves the next one.
+    Transient,
+    /// The engine is gone (its process died, its model cannot run): every later job fails too
+    /// until it is rebuilt.
+    Fatal,
+}
+
+/// An engine failed; says which, whether it can go on, and why.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{stage}: {message}")]
 pub struct EngineError {
     /// The stage ("asr", "turn", "llm", "tts").
     pub stage: &'static str,
+    /// Whether the engine survives it.
+    pub severity: Severity,
     /// What went wrong.
     pub message: String,
 }
 
 impl EngineError {
-    /// An error of `stage` with the text of `e`.
-    pub fn new(stage: &'static str, e: impl std::fmt::Display) -> Self {
+    /// A failure of this one job.
+    pub fn transient(stage: &'static str, e: impl std::fmt::Display) -> Self {
         Self {
             stage,
+            severity: Severity::Transient,
             message: e.to_string(),
         }
+    }
+
+    /// A failure that ends the engine.
+    pub fn fatal(stage: &'static str, e: impl std::fmt::Display) -> Self {
+        Self {
+            stage,
+            severity: Severity::Fatal,
+            message: e.to_string(),
+        }
+    }
+
+    /// Whether the engine is gone.
+    pub fn is_fatal(&self) -> bool {
+        self.severity == Severity::Fatal
     }
 }
 
 /// Speech to text.
 pub trait Transcribe: Send {
-    /// Transcribes 16 kHz speech; `cancel` set by another thread aborts.
+    /// Transcribes 16 kHz speech; `cancel` set by another thread aborts (an empty text).
     fn transcribe(&mut self, audio: &[f32], cancel: &CancelToken) -> Result<String, EngineError>;
 }
 
@@ -49,7 +78,9 @@ pub trait Respond: Send {
 
 /// Text to speech.
 pub trait Speak: Send {
-    /// Synthesizes `text` as 16 kHz speech; stops early when `cancel` is set.
+    /// The voice's own sample rate.
+    fn rate(&self) -> u32;
+    /// Synthesizes `text` at [`rate`](Self::rate); stops early (empty speech) when `cancel` is set.
     fn speak(&mut self, text: &str, cancel: &CancelToken) -> Result<Vec<f32>, EngineError>;
 }
 

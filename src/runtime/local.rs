@@ -1,27 +1,28 @@
 //! The real engines of a local session: Silero VAD, Whisper, smart-turn, the configured LLM
-//! backend with its memory, and the Piper voice, each adapted to the runtime's traits.
+//! backend with its memory, and the Piper voice, each adapted to the runtime's traits, with
+//! their failures sorted into transient and fatal.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use duplex_core::cancel::CancelToken;
 
 use super::engines::{EngineError, Engines, Respond, Speak, Transcribe};
 use crate::asr::{AsrError, WhisperModel, WhisperSession};
-use crate::audio::PIPELINE_RATE;
 use crate::config::Config;
-use crate::llm::{CancelToken, TurnManager};
-use crate::tts::PiperVoice;
+use crate::llm::TurnManager;
+use crate::tts::{PiperVoice, TtsError};
 use crate::turn::SmartTurn;
 use crate::vad::SileroVad;
 
 /// Loads every engine a session needs, as the configuration names them.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
-    let vad = SileroVad::load(&config.models).map_err(|e| EngineError::new("vad", e))?;
-    let asr = whisper.session().map_err(|e| EngineError::new("asr", e))?;
+    let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
+    let asr = whisper
+        .session()
+        .map_err(|e| EngineError::fatal("asr", e))?;
     let turn = SmartTurn::load_with(&config.models, &config.turn)
-        .map_err(|e| EngineError::new("turn", e))?;
-    let llm = TurnManager::from_config(config).map_err(|e| EngineError::new("llm", e))?;
+        .map_err(|e| EngineError::fatal("turn", e))?;
+    let llm = TurnManager::from_config(config).map_err(|e| EngineError::fatal("llm", e))?;
     let tts =
-        PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::new("tts", e))?;
+        PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;
     Ok(Engines {
         vad: Box::new(vad),
         asr: Box::new(asr),
@@ -33,13 +34,11 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
 
 impl Transcribe for WhisperSession {
     fn transcribe(&mut self, audio: &[f32], cancel: &CancelToken) -> Result<String, EngineError> {
-        let flag = Arc::new(AtomicBool::new(false));
-        let set = flag.clone();
-        let _hook = cancel.on_cancel(move || set.store(true, Ordering::SeqCst));
-        match WhisperSession::transcribe(self, audio, Some(flag)) {
+        match self.transcribe_cancellable(audio, cancel) {
             Ok(t) => Ok(t.text),
             Err(AsrError::Cancelled) => Ok(String::new()),
-            Err(e) => Err(EngineError::new("asr", e)),
+            Err(e @ AsrError::Model(_)) => Err(EngineError::fatal("asr", e)),
+            Err(e) => Err(EngineError::transient("asr", e)),
         }
     }
 }
@@ -53,7 +52,13 @@ impl Respond for TurnManager {
     ) -> Result<(), EngineError> {
         TurnManager::respond(self, user_text, cancel, on_token)
             .map(|_| ())
-            .map_err(|e| EngineError::new("llm", e))
+            .map_err(|e| {
+                if e.is_fatal() {
+                    EngineError::fatal("llm", e)
+                } else {
+                    EngineError::transient("llm", e)
+                }
+            })
     }
 
     fn heard(&mut self, text: &str, interrupted: bool) {
@@ -68,19 +73,20 @@ impl Respond for TurnManager {
 }
 
 impl Speak for PiperVoice {
+    fn rate(&self) -> u32 {
+        self.sample_rate()
+    }
+
     fn speak(&mut self, text: &str, cancel: &CancelToken) -> Result<Vec<f32>, EngineError> {
-        let token = self
-            .cancel_token()
-            .map_err(|e| EngineError::new("tts", e))?;
-        let on_cancel = token.clone();
-        let _hook = cancel.on_cancel(move || on_cancel.cancel());
         let mut samples = Vec::new();
-        match PiperVoice::speak(self, text, PIPELINE_RATE, &token, |piece| {
+        let rate = self.sample_rate();
+        match PiperVoice::speak(self, text, rate, cancel, |piece| {
             samples.extend(piece.samples)
         }) {
             Ok(()) => Ok(samples),
-            Err(crate::tts::TtsError::Cancelled) => Ok(Vec::new()),
-            Err(e) => Err(EngineError::new("tts", e)),
+            Err(TtsError::Cancelled) => Ok(Vec::new()),
+            Err(e @ TtsError::Model(_)) => Err(EngineError::fatal("tts", e)),
+            Err(e) => Err(EngineError::transient("tts", e)),
         }
     }
 }

@@ -4,33 +4,35 @@
 
 mod channels;
 mod engines;
+mod io;
 mod local;
 mod session;
 mod workers;
 
 pub use channels::{TransportEnds, session_channels};
-pub use engines::{EngineError, Engines, Respond, Speak, Transcribe};
-pub use local::load_local_engines;
-pub use session::{
-    SessionEvent, SessionEventKind, SessionIo, SessionStatus, TransportIn, TransportOut,
-    run_session,
+pub use engines::{EngineError, Engines, Respond, Severity, Speak, Transcribe};
+pub use io::{
+    PlayChunk, SessionEvent, SessionEventKind, SessionIo, SessionStatus, TransportIn, TransportOut,
 };
+pub use local::load_local_engines;
+pub use session::run_session;
 
 /// Frames from the transport to the session: 64 × 20 ms = 1.28 s. When full, the transport
 /// waits (file) — a live transport counts and drops its oldest audio instead.
 pub const TRANSPORT_IN_CAPACITY: usize = 64;
 
-/// Playback commands from the session to the transport. When full the session waits: the
-/// transport is the clock and drains this every frame.
+/// Reply chunks from the session to the transport. When full, chunks wait in the session's
+/// outbox (the session never blocks); the transport drains this every period.
 pub const TRANSPORT_OUT_CAPACITY: usize = 64;
 
-/// Jobs queued for one engine worker. When full the session waits (back-pressure); in practice
-/// an engine has at most a few jobs because the agent asks once per pause, turn or chunk.
+/// Jobs queued for one engine worker. When full, jobs wait in the session's outbox; in
+/// practice an engine has at most a few because the agent asks once per pause, turn or chunk.
 pub const ENGINE_JOB_CAPACITY: usize = 16;
 
 /// Results from all engines to the session (tokens stream through here). When full, the
-/// worker waits until the session catches up.
+/// worker waits until the session catches up (the session never waits on a worker).
 pub const ENGINE_RESULT_CAPACITY: usize = 256;
 
-/// Events from the session to whoever records them. When full the session waits.
+/// Events from the session to whoever records them. When full, events wait in the session's
+/// outbox, up to this many again; beyond that the oldest are dropped and counted.
 pub const EVENT_CAPACITY: usize = 1024;

@@ -1,98 +1,28 @@
-//! One conversation session: the agent core driven by transport input and engine results, its
-//! effects dispatched to the engine workers and the transport.
+//! One conversation session, and its owner: the agent core driven by transport input, playback
+//! reports and engine results, its effects dispatched to the engine workers and the transport
+//! without ever awaiting a full queue, and, when it ends, everything it started stopped: every
+//! outstanding job cancelled, every worker joined, every engine (and the LLM process) dropped
+//! before `run_session` returns.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use crate::llm::CancelToken;
-use std::time::Instant;
-
-use serde::Serialize;
+use duplex_core::cancel::CancelToken;
+use duplex_core::playback::ChunkId;
 use tokio::sync::mpsc;
 
-use super::engines::Engines;
-use super::workers::spawn_worker;
-use super::{ENGINE_RESULT_CAPACITY, EngineError};
+use super::engines::{EngineError, Engines};
+use super::io::{PlayChunk, SessionEvent, SessionEventKind, SessionIo, TransportIn, TransportOut};
+use super::workers::{Outbox, Worker};
+use super::{ENGINE_RESULT_CAPACITY, EVENT_CAPACITY};
 use crate::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, RequestId, TurnId};
 use crate::audio::frames::Rechunker;
 use crate::text::SentenceChunker;
 use crate::vad::VAD_CHUNK;
 
-/// From the transport to the session.
-#[derive(Debug)]
-pub enum TransportIn {
-    /// The next microphone samples (16 kHz mono, normally one 20 ms frame).
-    Audio(Vec<f32>),
-    /// Total samples of agent speech played so far.
-    Played(u64),
-}
-
-/// From the session to the transport.
-#[derive(Debug)]
-pub enum TransportOut {
-    /// Queue 16 kHz speech after whatever is queued.
-    Play(Vec<f32>),
-    /// Drop everything queued, now.
-    Flush,
-}
-
-/// A recorded event: what happened, at which input sample, and when on the wall clock.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionEvent {
-    /// Input sample position when it happened.
-    pub at: u64,
-    /// Milliseconds since the session started (wall clock, for metrics only).
-    pub wall_ms: f64,
-    /// What happened.
-    #[serde(flatten)]
-    pub kind: SessionEventKind,
-}
-
-/// What a [`SessionEvent`] records.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum SessionEventKind {
-    /// A milestone of the agent core.
-    Agent(AgentEvent),
-    /// Wall-clock cost of one engine job.
-    Cost {
-        /// The stage.
-        stage: &'static str,
-        /// The turn it served, if any.
-        turn: Option<TurnId>,
-        /// Milliseconds it took (for the LLM: to the first token).
-        cost_ms: f64,
-    },
-    /// An engine failed; the session goes on.
-    EngineFailed {
-        /// The error.
-        error: String,
-    },
-}
-
-/// Shared counters a transport may read (e.g. to feed input only when the engines are idle).
-#[derive(Debug, Default)]
-pub struct SessionStatus {
-    /// Engine jobs dispatched and not yet answered.
-    pub in_flight: AtomicUsize,
-    /// Whether a user turn or a reply is in progress.
-    pub busy: AtomicBool,
-    /// Audio messages fully handled (their effects dispatched).
-    pub frames_handled: AtomicU64,
-}
-
-/// The channels connecting a session to its transport and its event recorder.
-pub struct SessionIo {
-    /// Audio and playback progress from the transport.
-    pub input: mpsc::Receiver<TransportIn>,
-    /// Playback commands to the transport.
-    pub output: mpsc::Sender<TransportOut>,
-    /// Events for the recorder.
-    pub events: mpsc::Sender<SessionEvent>,
-    /// Counters shared with the transport.
-    pub status: Arc<SessionStatus>,
-}
+/// How often the session retries outboxes that are waiting for room.
+const OUTBOX_RETRY: Duration = Duration::from_millis(2);
 
 /// A result coming back from a worker.
 struct EngineResult {
@@ -140,6 +70,12 @@ enum LlmJob {
 /// A transcription job: the request it answers, 16 kHz speech, and its cancel token.
 type AsrJob = (RequestId, Vec<f32>, CancelToken);
 
+/// The voice activity model, run on the session's task.
+type Vad = Box<dyn crate::vad::SpeechProbability + Send>;
+
+/// A synthesis job: the chunk, its text, and its turn's cancel token.
+type TtsJob = (TurnId, u32, String, CancelToken);
+
 struct Chunker(SentenceChunker);
 
 impl ChunkText for Chunker {
@@ -155,79 +91,88 @@ fn millis(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Runs a session until the transport closes its input.
-pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionIo) {
-    let started = Instant::now();
-    let Engines {
-        mut vad,
-        mut asr,
-        mut turn,
-        mut llm,
-        mut tts,
-    } = engines;
-    let (results_tx, mut results) = mpsc::channel::<EngineResult>(ENGINE_RESULT_CAPACITY);
+/// The engine workers of one session.
+struct Workers {
+    asr: Worker<AsrJob>,
+    turn: Worker<(RequestId, Vec<f32>)>,
+    llm: Worker<LlmJob>,
+    tts: Worker<TtsJob>,
+}
 
-    let tx = results_tx.clone();
-    let asr_jobs = spawn_worker("asr", move |(request, audio, cancel): AsrJob| {
-        let t = Instant::now();
-        let (text, error) = match asr.transcribe(&audio, &cancel) {
-            Ok(text) => (text, None),
-            Err(e) => (String::new(), Some(e)),
-        };
-        let input = Input::Transcript { request, text };
-        let _ = tx.blocking_send(EngineResult::done("asr", None, t, input, error));
-    });
-    let tx = results_tx.clone();
-    let turn_jobs = spawn_worker("turn", move |(request, audio): (_, Vec<f32>)| {
-        let t = Instant::now();
-        let (probability, error) = match turn.score(&audio) {
-            Ok(p) => (p, None),
-            Err(e) => (0.0, Some(EngineError::new("turn", e))),
-        };
-        let input = Input::TurnScore {
-            request,
-            probability,
-        };
-        let _ = tx.blocking_send(EngineResult::done("turn", None, t, input, error));
-    });
-    let tx = results_tx.clone();
-    // The turn whose exchange ends the LLM's history, if any (only that one may be retracted).
-    let mut last_exchange: Option<TurnId> = None;
-    let llm_jobs = spawn_worker("llm", move |job: LlmJob| match job {
-        LlmJob::Heard { text, interrupted } => llm.heard(&text, interrupted),
-        LlmJob::Retract { turn } => {
-            if last_exchange.take() == Some(turn) {
-                llm.retract();
+impl Workers {
+    /// Starts a worker per engine; results go to `tx`. The VAD runs on the session's own task,
+    /// so it is handed back.
+    fn spawn(engines: Engines, tx: mpsc::Sender<EngineResult>) -> (Self, Vad) {
+        let Engines {
+            vad,
+            mut asr,
+            mut turn,
+            mut llm,
+            mut tts,
+        } = engines;
+        let results = tx.clone();
+        let asr_worker = Worker::spawn("asr", move |(request, audio, cancel): AsrJob| {
+            let t = Instant::now();
+            let (text, error) = match asr.transcribe(&audio, &cancel) {
+                Ok(text) => (text, None),
+                Err(e) => (String::new(), Some(e)),
+            };
+            let input = Input::Transcript { request, text };
+            let _ = results.blocking_send(EngineResult::done("asr", None, t, input, error));
+        });
+        let results = tx.clone();
+        let turn_worker = Worker::spawn("turn", move |(request, audio): (_, Vec<f32>)| {
+            let t = Instant::now();
+            let (probability, error) = match turn.score(&audio) {
+                Ok(p) => (p, None),
+                Err(e) => (0.0, Some(EngineError::transient("turn", e))),
+            };
+            let input = Input::TurnScore {
+                request,
+                probability,
+            };
+            let _ = results.blocking_send(EngineResult::done("turn", None, t, input, error));
+        });
+        let results = tx.clone();
+        // The turn whose exchange ends the LLM's history, if any (only that one may be retracted).
+        let mut last_exchange: Option<TurnId> = None;
+        let llm_worker = Worker::spawn("llm", move |job: LlmJob| match job {
+            LlmJob::Heard { text, interrupted } => llm.heard(&text, interrupted),
+            LlmJob::Retract { turn } => {
+                if last_exchange.take() == Some(turn) {
+                    llm.retract();
+                }
             }
-        }
-        LlmJob::Generate { turn, text, cancel } => {
-            let t = Instant::now();
-            let mut first = true;
-            let result = llm.respond(&text, &cancel, &mut |token| {
-                let cost = first.then(|| ("llm_first_token", Some(turn), millis(t)));
-                first = false;
-                let input = Some(Input::LlmToken {
-                    turn,
-                    text: token.to_owned(),
+            LlmJob::Generate { turn, text, cancel } => {
+                let t = Instant::now();
+                let mut first = true;
+                let result = llm.respond(&text, &cancel, &mut |token| {
+                    let cost = first.then(|| ("llm_first_token", Some(turn), millis(t)));
+                    first = false;
+                    let input = Some(Input::LlmToken {
+                        turn,
+                        text: token.to_owned(),
+                    });
+                    let sent = results.blocking_send(EngineResult {
+                        input,
+                        cost,
+                        error: None,
+                        job_done: false,
+                    });
+                    if sent.is_err() {
+                        cancel.cancel(); // the session is gone: stop generating
+                    }
                 });
-                let _ = tx.blocking_send(EngineResult {
-                    input,
-                    cost,
-                    error: None,
-                    job_done: false,
-                });
-            });
-            last_exchange = result.is_ok().then_some(turn);
-            let input = Input::LlmDone { turn };
-            let done = EngineResult::done("llm_total", Some(turn), t, input, result.err());
-            let _ = tx.blocking_send(done);
-        }
-    });
-    let tx = results_tx.clone();
-    let tts_jobs = spawn_worker(
-        "tts",
-        move |(turn, chunk, text, cancel): (TurnId, u32, String, CancelToken)| {
+                last_exchange = result.is_ok().then_some(turn);
+                let input = Input::LlmDone { turn };
+                let done = EngineResult::done("llm_total", Some(turn), t, input, result.err());
+                let _ = results.blocking_send(done);
+            }
+        });
+        let results = tx;
+        let tts_worker = Worker::spawn("tts", move |(turn, chunk, text, cancel): TtsJob| {
             let t = Instant::now();
+            let rate = tts.rate();
             let (samples, error) = match tts.speak(&text, &cancel) {
                 Ok(s) => (s, None),
                 Err(e) => (Vec::new(), Some(e)),
@@ -235,12 +180,219 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
             let input = Input::Synthesized {
                 turn,
                 chunk,
+                rate,
                 samples,
             };
-            let _ = tx.blocking_send(EngineResult::done("tts", Some(turn), t, input, error));
-        },
-    );
-    drop(results_tx);
+            let _ = results.blocking_send(EngineResult::done("tts", Some(turn), t, input, error));
+        });
+        let workers = Self {
+            asr: asr_worker,
+            turn: turn_worker,
+            llm: llm_worker,
+            tts: tts_worker,
+        };
+        (workers, vad)
+    }
+
+    /// Moves waiting jobs on; false when a worker is gone.
+    fn pump(&mut self) -> bool {
+        self.asr.jobs.pump()
+            && self.turn.jobs.pump()
+            && self.llm.jobs.pump()
+            && self.tts.jobs.pump()
+    }
+
+    fn waiting(&self) -> usize {
+        self.asr.jobs.waiting()
+            + self.turn.jobs.waiting()
+            + self.llm.jobs.waiting()
+            + self.tts.jobs.waiting()
+    }
+
+    /// Stops every worker and joins its thread (each drops its engine as it ends).
+    async fn close(self) {
+        let threads: Vec<_> = [
+            self.asr.close(),
+            self.turn.close(),
+            self.llm.close(),
+            self.tts.close(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let joined = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                if thread.join().is_err() {
+                    tracing::error!("an engine worker panicked");
+                }
+            }
+        });
+        if joined.await.is_err() {
+            tracing::error!("could not join the engine workers");
+        }
+    }
+}
+
+/// The session's state besides the agent: cancel tokens, outboxes, the playback epoch.
+struct Dispatch {
+    workers: Workers,
+    playback: Outbox<TransportOut>,
+    events: Outbox<SessionEvent>,
+    flush_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    epoch: u64,
+    cancels: HashMap<TurnId, CancelToken>,
+    asr_cancels: HashMap<RequestId, CancelToken>,
+    status: std::sync::Arc<super::io::SessionStatus>,
+    started: Instant,
+}
+
+impl Dispatch {
+    fn record(&mut self, at: u64, kind: SessionEventKind) -> bool {
+        let event = SessionEvent {
+            at,
+            wall_ms: millis(self.started),
+            kind,
+        };
+        let open = self.events.push(event);
+        let dropped = self.events.cap(EVENT_CAPACITY);
+        if dropped > 0 {
+            self.status
+                .events_dropped
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        open
+    }
+
+    /// Carries out one effect of the agent. False when the transport or a worker is gone.
+    fn carry_out(&mut self, now: u64, output: Output) -> bool {
+        let in_flight = &self.status.in_flight;
+        match output {
+            Output::Transcribe { request, audio } => {
+                let cancel = self.asr_cancels.entry(request).or_default().clone();
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                self.workers.asr.jobs.push((request, audio, cancel))
+            }
+            Output::Abandon(request) => {
+                if let Some(token) = self.asr_cancels.remove(&request) {
+                    token.cancel();
+                }
+                true
+            }
+            Output::ScoreTurn { request, audio } => {
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                self.workers.turn.jobs.push((request, audio))
+            }
+            Output::Generate { turn, user_text } => {
+                let cancel = self.cancels.entry(turn).or_default().clone();
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                let job = LlmJob::Generate {
+                    turn,
+                    text: user_text,
+                    cancel,
+                };
+                self.workers.llm.jobs.push(job)
+            }
+            Output::Synthesize { turn, chunk, text } => {
+                let cancel = self.cancels.entry(turn).or_default().clone();
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                self.workers.tts.jobs.push((turn, chunk, text, cancel))
+            }
+            Output::Play {
+                turn,
+                chunk,
+                rate,
+                samples,
+            } => self.playback.push(TransportOut::Play(PlayChunk {
+                epoch: self.epoch,
+                id: ChunkId { turn, chunk },
+                rate,
+                samples,
+            })),
+            Output::Flush { epoch } => {
+                self.epoch = epoch;
+                self.flush_epoch.store(epoch, Ordering::Release);
+                // Chunks still waiting here were never seen by the transport: drop them too.
+                self.playback
+                    .discard(|TransportOut::Play(chunk)| chunk.epoch < epoch);
+                true
+            }
+            Output::Cancel(turn) => {
+                if let Some(token) = self.cancels.remove(&turn) {
+                    token.cancel();
+                }
+                true
+            }
+            Output::Event(event) => self.on_event(now, event),
+        }
+    }
+
+    fn on_event(&mut self, now: u64, event: AgentEvent) -> bool {
+        let mut open = true;
+        if let AgentEvent::ReplyAbandoned { turn, .. } = &event {
+            open &= self.workers.llm.jobs.push(LlmJob::Retract { turn: *turn });
+        }
+        if let AgentEvent::AssistantText {
+            text,
+            interrupted,
+            turn,
+            ..
+        } = &event
+        {
+            self.cancels.remove(turn);
+            let job = LlmJob::Heard {
+                text: text.clone(),
+                interrupted: *interrupted,
+            };
+            open &= self.workers.llm.jobs.push(job);
+        }
+        open && self.record(now, SessionEventKind::Agent(event))
+    }
+
+    /// Cancels everything outstanding, joins the workers (dropping the engines) and hands the
+    /// last events to the recorder.
+    async fn close(mut self, events: mpsc::Sender<SessionEvent>) {
+        for token in self.cancels.values().chain(self.asr_cancels.values()) {
+            token.cancel();
+        }
+        self.workers.close().await;
+        self.events.pump();
+        let Dispatch {
+            events: mut outbox, ..
+        } = self;
+        // Whatever the recorder has not taken yet, it gets now (bounded by EVENT_CAPACITY).
+        while outbox.waiting() > 0 {
+            if events.reserve().await.is_err() || !outbox.pump() {
+                break;
+            }
+        }
+    }
+}
+
+/// Runs a session until the transport closes its input (or a queue to it closes). When it
+/// returns, every job it started is cancelled, every worker thread joined and every engine
+/// dropped (so a server can count the session's slot free).
+pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
+    let SessionIo {
+        mut input,
+        output,
+        flush_epoch,
+        mut progress,
+        events,
+        status,
+    } = io;
+    let (results_tx, mut results) = mpsc::channel::<EngineResult>(ENGINE_RESULT_CAPACITY);
+    let (workers, mut vad) = Workers::spawn(engines, results_tx);
+    let mut dispatch = Dispatch {
+        workers,
+        playback: Outbox::new(output),
+        events: Outbox::new(events.clone()),
+        flush_epoch,
+        epoch: 0,
+        cancels: HashMap::new(),
+        asr_cancels: HashMap::new(),
+        status: status.clone(),
+        started: Instant::now(),
+    };
 
     let chunker = config.chunker;
     let mut agent = Agent::new(config, move || {
@@ -248,15 +400,14 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
     });
     let mut now = 0u64;
     let mut rechunker = Rechunker::<VAD_CHUNK>::default();
-    let mut cancels: HashMap<TurnId, CancelToken> = HashMap::new();
-    let mut asr_cancels: HashMap<RequestId, CancelToken> = HashMap::new();
-    let status = io.status.clone();
+    let mut progress_open = true;
 
     loop {
         let mut handled_audio = false;
         let mut finished_job = false;
+        let waiting = dispatch.workers.waiting() + dispatch.playback.waiting();
         tokio::select! {
-            message = io.input.recv() => match message {
+            message = input.recv() => match message {
                 None => break,
                 Some(TransportIn::Audio(frame)) => {
                     handled_audio = true;
@@ -273,106 +424,51 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
                         }
                     }
                 }
-                Some(TransportIn::Played(total)) => agent.handle(now, Input::Played { total }),
+            },
+            changed = progress.changed(), if progress_open => match changed {
+                Ok(()) => {
+                    let report = *progress.borrow_and_update();
+                    agent.handle(now, Input::Played(report));
+                }
+                Err(_) => progress_open = false,
             },
             Some(result) = results.recv() => {
                 if let Some((stage, turn, cost_ms)) = result.cost {
-                    let kind = SessionEventKind::Cost { stage, turn, cost_ms };
-                    let _ = io.events.send(SessionEvent { at: now, wall_ms: millis(started), kind }).await;
+                    dispatch.record(now, SessionEventKind::Cost { stage, turn, cost_ms });
                 }
                 if let Some(e) = result.error {
-                    tracing::warn!("{e}");
-                    let kind = SessionEventKind::EngineFailed { error: e.to_string() };
-                    let _ = io.events.send(SessionEvent { at: now, wall_ms: millis(started), kind }).await;
+                    if e.is_fatal() {
+                        tracing::error!("{e}");
+                    } else {
+                        tracing::warn!("{e}");
+                    }
+                    let kind = SessionEventKind::EngineFailed {
+                        error: e.to_string(),
+                        severity: e.severity,
+                    };
+                    dispatch.record(now, kind);
                 }
                 if let Some(input) = result.input {
                     if let Input::Transcript { request, .. } = &input {
-                        asr_cancels.remove(request);
+                        dispatch.asr_cancels.remove(request);
                     }
                     agent.handle(now, input);
                 }
                 finished_job = result.job_done;
             }
+            _ = tokio::time::sleep(OUTBOX_RETRY), if waiting > 0 => {}
         }
         if agent.next_deadline().is_some_and(|d| d <= now) {
             agent.handle(now, Input::Tick);
         }
+        let mut open = dispatch.workers.pump() && dispatch.playback.pump();
+        dispatch.events.pump();
         while let Some(output) = agent.poll() {
-            let in_flight = &status.in_flight;
-            let sent = match output {
-                Output::Transcribe { request, audio } => {
-                    let cancel = asr_cancels.entry(request).or_default().clone();
-                    in_flight.fetch_add(1, Ordering::SeqCst);
-                    asr_jobs.send((request, audio, cancel)).await.is_ok()
-                }
-                Output::Abandon(request) => {
-                    if let Some(token) = asr_cancels.remove(&request) {
-                        token.cancel();
-                    }
-                    true
-                }
-                Output::ScoreTurn { request, audio } => {
-                    in_flight.fetch_add(1, Ordering::SeqCst);
-                    turn_jobs.send((request, audio)).await.is_ok()
-                }
-                Output::Generate { turn, user_text } => {
-                    let cancel = cancels.entry(turn).or_default().clone();
-                    in_flight.fetch_add(1, Ordering::SeqCst);
-                    let job = LlmJob::Generate {
-                        turn,
-                        text: user_text,
-                        cancel,
-                    };
-                    llm_jobs.send(job).await.is_ok()
-                }
-                Output::Synthesize { turn, chunk, text } => {
-                    let cancel = cancels.entry(turn).or_default().clone();
-                    in_flight.fetch_add(1, Ordering::SeqCst);
-                    tts_jobs.send((turn, chunk, text, cancel)).await.is_ok()
-                }
-                Output::Play { samples, .. } => {
-                    io.output.send(TransportOut::Play(samples)).await.is_ok()
-                }
-                Output::Flush => io.output.send(TransportOut::Flush).await.is_ok(),
-                Output::Cancel(turn) => {
-                    if let Some(token) = cancels.remove(&turn) {
-                        token.cancel();
-                    }
-                    true
-                }
-                Output::Event(event) => {
-                    if let AgentEvent::ReplyAbandoned { turn, .. } = &event {
-                        let _ = llm_jobs.send(LlmJob::Retract { turn: *turn }).await;
-                    }
-                    if let AgentEvent::AssistantText {
-                        text,
-                        interrupted,
-                        turn,
-                        ..
-                    } = &event
-                    {
-                        cancels.remove(turn);
-                        let job = LlmJob::Heard {
-                            text: text.clone(),
-                            interrupted: *interrupted,
-                        };
-                        let _ = llm_jobs.send(job).await;
-                    }
-                    let kind = SessionEventKind::Agent(event);
-                    io.events
-                        .send(SessionEvent {
-                            at: now,
-                            wall_ms: millis(started),
-                            kind,
-                        })
-                        .await
-                        .is_ok()
-                }
-            };
-            if !sent {
-                tracing::warn!("a session queue closed; ending the session");
-                return;
-            }
+            open &= dispatch.carry_out(now, output);
+        }
+        if !open {
+            tracing::warn!("a session queue closed; ending the session");
+            break;
         }
         status.busy.store(agent.is_busy(), Ordering::SeqCst);
         // Counted only now, after the effects were dispatched, so that a transport waiting for
@@ -384,4 +480,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, mut io: SessionI
             status.frames_handled.fetch_add(1, Ordering::SeqCst);
         }
     }
+    drop(results);
+    drop(vad);
+    dispatch.close(events).await;
 }

@@ -1,32 +1,119 @@
-//! Engine worker threads: each owns one engine and takes jobs from a bounded queue until the
-//! session closes it; a named spawn helper logs how each worker ended.
+//! Engine worker threads and the session's non-blocking way of feeding them.
+//!
+//! Each worker owns one engine and takes jobs from a bounded queue. The session never awaits a
+//! full queue: a job that does not fit waits in the session's own [`Outbox`] and is moved on
+//! when room frees up, so a worker blocked on a full results channel can never deadlock the
+//! session that drains it. The session owns the workers: [`Worker::close`] stops taking jobs and
+//! hands back the thread to join, and the engine is dropped when the thread ends.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
 use super::ENGINE_JOB_CAPACITY;
 
-/// Spawns a named worker thread that calls `work` for every job; returns the job queue.
-pub(crate) fn spawn_worker<J: Send + 'static>(
-    name: &'static str,
-    mut work: impl FnMut(J) + Send + 'static,
-) -> mpsc::Sender<J> {
-    let (tx, mut rx) = mpsc::channel::<J>(ENGINE_JOB_CAPACITY);
-    let spawned = std::thread::Builder::new()
-        .name(format!("duplex-{name}"))
-        .spawn(move || {
-            let mut jobs = 0u64;
-            while let Some(job) = rx.blocking_recv() {
-                work(job);
-                jobs += 1;
-            }
-            tracing::debug!(
-                worker = name,
-                jobs,
-                "worker ended: its session closed the queue"
-            );
-        });
-    if let Err(e) = spawned {
-        tracing::error!(worker = name, "cannot start worker thread: {e}");
+/// Items waiting to enter a bounded channel, sent without ever awaiting.
+pub(crate) struct Outbox<T> {
+    tx: mpsc::Sender<T>,
+    waiting: VecDeque<T>,
+}
+
+impl<T> Outbox<T> {
+    pub(crate) fn new(tx: mpsc::Sender<T>) -> Self {
+        Self {
+            tx,
+            waiting: VecDeque::new(),
+        }
     }
-    tx
+
+    /// Sends `item` now if the channel has room, else keeps it (in order) for [`Self::pump`].
+    /// Returns false when the receiver is gone.
+    pub(crate) fn push(&mut self, item: T) -> bool {
+        self.waiting.push_back(item);
+        self.pump()
+    }
+
+    /// Moves waiting items into the channel while it has room. False when the receiver is gone.
+    pub(crate) fn pump(&mut self) -> bool {
+        while let Some(item) = self.waiting.pop_front() {
+            match self.tx.try_send(item) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(item)) => {
+                    self.waiting.push_front(item);
+                    return true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            }
+        }
+        true
+    }
+
+    /// Items still waiting for room.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Drops the waiting items that match `stale`.
+    pub(crate) fn discard(&mut self, stale: impl Fn(&T) -> bool) {
+        self.waiting.retain(|item| !stale(item));
+    }
+
+    /// Drops the oldest waiting items beyond `max`; returns how many.
+    pub(crate) fn cap(&mut self, max: usize) -> usize {
+        let excess = self.waiting.len().saturating_sub(max);
+        self.waiting.drain(..excess);
+        excess
+    }
+}
+
+/// A worker thread owning one engine, fed through an [`Outbox`].
+pub(crate) struct Worker<J> {
+    pub(crate) jobs: Outbox<J>,
+    closing: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<J: Send + 'static> Worker<J> {
+    /// Spawns a named worker thread that calls `work` for every job.
+    pub(crate) fn spawn(name: &'static str, mut work: impl FnMut(J) + Send + 'static) -> Self {
+        let (tx, mut rx) = mpsc::channel::<J>(ENGINE_JOB_CAPACITY);
+        let closing = Arc::new(AtomicBool::new(false));
+        let stop = closing.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("duplex-{name}"))
+            .spawn(move || {
+                let mut jobs = 0u64;
+                while let Some(job) = rx.blocking_recv() {
+                    if stop.load(Ordering::Acquire) {
+                        continue; // the session is ending: queued jobs are dropped unrun
+                    }
+                    work(job);
+                    jobs += 1;
+                }
+                tracing::debug!(worker = name, jobs, "worker ended: its session closed it");
+            });
+        let thread = match spawned {
+            Ok(thread) => Some(thread),
+            Err(e) => {
+                tracing::error!(worker = name, "cannot start worker thread: {e}");
+                None
+            }
+        };
+        Self {
+            jobs: Outbox::new(tx),
+            closing,
+            thread,
+        }
+    }
+
+    /// Stops taking jobs (queued ones are dropped unrun) and returns the thread to join; the
+    /// engine is dropped when it ends.
+    pub(crate) fn close(self) -> Option<JoinHandle<()>> {
+        self.closing.store(true, Ordering::Release);
+        drop(self.jobs);
+        self.thread
+    }
 }

@@ -2,15 +2,21 @@
 //! (absolute deadlines, no drift) or as fast as the engines allow, and writes the agent's speech
 //! on the same timeline as the input: each reply at the time it would have been heard.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::playout::ReplyPlayout;
 use crate::agent::AgentConfig;
 use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE};
 use crate::runtime::{
-    Engines, SessionEvent, TransportEnds, TransportIn, TransportOut, run_session, session_channels,
+    Engines, SessionEvent, TransportEnds, TransportIn, run_session, session_channels,
 };
+
+/// The rate of the agent's speech in the output: Piper voices' own, so it passes unchanged.
+pub const OUTPUT_RATE: u32 = 22_050;
+
+/// Output samples per 20 ms input frame.
+const OUTPUT_FRAME: usize = OUTPUT_RATE as usize / 50;
 
 /// How the recording is fed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,9 +29,11 @@ pub enum Pace {
 
 /// What a conversation over a file produced.
 pub struct Conversation {
-    /// The agent's speech on the input's timeline (16 kHz), silence elsewhere; it runs on past
-    /// the input's end while a reply was still being heard.
+    /// The agent's speech on the input's timeline (at `output_rate`), silence elsewhere; it runs
+    /// on past the input's end while a reply was still being heard.
     pub output: Vec<f32>,
+    /// The output's sample rate ([`OUTPUT_RATE`]).
+    pub output_rate: u32,
     /// Everything the session recorded.
     pub events: Vec<SessionEvent>,
 }
@@ -52,10 +60,11 @@ async fn converse_async(
     let (io, ends) = session_channels();
     let TransportEnds {
         input: in_tx,
-        output: mut out_rx,
+        playout,
         events: mut ev_rx,
         status,
     } = ends;
+    let mut playout = ReplyPlayout::new(OUTPUT_RATE, playout);
     let session = tokio::spawn(run_session(config, engines, io));
     let recorder = tokio::spawn(async move {
         let mut events = Vec::new();
@@ -69,9 +78,8 @@ async fn converse_async(
         Duration::from_micros(1_000_000 * FRAME_SAMPLES as u64 / u64::from(PIPELINE_RATE));
     let tail_frames = MAX_TAIL_S as usize * PIPELINE_RATE as usize / FRAME_SAMPLES;
     let input_frames = input.len().div_ceil(FRAME_SAMPLES);
-    let mut output = Vec::with_capacity(input.len());
-    let mut queue: VecDeque<f32> = VecDeque::new();
-    let mut played = 0u64;
+    let mut output = Vec::with_capacity(input.len() * OUTPUT_FRAME / FRAME_SAMPLES);
+    let mut period = [0.0f32; OUTPUT_FRAME];
     let start = tokio::time::Instant::now();
     let silence = [0.0f32; FRAME_SAMPLES];
     for i in 0..input_frames + tail_frames {
@@ -100,27 +108,23 @@ async fn converse_async(
                 tokio::time::sleep(Duration::from_micros(200)).await;
             }
         }
-        while let Ok(command) = out_rx.try_recv() {
-            match command {
-                TransportOut::Play(samples) => queue.extend(samples),
-                TransportOut::Flush => queue.clear(),
-            }
-        }
-        let n = queue.len().min(FRAME_SAMPLES);
-        output.extend(queue.drain(..n));
-        output.resize(output.len() + FRAME_SAMPLES - n, 0.0);
-        played += n as u64;
-        if in_tx.send(TransportIn::Played(played)).await.is_err() {
+        if playout.next_period(&mut period).is_none() {
             break;
         }
+        output.extend_from_slice(&period);
         let input_over = i + 1 >= input_frames;
-        if input_over && queue.is_empty() && !status.busy.load(Ordering::SeqCst) {
+        if input_over && playout.is_idle() && !status.busy.load(Ordering::SeqCst) {
             break;
         }
     }
     drop(in_tx);
     let _ = session.await;
     let events = recorder.await.unwrap_or_default();
-    output.truncate(output.len().max(input.len()));
-    Conversation { output, events }
+    let input_len = input.len() * OUTPUT_FRAME / FRAME_SAMPLES;
+    output.resize(output.len().max(input_len), 0.0);
+    Conversation {
+        output,
+        output_rate: OUTPUT_RATE,
+        events,
+    }
 }

@@ -2,9 +2,10 @@
 //!
 //! `PiperVoice` owns one ONNX session, reused for every sentence. Text is normalised
 //! (`crate::text::normalize`), phonemized sentence by sentence, and each sentence is synthesised
-//! and handed out as soon as it exists, resampled to the rate the caller asks for. A
-//! `CancelToken` abandons a synthesis from another thread: it sets a flag checked between
-//! sentences and terminates the ONNX run in progress.
+//! and handed out as soon as it exists, resampled to the rate the caller asks for (the runtime
+//! asks for the voice's own rate: transports resample each reply once). duplex's one
+//! `CancelToken` abandons a synthesis from another thread: it is checked between sentences and,
+//! through a hook, terminates the ONNX run in progress.
 
 #![deny(unsafe_code)]
 
@@ -16,8 +17,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use duplex_core::cancel::CancelToken;
 pub use phonemize::{Clause, PhonemeIds, Phonemizer, Utterance, find_espeak_data, split_clauses};
-pub use piper::{CancelToken, PiperVoice, SpeechPiece, VoiceFile};
+pub use piper::{PiperVoice, SpeechPiece, VoiceFile};
 
 use crate::text::ChunkerConfig;
 

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{Array1, Array2};
 use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
 use serde::Deserialize;
+
+use duplex_core::cancel::{CancelHook, CancelToken};
 
 use super::phonemize::{PhonemeIds, Phonemizer, Utterance, find_espeak_data};
 use super::{TtsConfig, TtsError};
@@ -119,26 +120,33 @@ impl VoiceFile {
     }
 }
 
-/// Abandons a synthesis from any thread: `cancel()` stops it between sentences and terminates
-/// the ONNX run in progress. One token per synthesis (per turn); once cancelled it stays so.
-#[derive(Clone)]
-pub struct CancelToken {
-    cancelled: Arc<AtomicBool>,
+/// The adapter from the one [`CancelToken`] to ONNX Runtime: one run's options, terminated by a
+/// hook on the token, so that cancelling stops the synthesis between sentences and ends the ONNX
+/// run in progress.
+struct OnnxCancel {
+    token: CancelToken,
     run: Arc<RunOptions>,
+    _hook: CancelHook,
 }
 
-impl CancelToken {
-    /// Cancels the synthesis using this token; returns at once.
-    pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::SeqCst);
-        if let Err(e) = self.run.terminate() {
-            tracing::warn!(error = %e, "could not terminate the ONNX run; it stops after this sentence");
-        }
+impl OnnxCancel {
+    fn new(token: &CancelToken) -> Result<Self, TtsError> {
+        let run = Arc::new(RunOptions::new().map_err(|e| TtsError::Inference(e.to_string()))?);
+        let terminate = run.clone();
+        let hook = token.on_cancel(move || {
+            if let Err(e) = terminate.terminate() {
+                tracing::warn!(error = %e, "could not terminate the ONNX run; it stops after this sentence");
+            }
+        });
+        Ok(Self {
+            token: token.clone(),
+            run,
+            _hook: hook,
+        })
     }
 
-    /// Whether `cancel` was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
+    fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
     }
 }
 
@@ -208,15 +216,6 @@ impl PiperVoice {
         &self.voice
     }
 
-    /// A new cancellation token for one synthesis.
-    pub fn cancel_token(&self) -> Result<CancelToken, TtsError> {
-        let run = RunOptions::new().map_err(|e| TtsError::Inference(e.to_string()))?;
-        Ok(CancelToken {
-            cancelled: Arc::new(AtomicBool::new(false)),
-            run: Arc::new(run),
-        })
-    }
-
     /// Normalises and phonemizes `text` into utterances (one per sentence); errors if there is
     /// nothing to say.
     pub fn prepare(&self, text: &str) -> Result<Vec<Utterance>, TtsError> {
@@ -230,6 +229,10 @@ impl PiperVoice {
 
     /// Runs the model on one utterance's phoneme ids; samples at the model's rate, peak-scaled.
     pub fn infer(&mut self, ids: &[i64], cancel: &CancelToken) -> Result<Vec<f32>, TtsError> {
+        self.infer_with(ids, &OnnxCancel::new(cancel)?)
+    }
+
+    fn infer_with(&mut self, ids: &[i64], cancel: &OnnxCancel) -> Result<Vec<f32>, TtsError> {
         if cancel.is_cancelled() {
             return Err(TtsError::Cancelled);
         }
@@ -279,8 +282,9 @@ impl PiperVoice {
         mut on_piece: impl FnMut(SpeechPiece),
     ) -> Result<(), TtsError> {
         let utterances = self.prepare(text)?;
+        let cancel = OnnxCancel::new(cancel)?;
         for u in utterances {
-            let mut samples = self.infer(&u.ids, cancel)?;
+            let mut samples = self.infer_with(&u.ids, &cancel)?;
             if u.ends_sentence {
                 samples.resize(samples.len() + self.sentence_silence, 0.0);
             }
@@ -300,7 +304,7 @@ impl PiperVoice {
 
     /// Speaks all of `text` at `rate` Hz and returns the samples.
     pub fn synthesize(&mut self, text: &str, rate: u32) -> Result<Vec<f32>, TtsError> {
-        let cancel = self.cancel_token()?;
+        let cancel = CancelToken::new();
         let mut all = Vec::new();
         self.speak(text, rate, &cancel, |piece| all.extend(piece.samples))?;
         Ok(all)

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use crate::audio::PIPELINE_RATE;
-use crate::runtime::{SessionIo, TransportIn, TransportOut};
+use duplex_core::agent::TurnId;
+use duplex_core::playback::ChunkId;
+
+use crate::runtime::{PlayChunk, SessionIo, TransportIn, TransportOut};
 
 /// A sample counts as voice above this level: the page's latency meter uses the same default,
 /// so both ends agree on where the caller stopped.
@@ -38,10 +41,9 @@ pub async fn run_tone_probe(after: Duration, mut io: SessionIo) {
     let after_samples = (after.as_secs_f64() * f64::from(PIPELINE_RATE)) as u64;
     let mut heard = 0u64;
     let mut last_loud: Option<u64> = None;
+    let mut tones = 0;
     while let Some(message) = io.input.recv().await {
-        let TransportIn::Audio(frame) = message else {
-            continue;
-        };
+        let TransportIn::Audio(frame) = message;
         if let Some(i) = frame.iter().rposition(|s| s.abs() > LOUD) {
             last_loud = Some(heard + i as u64 + 1);
         }
@@ -51,13 +53,18 @@ pub async fn run_tone_probe(after: Duration, mut io: SessionIo) {
         // Queue it while the deadline is within the next frame (or already passed).
         if heard + frame.len() as u64 > deadline {
             last_loud = None;
+            tones += 1;
             let lead = deadline.saturating_sub(heard) as usize;
-            if io
-                .output
-                .send(TransportOut::Play(tone_after(lead)))
-                .await
-                .is_err()
-            {
+            let tone = PlayChunk {
+                epoch: 0,
+                id: ChunkId {
+                    turn: TurnId(tones),
+                    chunk: 0,
+                },
+                rate: PIPELINE_RATE,
+                samples: tone_after(lead),
+            };
+            if io.output.send(TransportOut::Play(tone)).await.is_err() {
                 break;
             }
         }
@@ -66,25 +73,14 @@ pub async fn run_tone_probe(after: Duration, mut io: SessionIo) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use tokio::sync::mpsc;
-
     use super::*;
-    use crate::runtime::SessionStatus;
 
     /// The tone's first loud sample lands exactly `after` past the last loud input sample.
     #[tokio::test]
     async fn tone_starts_exactly_after_the_last_loud_sample() {
-        let (in_tx, in_rx) = mpsc::channel(64);
-        let (out_tx, mut out_rx) = mpsc::channel(8);
-        let (ev_tx, _ev_rx) = mpsc::channel(8);
-        let io = SessionIo {
-            input: in_rx,
-            output: out_tx,
-            events: ev_tx,
-            status: Arc::new(SessionStatus::default()),
-        };
+        let (io, ends) = crate::runtime::session_channels();
+        let in_tx = ends.input;
+        let mut out_rx = ends.playout.commands;
         let probe = tokio::spawn(run_tone_probe(Duration::from_millis(100), io));
         let mut frame = vec![0.5; 320];
         frame[200..].fill(0.0); // last loud sample: index 199
@@ -98,7 +94,7 @@ mod tests {
                 .unwrap();
             tokio::task::yield_now().await;
             if let Ok(TransportOut::Play(tone)) = out_rx.try_recv() {
-                let lead = tone.iter().position(|s| s.abs() > 0.0).unwrap() as u64;
+                let lead = tone.samples.iter().position(|s| s.abs() > 0.0).unwrap() as u64;
                 played_at = Some(sent + 320 + lead);
             }
             sent += 320;

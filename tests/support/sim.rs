@@ -1,15 +1,16 @@
 //! A virtual-time simulation of one conversation: real fixture audio through the real Silero VAD
 //! into the agent core, with fake engines that answer after declared costs in virtual
-//! milliseconds, and a virtual speaker that plays queued audio at 16 kHz. Deterministic: no
-//! threads, no clock.
+//! milliseconds, and a virtual speaker (the transports' own playback queue) that plays queued
+//! audio at 16 kHz and carries out a flush at its next frame. Deterministic: no threads, no clock.
 
 #![allow(dead_code)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashSet};
 
 use duplex::agent::{Agent, AgentConfig, ChunkText, Input, Output, RequestId, TurnId, ms};
 use duplex::audio::FRAME_SAMPLES;
+use duplex::playback::{ChunkId, PlaybackQueue};
 use duplex::vad::{SileroVad, SpeechProbability, VAD_CHUNK};
 
 /// Declared engine costs and canned answers.
@@ -70,9 +71,10 @@ pub struct Sim {
     pending: BinaryHeap<Reverse<(u64, u64, InputBox)>>,
     seq: u64,
     transcripts_used: usize,
-    /// Speaker queue: (turn, samples left).
-    speaker: VecDeque<(TurnId, usize)>,
-    played_total: u64,
+    /// The virtual speaker.
+    speaker: PlaybackQueue,
+    /// The last flush asked for.
+    flush_asked: u64,
     /// Output timeline: non-zero where the agent's voice was heard, per input sample.
     pub heard: Vec<(u64, TurnId)>,
     /// Every VAD result fed: (time fed, chunk start, probability).
@@ -112,8 +114,8 @@ impl Sim {
             pending: BinaryHeap::new(),
             seq: 0,
             transcripts_used: 0,
-            speaker: VecDeque::new(),
-            played_total: 0,
+            speaker: PlaybackQueue::new(),
+            flush_asked: 0,
             heard: Vec::new(),
             vad_log: Vec::new(),
             cancelled: Vec::new(),
@@ -184,12 +186,24 @@ impl Sim {
                     Input::Synthesized {
                         turn: *turn,
                         chunk: *chunk,
+                        rate: 16_000,
                         samples: vec![0.1; n],
                     },
                 );
             }
-            Output::Play { turn, samples, .. } => self.speaker.push_back((*turn, samples.len())),
-            Output::Flush => self.speaker.clear(),
+            Output::Play {
+                turn,
+                chunk,
+                samples,
+                ..
+            } => self.speaker.push(
+                ChunkId {
+                    turn: *turn,
+                    chunk: *chunk,
+                },
+                samples.clone(),
+            ),
+            Output::Flush { epoch } => self.flush_asked = *epoch,
             Output::Cancel(turn) => self.cancelled.push(*turn),
             Output::Event(_) => {}
         }
@@ -222,12 +236,7 @@ impl Sim {
                 );
                 vad_pos += VAD_CHUNK;
             }
-            self.feed(
-                now,
-                Input::Played {
-                    total: self.played_total,
-                },
-            );
+            self.feed(now, Input::Played(self.speaker.progress()));
         }
     }
 
@@ -255,24 +264,17 @@ impl Sim {
         }
     }
 
-    /// The virtual speaker plays one frame of queued audio starting at `frame_start`.
+    /// The virtual speaker carries out a pending flush, then plays one frame of queued audio
+    /// starting at `frame_start`.
     fn play(&mut self, frame_start: u64) {
-        let mut left = FRAME_SAMPLES;
-        let mut t = frame_start;
-        while left > 0 {
-            let Some((turn, remaining)) = self.speaker.front_mut() else {
-                break;
-            };
-            let n = left.min(*remaining);
+        if self.flush_asked > self.speaker.flushes() {
+            self.speaker.flush(self.flush_asked);
+        }
+        let mut frame = [0.0f32; FRAME_SAMPLES];
+        let n = self.speaker.pull_played(&mut frame);
+        if let Some(mark) = self.speaker.progress().mark {
             for k in 0..n as u64 {
-                self.heard.push((t + k, *turn));
-            }
-            t += n as u64;
-            *remaining -= n;
-            left -= n;
-            self.played_total += n as u64;
-            if *remaining == 0 {
-                self.speaker.pop_front();
+                self.heard.push((frame_start + k, mark.id.turn));
             }
         }
     }

@@ -105,13 +105,7 @@ impl Room {
     /// The user says `speech` (16 kHz) after whatever they are still saying. Returns the room
     /// sample at which it starts.
     pub fn say(&self, speech: &[f32]) -> Result<u64, DesktopError> {
-        let at_rate = resample(speech, PIPELINE_RATE, self.config.rate).map_err(|e| {
-            DesktopError::Resampler {
-                from: PIPELINE_RATE,
-                to: self.config.rate,
-                detail: e.to_string(),
-            }
-        })?;
+        let at_rate = resample(speech, PIPELINE_RATE, self.config.rate)?;
         let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
         let start = shared.clock + shared.user.len() as u64;
         shared.user.extend(at_rate);

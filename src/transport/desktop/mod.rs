@@ -10,7 +10,6 @@
 //!   callbacks and loop without cpal, for tests and benches.
 
 pub mod callbacks;
-pub mod convert;
 pub mod device;
 pub mod link;
 pub mod loopback;
@@ -85,15 +84,8 @@ pub enum DesktopError {
         detail: String,
     },
     /// A sample-rate converter could not be built.
-    #[error("cannot convert audio from {from} Hz to {to} Hz: {detail}")]
-    Resampler {
-        /// Input rate.
-        from: u32,
-        /// Output rate.
-        to: u32,
-        /// What rubato said.
-        detail: String,
-    },
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
     /// The async runtime could not start.
     #[error("cannot start the session's runtime: {0}")]
     Runtime(std::io::Error),
@@ -108,7 +100,7 @@ pub struct TalkReport {
     pub frames_sent: u64,
     /// Frames dropped because the session was not keeping up.
     pub frames_dropped: u64,
-    /// Speech played, in 16 kHz samples.
+    /// Speech played, in device-rate samples.
     pub played_samples: u64,
     /// Output callbacks that found the ring short while speech was waiting.
     pub underruns: u64,

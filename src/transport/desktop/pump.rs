@@ -3,22 +3,22 @@
 //! agent's speech (converted to the device rate) into the speaker ring, carries out barge-in
 //! flushes through the flush epoch, and reports how much speech was actually played.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::convert::StreamResampler;
 use super::link::DeviceLink;
 use super::{DesktopError, TalkReport};
 use crate::aec::{EchoAligner, EchoCanceller};
 use crate::agent::AgentConfig;
-use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE, resample::resample};
+use crate::audio::stream::StreamResampler;
+use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE};
 use crate::runtime::{
-    Engines, SessionEvent, TransportEnds, TransportIn, TransportOut, run_session, session_channels,
+    Engines, SessionEvent, TransportEnds, TransportIn, run_session, session_channels,
 };
+use crate::transport::playout::{Command, ReplyPlayout};
 
 /// How often the loop runs: half a pipeline frame.
 const TICK: Duration = Duration::from_millis(10);
@@ -53,14 +53,10 @@ pub fn talk_over(
     runtime.block_on(talk_async(engines, link, setup))
 }
 
-/// The transport's working state for the speaker side.
-struct Speaker {
-    /// Device-rate speech not yet in the ring.
-    pending: VecDeque<f32>,
-    /// 16 kHz samples queued by the session so far (the bound for `Played`).
-    queued_16k: u64,
-    epoch: u64,
-    last_played: u64,
+/// Device-rate samples moved into the speaker ring at a time: 10 ms, so that the reply's
+/// converter gives up its tail only when speech is really about to run out.
+pub fn ring_period(rate: u32) -> usize {
+    (rate as usize / 100).max(1)
 }
 
 async fn talk_async(
@@ -76,10 +72,12 @@ async fn talk_async(
     let (io, ends) = session_channels();
     let TransportEnds {
         input: in_tx,
-        output: mut out_rx,
+        playout,
         events: mut ev_rx,
         ..
     } = ends;
+    let mut playout = ReplyPlayout::new(format.output_rate, playout);
+    let mut period = vec![0.0f32; ring_period(format.output_rate)];
     let session = tokio::spawn(run_session(setup.agent.clone(), engines, io));
     let mut on_event = setup.on_event;
     let recorder = tokio::spawn(async move {
@@ -96,12 +94,6 @@ async fn talk_async(
     }
 
     let mut report = TalkReport::default();
-    let mut speaker = Speaker {
-        pending: VecDeque::new(),
-        queued_16k: 0,
-        epoch: 0,
-        last_played: 0,
-    };
     let mut scratch = vec![0.0f32; 4096];
     let mut converted = Vec::with_capacity(4096);
     let mut cleaned = Vec::with_capacity(4096);
@@ -118,10 +110,9 @@ async fn talk_async(
         if setup.stop.load(Ordering::SeqCst) || signalled.load(Ordering::SeqCst) {
             break;
         }
-        if !drain_session_output(&mut out_rx, &mut link, &mut speaker)? {
+        if !serve_playout(&mut playout, &mut link, &mut period) {
             break;
         }
-        feed_speaker(&mut link, &mut speaker);
 
         // The played reference first, so the canceller has it before the echo.
         converted.clear();
@@ -155,84 +146,56 @@ async fn talk_async(
                 }
             }
         }
-        let played = played_16k(&link, &speaker);
-        if played != speaker.last_played {
-            speaker.last_played = played;
-            if in_tx.send(TransportIn::Played(played)).await.is_err() {
-                break;
-            }
-        }
+        playout.confirm(link.shared.played.load(Ordering::Acquire));
     }
     drop(in_tx);
     let _ = session.await;
     report.events = recorder.await.unwrap_or_default();
     let shared = &link.shared;
-    report.played_samples = speaker.last_played;
+    report.played_samples = shared.played.load(Ordering::Acquire);
     report.underruns = shared.underruns.load(Ordering::Relaxed);
     report.overflow_samples = shared.overflows.load(Ordering::Relaxed);
     report.xruns = shared.xruns.load(Ordering::Relaxed);
     report.reference_dropped = aligner.far_dropped();
-    report.flushes = speaker.epoch;
+    report.flushes = playout.flushes();
     Ok(report)
 }
 
-/// Takes every command the session has queued. Returns false when the session has ended.
-fn drain_session_output(
-    out_rx: &mut mpsc::Receiver<TransportOut>,
+/// Carries out the session's playback commands on the device: a flush raises the callback's
+/// epoch and completes once the callback has dropped the ring (the true played count is then
+/// known); reply audio moves into the ring one period at a time while no flush is pending.
+/// Returns false when the session has ended.
+pub fn serve_playout(
+    playout: &mut ReplyPlayout,
     link: &mut DeviceLink,
-    speaker: &mut Speaker,
-) -> Result<bool, DesktopError> {
+    period: &mut [f32],
+) -> bool {
+    let shared = &link.shared;
     loop {
-        match out_rx.try_recv() {
-            Ok(TransportOut::Play(samples)) => {
-                speaker.queued_16k += samples.len() as u64;
-                let rate = link.format.output_rate;
-                let device = resample(&samples, PIPELINE_RATE, rate).map_err(|e| {
-                    DesktopError::Resampler {
-                        from: PIPELINE_RATE,
-                        to: rate,
-                        detail: e.to_string(),
-                    }
-                })?;
-                speaker.pending.extend(device);
+        match playout.take_commands() {
+            Command::Idle => break,
+            Command::Closed => return false,
+            Command::Flush(epoch) => {
+                shared.flush_epoch.store(epoch, Ordering::Release);
+                if shared.flush_done.load(Ordering::Acquire) < epoch {
+                    shared.backlog.store(0, Ordering::Release);
+                    return true; // the callback carries it out at its next buffer
+                }
+                playout.complete_flush(shared.played.load(Ordering::Acquire));
             }
-            Ok(TransportOut::Flush) => {
-                speaker.pending.clear();
-                speaker.epoch += 1;
-                link.shared
-                    .flush_epoch
-                    .store(speaker.epoch, Ordering::Release);
-                // Everything queued is dropped: what was played is all that counts now.
-                speaker.queued_16k = played_16k(link, speaker).max(speaker.last_played);
-            }
-            Err(mpsc::error::TryRecvError::Empty) => return Ok(true),
-            Err(mpsc::error::TryRecvError::Disconnected) => return Ok(false),
         }
     }
-}
-
-/// Moves pending speech into the speaker ring, once the callback has carried out the last flush.
-fn feed_speaker(link: &mut DeviceLink, speaker: &mut Speaker) {
-    let shared = &link.shared;
-    if shared.flush_done.load(Ordering::Acquire) == speaker.epoch {
-        let (a, b) = speaker.pending.as_slices();
-        let mut pushed = link.playback.push(a);
-        if pushed == a.len() {
-            pushed += link.playback.push(b);
+    while link.playback.vacant() >= period.len() {
+        let n = playout.pull(period);
+        if n == 0 {
+            break;
         }
-        speaker.pending.drain(..pushed);
+        link.playback.push(&period[..n]);
     }
     shared
         .backlog
-        .store(speaker.pending.len() as u64, Ordering::Release);
-}
-
-/// Speech played so far, in 16 kHz samples, never more than was queued.
-fn played_16k(link: &DeviceLink, speaker: &Speaker) -> u64 {
-    let device = link.shared.played.load(Ordering::Acquire);
-    let rate = u64::from(link.format.output_rate);
-    let at_16k = device * u64::from(PIPELINE_RATE) / rate;
-    at_16k.min(speaker.queued_16k).max(speaker.last_played)
+        .store(playout.queued_samples() as u64, Ordering::Release);
+    true
 }
 
 fn spawn_signal_watch(flag: Arc<AtomicBool>) {

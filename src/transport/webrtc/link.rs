@@ -16,13 +16,13 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
-use super::codec::{MicDecoder, SpeakerEncoder};
+use super::codec::{MicDecoder, OPUS_FRAME, OPUS_RATE, SpeakerEncoder};
 use super::events::forward_events;
 use super::peer::{AnsweredPeer, PeerSignal};
-use super::playout::PlayoutQueue;
 use crate::audio::FRAME_SAMPLES;
 use crate::audio::frames::Rechunker;
-use crate::runtime::{TransportEnds, TransportIn, TransportOut};
+use crate::runtime::{TransportEnds, TransportIn};
+use crate::transport::playout::{PlayoutEnds, ReplyPlayout};
 
 /// One Opus packet of agent speech per tick.
 const PACKET_INTERVAL: Duration = Duration::from_millis(20);
@@ -93,14 +93,14 @@ pub async fn drive_peer(
     } = peer;
     let TransportEnds {
         input,
-        output,
+        playout,
         events,
         ..
     } = ends;
     let started = Instant::now();
     let (channel_tx, channel_rx) = mpsc::channel(1);
     let mut tasks: Vec<JoinHandle<()>> = vec![tokio::spawn(forward_events(events, channel_rx))];
-    let mut output = Some(output);
+    let mut output = Some(playout);
     let mut connected = false;
     let mut watch = tokio::time::interval(WATCH_INTERVAL);
     let reason = loop {
@@ -111,8 +111,8 @@ pub async fn drive_peer(
                     RTCPeerConnectionState::Connected => {
                         if let Some(output) = output.take() {
                             stats.last_packet_ms.store(millis(started), Ordering::Relaxed);
-                            let (track, input, stats) = (speaker.clone(), input.clone(), stats.clone());
-                            tasks.push(tokio::spawn(pace_output(track, ssrc, payload_type, output, input, stats)));
+                            let (track, stats) = (speaker.clone(), stats.clone());
+                            tasks.push(tokio::spawn(pace_output(track, ssrc, payload_type, output, stats)));
                         }
                         connected = true;
                     }
@@ -202,13 +202,13 @@ async fn receive_mic(
     }
 }
 
-/// Sends one Opus packet every 20 ms: queued agent speech, or silence.
+/// Sends one Opus packet every 20 ms: queued agent speech, or silence; what is sent counts as
+/// played.
 async fn pace_output(
     track: Arc<TrackLocalStaticSample>,
     ssrc: u32,
     payload_type: u8,
-    mut output: mpsc::Receiver<TransportOut>,
-    input: mpsc::Sender<TransportIn>,
+    output: PlayoutEnds,
     stats: Arc<LinkStats>,
 ) {
     let mut encoder = match SpeakerEncoder::new() {
@@ -218,22 +218,14 @@ async fn pace_output(
             return;
         }
     };
-    let mut queue = PlayoutQueue::default();
-    let mut reported = 0;
+    let mut playout = ReplyPlayout::new(OPUS_RATE, output);
+    let mut frame = [0.0f32; OPUS_FRAME];
     let mut ticks = tokio::time::interval(PACKET_INTERVAL);
     loop {
         let tick = ticks.tick().await;
-        while let Ok(command) = output.try_recv() {
-            match command {
-                TransportOut::Play(samples) => {
-                    if let Err(e) = queue.push(&samples) {
-                        tracing::warn!("webrtc: reply audio dropped: {e}");
-                    }
-                }
-                TransportOut::Flush => queue.flush(),
-            }
+        if playout.next_period(&mut frame).is_none() {
+            break;
         }
-        let frame = queue.next_frame();
         let data = match encoder.encode(&frame) {
             Ok(d) => d,
             Err(e) => {
@@ -248,13 +240,6 @@ async fn pace_output(
             tracing::debug!("webrtc: packet not sent: {e}");
         } else {
             stats.packets_out.fetch_add(1, Ordering::Relaxed);
-        }
-        let played = queue.played_16k();
-        if played != reported {
-            reported = played;
-            if input.try_send(TransportIn::Played(played)).is_err() && input.is_closed() {
-                break;
-            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The WebRTC transport: a browser's peer connection as a session's microphone and speaker.
 //! [`offer`] checks the browser's SDP offer, [`peer`] answers it (Opus, host candidates,
 //! DTLS-SRTP), [`link`] drives the answered connection against a session's channels, with
-//! [`codec`] (Opus at 48 kHz ↔ 16 kHz frames), [`playout`] (the paced outgoing queue) and
+//! [`codec`] (Opus at 48 kHz ↔ 16 kHz frames), the shared playout (`crate::transport::playout`, paced one packet per 20 ms) and
 //! [`events`] (session events to the page's data channel).
 
 pub mod codec;
@@ -9,7 +9,6 @@ pub mod events;
 pub mod link;
 pub mod offer;
 pub mod peer;
-pub mod playout;
 
 pub use link::{EndReason, LinkStats, drive_peer};
 pub use offer::{MAX_OFFER_BYTES, OfferError, parse_offer};

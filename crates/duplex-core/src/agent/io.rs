@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::playback::PlaybackProgress;
+
 /// Id of one assistant turn (one reply). Every effect of a turn carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct TurnId(pub u64);
@@ -48,22 +50,22 @@ pub enum Input {
         /// The turn.
         turn: TurnId,
     },
-    /// Audio for a chunk requested by [`Output::Synthesize`], at 16 kHz.
+    /// Audio for a chunk requested by [`Output::Synthesize`], at the voice's own rate.
     Synthesized {
         /// The turn.
         turn: TurnId,
         /// Index of the chunk within the turn.
         chunk: u32,
+        /// Its sample rate in Hz.
+        rate: u32,
         /// The speech.
         samples: Vec<f32>,
     },
     /// Nothing new: time has reached `now` (lets deadlines fire between audio frames).
     Tick,
-    /// The transport has played this many samples of agent speech in total (since the start).
-    Played {
-        /// Cumulative played samples of everything sent with [`Output::Play`].
-        total: u64,
-    },
+    /// The transport's latest playback report: how far into which chunk it has played, and
+    /// how many flushes it has carried out (see [`crate::playback`]).
+    Played(PlaybackProgress),
 }
 
 /// An effect for the caller to carry out, or an event to record.
@@ -105,11 +107,16 @@ pub enum Output {
         turn: TurnId,
         /// Index of the chunk within the turn.
         chunk: u32,
-        /// 16 kHz speech.
+        /// Its sample rate in Hz (the voice's own; the transport resamples once, per reply).
+        rate: u32,
+        /// The speech.
         samples: Vec<f32>,
     },
-    /// Drop all queued playback now.
-    Flush,
+    /// Drop all queued playback now; the transport's report carries `epoch` once it has.
+    Flush {
+        /// The flush's number (1, 2, ...).
+        epoch: u64,
+    },
     /// Stop every engine working for this turn; later results for it are ignored.
     Cancel(TurnId),
     /// Stop working on this request: its answer is no longer wanted (a late one is ignored).

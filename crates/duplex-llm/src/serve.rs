@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::engine::Engine;
-use super::protocol::{Event, Request, to_line};
+use crate::protocol::{Event, Request, to_line};
 
 /// Requests read but not yet started. When full, the reader thread stops reading stdin (the
 /// client is then blocked writing, which it never is in practice: it sends one request at a

@@ -1,9 +1,8 @@
 //! The line-delimited JSON protocol between `duplex` and its LLM worker process `duplex-llm`.
 //!
-//! This one file is compiled into both sides: the library includes it as `duplex::llm::protocol`
-//! and the worker binary includes it with `#[path]`, so the two can never disagree on a field.
-//! It depends on serde only (no llama.cpp, no whisper), which is what lets it live on both sides
-//! of the process boundary.
+//! This crate is a dependency of both sides (`duplex` as `duplex::llm::protocol`, and the
+//! `duplex-llm` worker), so the two can never disagree on a field. It depends on serde only (no
+//! llama.cpp, no whisper), which is what lets it live on both sides of the process boundary.
 //!
 //! Each message is one JSON object on one line. The client writes [`Request`]s to the worker's
 //! stdin; the worker writes [`Event`]s to its stdout. Every request carries an `id` chosen by the
@@ -16,6 +15,8 @@
 //! cutting an interrupted assistant turn to the words that were heard truncates the cache back to
 //! the cut; dropping the oldest turns shifts the cache instead of refilling it. No explicit
 //! "truncate to position N" request is needed, and the two sides cannot drift apart.
+
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

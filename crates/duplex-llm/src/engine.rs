@@ -29,8 +29,8 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use super::chatml;
-use super::protocol::{Event, FinishReason, Sampling, WireMessage, WorkerStats};
 use super::utf8::Utf8Stream;
+use crate::protocol::{Event, FinishReason, Sampling, WireMessage, WorkerStats};
 
 /// The single sequence the worker uses.
 const SEQ: i32 = 0;

@@ -1,6 +1,6 @@
 //! Fixed-size frames over a sample buffer: the pipeline moves audio in 20 ms frames.
 
-use super::FRAME_SAMPLES;
+use crate::FRAME_SAMPLES;
 
 /// Splits `samples` into 20 ms frames; the last partial frame is zero-padded.
 pub fn frames(samples: &[f32]) -> impl Iterator<Item = [f32; FRAME_SAMPLES]> + '_ {

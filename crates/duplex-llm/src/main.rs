@@ -1,20 +1,22 @@
-//! `duplex-llm`: the LLM worker process (llama.cpp, SmolLM2 by default).
+//! `duplex-llm`: the LLM worker process (llama.cpp, SmolLM2 by default), spawned by `duplex`.
 //!
 //! Why a separate process: whisper-rs and llama-cpp-2 each bundle their own copy of ggml, and a
 //! binary holding both keeps only one of them, silently (whisper then ran on llama.cpp's ggml,
-//! with other CPU features). This module tree is compiled only into the `duplex-llm` binary,
-//! which never uses the `duplex` library; the library never uses llama-cpp-2. So each binary
-//! holds exactly one ggml, by construction, and `tests/llm_shipped.rs` checks the symbols.
+//! with other CPU features). This crate is the only one in the workspace that depends on
+//! llama-cpp-2, and it does not depend on the `duplex` crate (which links whisper.cpp); the two
+//! share only `duplex-llm-protocol`. So each binary holds exactly one ggml, by the dependency
+//! graph, and `tests/llm_shipped.rs` checks the symbols.
 //!
 //! The worker loads the model, prints a `loaded` event, then serves the line-delimited JSON
-//! protocol of [`protocol`] on stdin/stdout until stdin closes. llama.cpp's own log goes to
+//! protocol of `duplex-llm-protocol` on stdin/stdout until stdin closes. llama.cpp's own log goes to
 //! stderr only when `DUPLEX_LLM_LOG` is set.
 
-pub mod chatml;
-pub mod engine;
-pub mod protocol;
-pub mod serve;
-pub mod utf8;
+mod chatml;
+mod engine;
+mod serve;
+mod utf8;
+
+use duplex_llm_protocol as protocol;
 
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -38,7 +40,7 @@ const N_BATCH: u32 = 512;
     version,
     about = "duplex's LLM worker (llama.cpp)"
 )]
-pub struct Args {
+struct Args {
     /// The GGUF model (ChatML template).
     #[arg(long)]
     pub model: PathBuf,
@@ -59,7 +61,7 @@ pub struct Args {
 }
 
 /// Runs the worker; the exit code is non-zero only when start-up failed.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
     let out = serve::Output::stdout();
     match run(&args, &out) {

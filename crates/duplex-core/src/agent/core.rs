@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::io::{AgentEvent, Input, Output, RequestId, TurnId};
 use super::playout::Playout;
 use super::{AgentConfig, ChunkText, ms};
+use crate::playback::ChunkId;
 use crate::vad::{Segmenter, VadEvent};
 
 /// Audio the turn-end model looks at: the last 8 s.
@@ -60,7 +61,8 @@ struct Reply {
     hold_until: Option<u64>,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
-    synthesized: BTreeMap<u32, Vec<f32>>,
+    /// Synthesized chunks not yet sent to playback: their rate and samples.
+    synthesized: BTreeMap<u32, (u32, Vec<f32>)>,
     next_play: u32,
     llm_done: bool,
     got_token: bool,
@@ -85,6 +87,9 @@ pub struct Agent {
     /// and its text once known.
     early_transcript: Option<(RequestId, Option<String>)>,
     playout: Playout,
+    /// Interrupted turns waiting for the transport to carry out their flush (its epoch): their
+    /// heard text is taken from where playback really stopped.
+    cuts_pending: VecDeque<(TurnId, u64)>,
     next_request: u64,
     next_turn: u64,
 }
@@ -108,6 +113,7 @@ impl Agent {
             reply: None,
             early_transcript: None,
             playout: Playout::default(),
+            cuts_pending: VecDeque::new(),
             next_request: 0,
             next_turn: 0,
         }
@@ -125,7 +131,10 @@ impl Agent {
 
     /// Whether the user is mid-turn or a reply is in progress.
     pub fn is_busy(&self) -> bool {
-        self.reply.is_some() || !matches!(self.user, User::Silent) || self.playout.is_playing()
+        self.reply.is_some()
+            || !matches!(self.user, User::Silent)
+            || self.playout.is_playing()
+            || !self.cuts_pending.is_empty()
     }
 
     /// The next time at which the agent will act without new input (a turn-end deadline), so a
@@ -150,11 +159,13 @@ impl Agent {
             Input::Synthesized {
                 turn,
                 chunk,
+                rate,
                 samples,
-            } => self.on_synthesized(turn, chunk, samples),
+            } => self.on_synthesized(turn, chunk, rate, samples),
             Input::Tick => {}
-            Input::Played { total } => {
-                self.playout.set_played(total);
+            Input::Played(progress) => {
+                self.playout.set_progress(progress);
+                self.finish_cuts(false);
                 self.finish_reply_if_heard();
             }
         }
@@ -265,8 +276,8 @@ impl Agent {
             // The user goes on before hearing the reply: drop it and resume their utterance.
             self.emit(Output::Cancel(reply.turn));
             if reply.sent_audio {
-                self.emit(Output::Flush);
-                self.playout.flush();
+                let epoch = self.playout.flush();
+                self.emit(Output::Flush { epoch });
             }
             self.playout.forget(reply.turn);
             self.event(AgentEvent::ReplyAbandoned {
@@ -397,6 +408,8 @@ impl Agent {
         if text.is_empty() {
             return; // nothing intelligible was said
         }
+        // The history must hold what was heard of an interrupted reply before the next one.
+        self.finish_cuts(true);
         self.next_turn += 1;
         let turn = TurnId(self.next_turn);
         self.emit(Output::Generate {
@@ -483,11 +496,11 @@ impl Agent {
         }
     }
 
-    fn on_synthesized(&mut self, turn: TurnId, chunk: u32, samples: Vec<f32>) {
+    fn on_synthesized(&mut self, turn: TurnId, chunk: u32, rate: u32, samples: Vec<f32>) {
         let Some(reply) = self.reply_for(turn) else {
             return;
         };
-        reply.synthesized.insert(chunk, samples);
+        reply.synthesized.insert(chunk, (rate, samples));
         self.play_ready();
         self.finish_reply_if_heard();
     }
@@ -499,12 +512,12 @@ impl Agent {
         };
         let turn = reply.turn;
         let mut ready = Vec::new();
-        while let Some(samples) = reply.synthesized.remove(&reply.next_play) {
+        while let Some((rate, samples)) = reply.synthesized.remove(&reply.next_play) {
             let text = reply.chunk_texts[reply.next_play as usize].clone();
-            ready.push((reply.next_play, text, samples));
+            ready.push((reply.next_play, text, rate, samples));
             reply.next_play += 1;
         }
-        for (chunk, text, samples) in ready {
+        for (chunk, text, rate, samples) in ready {
             let first = self.reply.as_ref().is_some_and(|r| !r.sent_audio);
             if let Some(reply) = self.reply.as_mut() {
                 reply.sent_audio = true;
@@ -512,10 +525,11 @@ impl Agent {
             if first {
                 self.event(AgentEvent::FirstAudio { turn, at: self.now });
             }
-            self.playout.queue(turn, text, samples.len() as u64);
+            self.playout.queue(ChunkId { turn, chunk }, text);
             self.emit(Output::Play {
                 turn,
                 chunk,
+                rate,
                 samples,
             });
         }
@@ -549,20 +563,33 @@ impl Agent {
         let Some(reply) = self.reply.take() else {
             return;
         };
-        self.emit(Output::Flush);
+        let epoch = self.playout.flush();
+        self.emit(Output::Flush { epoch });
         self.emit(Output::Cancel(reply.turn));
-        self.playout.flush();
-        let text = self.playout.heard_text(reply.turn);
-        self.playout.forget(reply.turn);
-        self.event(AgentEvent::AssistantText {
-            turn: reply.turn,
-            at: self.now,
-            text,
-            interrupted: true,
-        });
+        self.cuts_pending.push_back((reply.turn, epoch));
+        self.finish_cuts(false);
         self.user = User::Speaking {
             utterance_start: speech_start.saturating_sub(ms(self.config.preroll_ms)),
             resumed_from: None,
         };
+    }
+
+    /// Closes interrupted turns whose flush the transport has carried out, with the words heard
+    /// up to where playback really stopped; with `now`, closes them all at the last report.
+    fn finish_cuts(&mut self, now: bool) {
+        while let Some(&(turn, epoch)) = self.cuts_pending.front() {
+            if !now && !self.playout.flushed(epoch) {
+                return;
+            }
+            self.cuts_pending.pop_front();
+            let text = self.playout.heard_text(turn);
+            self.playout.forget(turn);
+            self.event(AgentEvent::AssistantText {
+                turn,
+                at: self.now,
+                text,
+                interrupted: true,
+            });
+        }
     }
 }

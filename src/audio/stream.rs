@@ -1,12 +1,13 @@
-//! Streaming sample-rate conversion between a device's rate and the pipeline's 16 kHz, for the
-//! continuous microphone and played-reference streams (rubato's FFT resampler, 10 ms chunks). Both
-//! streams go through the same kind of converter, so they keep their alignment. Runs on the
-//! transport's thread, never on the audio thread.
+//! Streaming sample-rate conversion of one continuous mono stream (rubato's FFT resampler,
+//! 10 ms chunks): a device's microphone and played reference to the pipeline's 16 kHz (both
+//! through the same kind of converter, so they keep their alignment), and each reply's voice to
+//! a transport's rate, once, with no seam at chunk joins. Runs on a transport's thread, never on
+//! the audio thread.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
-use super::DesktopError;
+use super::AudioError;
 
 /// Converts one continuous mono stream from one rate to another, chunk by chunk.
 pub struct StreamResampler {
@@ -18,7 +19,7 @@ pub struct StreamResampler {
 
 impl StreamResampler {
     /// A converter from `from` Hz to `to` Hz (a pass-through when they are equal).
-    pub fn new(from: u32, to: u32) -> Result<Self, DesktopError> {
+    pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
         if from == to {
             return Ok(Self {
                 inner: None,
@@ -29,7 +30,7 @@ impl StreamResampler {
         }
         let chunk = (from as usize / 100).max(1);
         let inner = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
-            .map_err(|e| DesktopError::Resampler {
+            .map_err(|e| AudioError::Resample {
                 from,
                 to,
                 detail: e.to_string(),
@@ -67,6 +68,34 @@ impl StreamResampler {
             }
         }
         self.pending.drain(..used);
+    }
+
+    /// Ends the stream: pads the partial chunk with silence and pushes the converter's delay
+    /// out, appending the last samples of the stream to `output`.
+    pub fn finish(&mut self, output: &mut Vec<f32>) {
+        let Some(inner) = self.inner.as_ref() else {
+            return;
+        };
+        let delay = inner.output_delay();
+        let before = output.len();
+        let partial = self.pending.len();
+        if partial > 0 {
+            let zeros = vec![0.0; self.chunk - partial];
+            self.process(&zeros, output);
+        }
+        while output.len() - before < delay + 1 {
+            let zeros = vec![0.0; self.chunk];
+            let had = output.len();
+            self.process(&zeros, output);
+            if output.len() == had {
+                break;
+            }
+        }
+    }
+
+    /// Whether input is waiting in a partial chunk or the converter's delay.
+    pub fn is_pass_through(&self) -> bool {
+        self.inner.is_none()
     }
 }
 

@@ -1,8 +1,7 @@
 //! Streaming segmenter: speech probabilities per chunk in, speech start and end events out.
 //! Pure logic with hysteresis, minimum speech and minimum silence; positions are sample indices.
 
-use super::{VAD_CHUNK, VadConfig};
-use crate::audio::PIPELINE_RATE;
+use super::{PIPELINE_RATE, VAD_CHUNK, VadConfig};
 
 /// A stretch of speech, in samples of the 16 kHz input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

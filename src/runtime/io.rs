@@ -1,0 +1,104 @@
+//! What passes between a session, its transport and its event recorder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+
+use duplex_core::playback::{ChunkId, PlaybackProgress};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::engines::Severity;
+use crate::agent::{AgentEvent, TurnId};
+
+/// From the transport to the session.
+#[derive(Debug)]
+pub enum TransportIn {
+    /// The next microphone samples (16 kHz mono, normally one 20 ms frame).
+    Audio(Vec<f32>),
+}
+
+/// A chunk of reply audio for the transport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayChunk {
+    /// The flushes asked for before it was sent: a transport that has carried out a later flush
+    /// drops it.
+    pub epoch: u64,
+    /// Its turn and index.
+    pub id: ChunkId,
+    /// Its sample rate (the voice's own).
+    pub rate: u32,
+    /// The speech.
+    pub samples: Vec<f32>,
+}
+
+/// From the session to the transport (flushes go beside this queue, as an epoch).
+#[derive(Debug)]
+pub enum TransportOut {
+    /// Queue this chunk after whatever is queued.
+    Play(PlayChunk),
+}
+
+/// A recorded event: what happened, at which input sample, and when on the wall clock.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionEvent {
+    /// Input sample position when it happened.
+    pub at: u64,
+    /// Milliseconds since the session started (wall clock, for metrics only).
+    pub wall_ms: f64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: SessionEventKind,
+}
+
+/// What a [`SessionEvent`] records.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum SessionEventKind {
+    /// A milestone of the agent core.
+    Agent(AgentEvent),
+    /// Wall-clock cost of one engine job.
+    Cost {
+        /// The stage.
+        stage: &'static str,
+        /// The turn it served, if any.
+        turn: Option<TurnId>,
+        /// Milliseconds it took (for the LLM: to the first token).
+        cost_ms: f64,
+    },
+    /// An engine failed.
+    EngineFailed {
+        /// The error.
+        error: String,
+        /// Whether the engine is gone or only this job failed.
+        severity: Severity,
+    },
+}
+
+/// Shared counters a transport may read (e.g. to feed input only when the engines are idle).
+#[derive(Debug, Default)]
+pub struct SessionStatus {
+    /// Engine jobs dispatched and not yet answered.
+    pub in_flight: AtomicUsize,
+    /// Whether a user turn or a reply is in progress.
+    pub busy: AtomicBool,
+    /// Audio messages fully handled (their effects dispatched).
+    pub frames_handled: AtomicU64,
+    /// Events dropped because the recorder fell far behind.
+    pub events_dropped: AtomicU64,
+}
+
+/// The channels connecting a session to its transport and its event recorder.
+pub struct SessionIo {
+    /// Audio from the transport.
+    pub input: mpsc::Receiver<TransportIn>,
+    /// Reply audio to the transport.
+    pub output: mpsc::Sender<TransportOut>,
+    /// The flush epoch the transport carries out (raised by the session).
+    pub flush_epoch: Arc<AtomicU64>,
+    /// The transport's playback report.
+    pub progress: watch::Receiver<PlaybackProgress>,
+    /// Events for the recorder.
+    pub events: mpsc::Sender<SessionEvent>,
+    /// Counters shared with the transport.
+    pub status: Arc<SessionStatus>,
+}

@@ -1,0 +1,260 @@
+//! The transport side of the playback contract (see `duplex_core::playback`), one implementation
+//! for the file, desktop and WebRTC transports: takes the session's reply chunks, resamples each
+//! reply once from the voice's rate to the transport's with one streaming converter (no seam at
+//! chunk joins), carries out flushes as soon as their epoch is raised (they never wait behind
+//! queued audio), and publishes progress per `(turn, chunk)` in a watch that cannot fill up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use duplex_core::agent::TurnId;
+use duplex_core::playback::{ChunkId, PlaybackProgress, PlaybackQueue};
+use tokio::sync::{mpsc, watch};
+
+use crate::audio::AudioError;
+use crate::audio::stream::StreamResampler;
+use crate::runtime::{PlayChunk, TransportOut};
+
+/// What the session asked for since the last look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Nothing new needs the sink's attention.
+    Idle,
+    /// Flush number `epoch`: the sink must drop what it holds, then call
+    /// [`ReplyPlayout::complete_flush`].
+    Flush(u64),
+    /// The session has ended.
+    Closed,
+}
+
+/// The voice stream of the reply being queued.
+struct ReplyStream {
+    last: ChunkId,
+    from: u32,
+    resampler: StreamResampler,
+}
+
+/// Reply audio on its way to a sink at `rate`, with the progress reports.
+pub struct ReplyPlayout {
+    rate: u32,
+    queue: PlaybackQueue,
+    stream: Option<ReplyStream>,
+    commands: mpsc::Receiver<TransportOut>,
+    flush_epoch: Arc<AtomicU64>,
+    progress: watch::Sender<PlaybackProgress>,
+    /// A flush being carried out by the sink.
+    flushing: Option<u64>,
+    /// A chunk that arrived under a flush not yet carried out; queued after it.
+    held: Option<PlayChunk>,
+    resample_failures: u64,
+}
+
+/// The session's ends that a [`ReplyPlayout`] reads and reports to.
+pub struct PlayoutEnds {
+    /// Reply chunks from the session.
+    pub commands: mpsc::Receiver<TransportOut>,
+    /// The flush epoch the session has raised.
+    pub flush_epoch: Arc<AtomicU64>,
+    /// Where progress goes.
+    pub progress: watch::Sender<PlaybackProgress>,
+}
+
+impl ReplyPlayout {
+    /// A playout for a sink at `rate` Hz.
+    pub fn new(rate: u32, ends: PlayoutEnds) -> Self {
+        Self {
+            rate,
+            queue: PlaybackQueue::new(),
+            stream: None,
+            commands: ends.commands,
+            flush_epoch: ends.flush_epoch,
+            progress: ends.progress,
+            flushing: None,
+            held: None,
+            resample_failures: 0,
+        }
+    }
+
+    /// The sink's rate.
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Takes the session's new chunks, stopping at a flush the sink must carry out first.
+    pub fn take_commands(&mut self) -> Command {
+        if let Some(epoch) = self.flushing {
+            return Command::Flush(epoch);
+        }
+        let asked = self.flush_epoch.load(Ordering::Acquire);
+        if asked > self.queue.flushes() {
+            return self.start_flush(asked);
+        }
+        if let Some(chunk) = self.held.take() {
+            self.queue_chunk(chunk);
+        }
+        loop {
+            match self.commands.try_recv() {
+                Ok(TransportOut::Play(chunk)) => {
+                    if chunk.epoch < self.queue.flushes() {
+                        continue; // sent before a flush already carried out
+                    }
+                    if chunk.epoch > self.queue.flushes() {
+                        let epoch = chunk.epoch.max(self.flush_epoch.load(Ordering::Acquire));
+                        self.held = Some(chunk);
+                        return self.start_flush(epoch);
+                    }
+                    self.queue_chunk(chunk);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => return Command::Idle,
+                Err(mpsc::error::TryRecvError::Disconnected) => return Command::Closed,
+            }
+        }
+    }
+
+    fn start_flush(&mut self, epoch: u64) -> Command {
+        self.flushing = Some(epoch);
+        self.stream = None;
+        Command::Flush(epoch)
+    }
+
+    /// The sink has dropped what it held for the flush and played `played_total` samples in all
+    /// (cumulative, as counted by [`pulled_total`](Self::pulled_total)).
+    pub fn complete_flush(&mut self, played_total: u64) {
+        let Some(epoch) = self.flushing.take() else {
+            return;
+        };
+        self.queue.confirm(played_total);
+        self.queue.flush(epoch);
+        self.report();
+    }
+
+    /// For a sink that plays what it pulls at once: takes the session's chunks (carrying out
+    /// flushes on the spot), fills `out` with the next period (silence where nothing is queued)
+    /// and reports progress. Returns `None` once the session has ended, else the speech samples.
+    pub fn next_period(&mut self, out: &mut [f32]) -> Option<usize> {
+        loop {
+            match self.take_commands() {
+                Command::Idle => break,
+                Command::Flush(_) => self.complete_flush(self.queue.pulled_total()),
+                Command::Closed => {
+                    self.finish_if_dry(out.len());
+                    let n = self.queue.pull_played(out);
+                    self.report();
+                    return (n > 0 || !self.queue.is_idle()).then_some(n);
+                }
+            }
+        }
+        let n = self.pull(out);
+        self.confirm(self.queue.pulled_total());
+        Some(n)
+    }
+
+    /// Moves up to `out.len()` queued samples into `out` (silence after them); the caller
+    /// confirms when they are played. Returns the samples of speech.
+    pub fn pull(&mut self, out: &mut [f32]) -> usize {
+        self.finish_if_dry(out.len());
+        self.queue.pull(out)
+    }
+
+    /// Records that the sink has played `played_total` pulled samples in all, and reports.
+    pub fn confirm(&mut self, played_total: u64) {
+        self.queue.confirm(played_total);
+        self.report();
+    }
+
+    /// Samples pulled so far.
+    pub fn pulled_total(&self) -> u64 {
+        self.queue.pulled_total()
+    }
+
+    /// Samples queued and not yet pulled.
+    pub fn queued_samples(&self) -> usize {
+        self.queue.queued_samples()
+    }
+
+    /// Whether nothing waits to be pulled or played.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_idle() && self.held.is_none()
+    }
+
+    /// Flushes carried out.
+    pub fn flushes(&self) -> u64 {
+        self.queue.flushes()
+    }
+
+    /// Chunks that could not be resampled (their audio was dropped).
+    pub fn resample_failures(&self) -> u64 {
+        self.resample_failures
+    }
+
+    fn report(&self) {
+        let now = self.queue.progress();
+        self.progress.send_if_modified(|p| {
+            let changed = *p != now;
+            *p = now;
+            changed
+        });
+    }
+
+    /// Queues a chunk at the sink's rate, through the reply's one converter.
+    fn queue_chunk(&mut self, chunk: PlayChunk) {
+        let id = chunk.id;
+        let same_reply = self
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.last.turn == id.turn && s.from == chunk.rate);
+        if !same_reply {
+            self.finish_stream();
+            match StreamResampler::new(chunk.rate, self.rate) {
+                Ok(resampler) => {
+                    self.stream = Some(ReplyStream {
+                        last: id,
+                        from: chunk.rate,
+                        resampler,
+                    })
+                }
+                Err(e) => {
+                    self.fail(id, e);
+                    return;
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(chunk.samples.len() * self.rate as usize / 16_000 + 1);
+        if let Some(stream) = self.stream.as_mut() {
+            stream.last = id;
+            stream.resampler.process(&chunk.samples, &mut out);
+        }
+        self.queue.push(id, out);
+    }
+
+    fn fail(&mut self, id: ChunkId, e: AudioError) {
+        self.resample_failures += 1;
+        tracing::warn!("reply audio of turn {} dropped: {e}", id.turn.0);
+        self.queue.push(id, Vec::new());
+    }
+
+    /// When the queue is about to run dry (less than a period left), the reply's converter gives
+    /// up its last samples, which would otherwise wait for a chunk that may never come. Sinks
+    /// pull one period at a time, so this happens only at the real end of queued speech.
+    fn finish_if_dry(&mut self, period: usize) {
+        if self.queue.queued_samples() < period {
+            self.finish_stream();
+        }
+    }
+
+    fn finish_stream(&mut self) {
+        let Some(mut stream) = self.stream.take() else {
+            return;
+        };
+        let mut tail = Vec::new();
+        stream.resampler.finish(&mut tail);
+        if !tail.is_empty() {
+            self.queue.extend_last(stream.last, &tail);
+        }
+    }
+
+    /// The turn of the reply being queued, if any.
+    pub fn current_turn(&self) -> Option<TurnId> {
+        self.stream.as_ref().map(|s| s.last.turn)
+    }
+}

@@ -1,0 +1,245 @@
+//! The playback contract through each transport's own playout: the file transport's period
+//! (16 kHz), WebRTC's paced Opus frames (48 kHz) and the desktop loop feeding a device ring that
+//! the real output callback drains in buffers of varying size. 200 replies per transport are
+//! interrupted at different points; at every one the agent's ledger, fed only by the progress
+//! watch, must cut the reply to exactly the words of the samples that left the sink. The
+//! session's events channel is left full throughout (a page that reads nothing): progress does
+//! not travel there, and no reply may be left "playing".
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use duplex::agent::{Playout, TurnId};
+use duplex::playback::ChunkId;
+use duplex::runtime::{
+    PlayChunk, SessionEvent, SessionEventKind, SessionIo, TransportOut, session_channels,
+};
+use duplex::transport::desktop::callbacks::PlaybackCallback;
+use duplex::transport::desktop::link::{DeviceFormat, DeviceLink, device_link};
+use duplex::transport::desktop::pump::{ring_period, serve_playout};
+use duplex::transport::playout::ReplyPlayout;
+
+const TEXTS: [&str; 3] = [
+    "One two three four five.",
+    "Six seven eight nine ten eleven.",
+    "Twelve thirteen fourteen.",
+];
+
+/// A sink that plays a reply's audio: it advances one period and returns the samples it played.
+trait Sink {
+    fn playout(&mut self) -> &mut ReplyPlayout;
+    fn period(&mut self) -> Vec<f32>;
+}
+
+/// The file transport and WebRTC: each period is pulled and played at once.
+struct Paced {
+    playout: ReplyPlayout,
+    frame: usize,
+}
+
+impl Sink for Paced {
+    fn playout(&mut self) -> &mut ReplyPlayout {
+        &mut self.playout
+    }
+    fn period(&mut self) -> Vec<f32> {
+        let mut out = vec![0.0; self.frame];
+        self.playout.next_period(&mut out).expect("session open");
+        out
+    }
+}
+
+/// The desktop loop: the pump fills the device ring; the output callback plays buffers of
+/// varying size from it.
+struct Desktop {
+    playout: ReplyPlayout,
+    link: DeviceLink,
+    callback: PlaybackCallback,
+    ring_period: Vec<f32>,
+    buffer_sizes: std::iter::Cycle<std::array::IntoIter<usize, 4>>,
+}
+
+impl Sink for Desktop {
+    fn playout(&mut self) -> &mut ReplyPlayout {
+        &mut self.playout
+    }
+    fn period(&mut self) -> Vec<f32> {
+        assert!(serve_playout(
+            &mut self.playout,
+            &mut self.link,
+            &mut self.ring_period
+        ));
+        let mut buffer = vec![0.0f32; self.buffer_sizes.next().unwrap()];
+        self.callback.on_output(&mut buffer);
+        let played = self.link.shared.played.load(Ordering::Acquire);
+        self.playout.confirm(played);
+        let mut scratch = [0.0f32; 4096];
+        while self.link.reference.pop(&mut scratch) > 0 {}
+        buffer
+    }
+}
+
+/// A sample value that names its chunk.
+fn code(id: ChunkId) -> f32 {
+    (id.turn.0 * 10 + u64::from(id.chunk) + 1) as f32
+}
+
+fn fill_events(io: &SessionIo) {
+    while io.events.try_send(fake_event()).is_ok() {}
+}
+
+/// Runs 200 interrupted replies through `make_sink`'s sink at `rate`.
+fn interrupt_200_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dyn Sink>) {
+    let (mut io, ends) = session_channels();
+    fill_events(&io);
+    let mut sink = make_sink(ReplyPlayout::new(rate, ends.playout));
+    let mut ledger = Playout::default();
+    let mut epoch = 0;
+    let word = rate as usize / 4;
+    let mut seed = 11u64;
+    for round in 1..=200u64 {
+        let turn = TurnId(round);
+        let mut lens = HashMap::new();
+        for (chunk, text) in TEXTS.iter().enumerate() {
+            let id = ChunkId {
+                turn,
+                chunk: chunk as u32,
+            };
+            let len = text.split_whitespace().count() * word;
+            lens.insert(code(id) as u64, (text.to_string(), len));
+            ledger.queue(id, text.to_string());
+            let play = PlayChunk {
+                epoch,
+                id,
+                rate,
+                samples: vec![code(id); len],
+            };
+            io.output.try_send(TransportOut::Play(play)).expect("room");
+        }
+        let total: usize = lens.values().map(|(_, l)| l).sum();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let cut_at = (seed >> 33) as usize % (total - 1) + 1;
+        let mut played: HashMap<u64, usize> = HashMap::new();
+        let mut heard = 0;
+        let mut count = |out: &[f32], played: &mut HashMap<u64, usize>| {
+            for &s in out.iter().filter(|s| **s != 0.0) {
+                *played.entry(s as u64).or_default() += 1;
+            }
+            out.iter().filter(|s| **s != 0.0).count()
+        };
+        while heard < cut_at {
+            let out = sink.period();
+            heard += count(&out, &mut played);
+        }
+        // The agent asks for a flush; the transport carries it out within its next periods and
+        // says so through the progress watch.
+        epoch = ledger.flush();
+        io.flush_epoch.store(epoch, Ordering::Release);
+        let mut periods = 0;
+        loop {
+            let out = sink.period();
+            count(&out, &mut played);
+            ledger.set_progress(*io.progress.borrow_and_update());
+            if ledger.flushed(epoch) {
+                break;
+            }
+            periods += 1;
+            assert!(periods < 10, "round {round}: the flush was not carried out");
+        }
+        // Nothing more of the reply comes out after the flush.
+        for _ in 0..5 {
+            let out = sink.period();
+            assert!(
+                out.iter().all(|&s| s == 0.0),
+                "round {round}: audio after the flush"
+            );
+        }
+        let mut truth: Vec<&str> = Vec::new();
+        for chunk in 0..TEXTS.len() as u32 {
+            let key = code(ChunkId { turn, chunk }) as u64;
+            let (text, len) = &lens[&key];
+            let n = played.get(&key).copied().unwrap_or(0);
+            let words: Vec<&str> = text.split_whitespace().collect();
+            truth.extend(&words[..(words.len() as f64 * n as f64 / *len as f64) as usize]);
+        }
+        assert_eq!(ledger.heard_text(turn), truth.join(" "), "round {round}");
+        assert!(!ledger.is_playing(), "round {round}");
+        ledger.forget(turn);
+    }
+    // A last reply plays to its end, and the ledger sees it finished.
+    let id = ChunkId {
+        turn: TurnId(1000),
+        chunk: 0,
+    };
+    ledger.queue(id, "The end.".into());
+    let play = PlayChunk {
+        epoch,
+        id,
+        rate,
+        samples: vec![0.5; word],
+    };
+    io.output.try_send(TransportOut::Play(play)).expect("room");
+    for _ in 0..rate as usize / 100 {
+        sink.period();
+        ledger.set_progress(*io.progress.borrow_and_update());
+    }
+    assert!(!ledger.is_playing(), "the last reply is left playing");
+    assert!(
+        io.events.try_send(fake_event()).is_err(),
+        "events stayed full"
+    );
+    assert!(sink.playout().is_idle());
+}
+
+fn fake_event() -> SessionEvent {
+    SessionEvent {
+        at: 0,
+        wall_ms: 0.0,
+        kind: SessionEventKind::Cost {
+            stage: "test",
+            turn: None,
+            cost_ms: 0.0,
+        },
+    }
+}
+
+#[test]
+fn file_transport_cuts_exactly_200_times() {
+    interrupt_200_times(16_000, |playout| {
+        Box::new(Paced {
+            playout,
+            frame: 320,
+        })
+    });
+}
+
+#[test]
+fn webrtc_paced_playout_cuts_exactly_200_times() {
+    interrupt_200_times(48_000, |playout| {
+        Box::new(Paced {
+            playout,
+            frame: 960,
+        })
+    });
+}
+
+#[test]
+fn desktop_device_loop_cuts_exactly_200_times() {
+    let format = DeviceFormat {
+        input_rate: 48_000,
+        input_channels: 1,
+        output_rate: 48_000,
+        output_channels: 1,
+    };
+    interrupt_200_times(48_000, |playout| {
+        let (callbacks, link) = device_link(format);
+        Box::new(Desktop {
+            playout,
+            link,
+            callback: callbacks.playback,
+            ring_period: vec![0.0; ring_period(48_000)],
+            buffer_sizes: [480usize, 1024, 333, 2048].into_iter().cycle(),
+        })
+    });
+}
