@@ -548,7 +548,14 @@ impl Agent {
         let text = self.playout.heard_text(turn);
         self.playout.forget(turn);
         self.reply = None;
-        self.barge_candidate = None;
+        // Speech that began over the reply's last moments and outlasted it is the user's next
+        // turn, not a lost barge-in candidate.
+        if let Some(candidate) = self.barge_candidate.take() {
+            self.user = User::Speaking {
+                utterance_start: candidate.start.saturating_sub(ms(self.config.preroll_ms)),
+                resumed_from: None,
+            };
+        }
         self.event(AgentEvent::AssistantText {
             turn,
             at: self.now,
