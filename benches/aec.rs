@@ -193,7 +193,7 @@ fn main() {
             "barge_in_stop_ms_median": sorted.get(sorted.len() / 2),
             "barge_in_onset": "first user sample above 0.02 (-34 dBFS)",
             "flush_after_decision_ms": after_decision,
-            "agent_barge_in_min_ms": Config::default().agent_config().barge_in_min_ms,
+            "agent_barge_in_min_ms": Config::default().agent.barge_in_min_ms,
             "self_interrupted_without_aec": without_aec,
         },
     });

@@ -1,10 +1,11 @@
 //! Configuration: one TOML file with serde defaults, overridable from the command line.
 //!
-//! Every model path lives here; nothing downloads in a constructor. The models directory is found
-//! from `DUPLEX_MODELS`, then `./models`, then the `models/` folder of the source tree the binary
-//! was built from (so `cargo run` works from any directory of a checkout).
+//! The top of the tree: it gathers each stage's own section (the stages never import it) and the
+//! model paths ([`ModelPaths`], from `crate::models`); nothing downloads in a constructor.
 
 use std::path::{Path, PathBuf};
+
+pub use crate::models::{ModelPaths, default_models_dir};
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +46,7 @@ pub struct Config {
     /// The end-of-turn model.
     pub turn: crate::turn::TurnConfig,
     /// Turn-taking: end of turn, barge-in.
-    pub agent: crate::agent::AgentConfig,
+    pub agent: crate::agent::TurnTaking,
     /// Text to speech.
     pub tts: crate::tts::TtsConfig,
     /// The language model.
@@ -58,7 +59,7 @@ impl Config {
         crate::agent::AgentConfig {
             vad: self.vad.clone(),
             chunker: self.tts.chunker,
-            ..self.agent.clone()
+            turns: self.agent.clone(),
         }
     }
 
@@ -73,61 +74,4 @@ impl Config {
             message: e.to_string(),
         })
     }
-}
-
-/// Paths of every model file. Relative paths are resolved against `dir`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelPaths {
-    /// The directory holding the fetched models (see `models/README.md`).
-    pub dir: PathBuf,
-    /// ONNX Runtime shared library, loaded at run time by `ort`.
-    pub onnxruntime: PathBuf,
-    /// Whisper ggml model for whisper-rs.
-    pub whisper: PathBuf,
-    /// Silero VAD v6 ONNX model.
-    pub silero_vad: PathBuf,
-    /// smart-turn v3.2 ONNX model.
-    pub smart_turn: PathBuf,
-    /// Piper voice ONNX model (its `.onnx.json` sits beside it).
-    pub piper_voice: PathBuf,
-    /// GGUF language model for the embedded LLM.
-    pub llm: PathBuf,
-}
-
-impl Default for ModelPaths {
-    fn default() -> Self {
-        Self {
-            dir: default_models_dir(),
-            onnxruntime: "libonnxruntime.so.1.31.1".into(),
-            whisper: "ggml-tiny.en.bin".into(),
-            silero_vad: "silero_vad.onnx".into(),
-            smart_turn: "smart-turn-v3.2-cpu.onnx".into(),
-            piper_voice: "en_US-joe-medium.onnx".into(),
-            llm: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
-        }
-    }
-}
-
-impl ModelPaths {
-    /// Resolves a model path against the models directory.
-    pub fn resolve(&self, file: &Path) -> PathBuf {
-        if file.is_absolute() {
-            file.to_owned()
-        } else {
-            self.dir.join(file)
-        }
-    }
-}
-
-/// The models directory used when the configuration names none.
-pub fn default_models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DUPLEX_MODELS") {
-        return dir.into();
-    }
-    let local = PathBuf::from("models");
-    if local.join("README.md").exists() {
-        return std::fs::canonicalize(&local).unwrap_or(local);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }

@@ -1,4 +1,7 @@
-//! Model files: presence and integrity checks with errors that say what to fix.
+//! Model files: where they are ([`ModelPaths`]; the models directory is found from
+//! `DUPLEX_MODELS`, then `./models`, then the `models/` folder of the source tree the binary was
+//! built from, so `cargo run` works from any directory of a checkout), and presence and
+//! integrity checks with errors that say what to fix.
 //!
 //! The pinned list (file name, size, sha256) is `scripts/models.lock.json`, the same file the
 //! fetch script uses, compiled in here so the binary can check a model before it loads it. A size
@@ -7,7 +10,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The text of the pinned model list.
@@ -164,4 +167,61 @@ pub fn verify_pinned(dir: &Path, pin: &PinnedFile) -> Result<(), ModelError> {
         });
     }
     Ok(())
+}
+
+/// Paths of every model file. Relative paths are resolved against `dir`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelPaths {
+    /// The directory holding the fetched models (see `models/README.md`).
+    pub dir: PathBuf,
+    /// ONNX Runtime shared library, loaded at run time by `ort`.
+    pub onnxruntime: PathBuf,
+    /// Whisper ggml model for whisper-rs.
+    pub whisper: PathBuf,
+    /// Silero VAD v6 ONNX model.
+    pub silero_vad: PathBuf,
+    /// smart-turn v3.2 ONNX model.
+    pub smart_turn: PathBuf,
+    /// Piper voice ONNX model (its `.onnx.json` sits beside it).
+    pub piper_voice: PathBuf,
+    /// GGUF language model for the embedded LLM.
+    pub llm: PathBuf,
+}
+
+impl Default for ModelPaths {
+    fn default() -> Self {
+        Self {
+            dir: default_models_dir(),
+            onnxruntime: "libonnxruntime.so.1.31.1".into(),
+            whisper: "ggml-tiny.en.bin".into(),
+            silero_vad: "silero_vad.onnx".into(),
+            smart_turn: "smart-turn-v3.2-cpu.onnx".into(),
+            piper_voice: "en_US-joe-medium.onnx".into(),
+            llm: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+        }
+    }
+}
+
+impl ModelPaths {
+    /// Resolves a model path against the models directory.
+    pub fn resolve(&self, file: &Path) -> PathBuf {
+        if file.is_absolute() {
+            file.to_owned()
+        } else {
+            self.dir.join(file)
+        }
+    }
+}
+
+/// The models directory used when the configuration names none.
+pub fn default_models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DUPLEX_MODELS") {
+        return dir.into();
+    }
+    let local = PathBuf::from("models");
+    if local.join("README.md").exists() {
+        return std::fs::canonicalize(&local).unwrap_or(local);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }

@@ -8,7 +8,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
-use crate::config::ModelPaths;
+use crate::models::ModelPaths;
 use crate::models::{ModelError, check_present};
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();

@@ -165,7 +165,7 @@ fn barge_in_flushes_within_one_frame_and_keeps_only_the_words_played() {
         .filter(|(_, start, _)| *start + 512 > barge_start)
         .find_map(|&(fed, _, p)| {
             voiced += if p >= config.vad.threshold { 512 } else { 0 };
-            (voiced >= ms(config.barge_in_min_ms)).then_some(fed)
+            (voiced >= ms(config.turns.barge_in_min_ms)).then_some(fed)
         })
         .unwrap();
     assert_eq!(flush, confirmed_at);
@@ -263,7 +263,7 @@ fn a_short_mm_during_the_reply_does_not_interrupt() {
 #[test]
 fn an_incomplete_turn_prepares_the_reply_and_plays_it_at_the_deadline() {
     let config = AgentConfig::default();
-    let wait = ms(config.endpoint.incomplete_wait_ms);
+    let wait = ms(config.turns.endpoint.incomplete_wait_ms);
     let mut sim = Sim::new(
         config,
         FakeEngines {

@@ -122,7 +122,7 @@ fn interrupt_200_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dy
         let cut_at = (seed >> 33) as usize % (total - 1) + 1;
         let mut played: HashMap<u64, usize> = HashMap::new();
         let mut heard = 0;
-        let mut count = |out: &[f32], played: &mut HashMap<u64, usize>| {
+        let count = |out: &[f32], played: &mut HashMap<u64, usize>| {
             for &s in out.iter().filter(|s| **s != 0.0) {
                 *played.entry(s as u64).or_default() += 1;
             }

@@ -13,7 +13,7 @@ use whisper_rs::{
 
 use super::{AsrConfig, AsrError};
 use crate::audio::PIPELINE_RATE;
-use crate::config::ModelPaths;
+use crate::models::ModelPaths;
 use crate::models::{ModelError, check_present};
 
 /// whisper.cpp refuses input shorter than one second; shorter speech is padded with silence.

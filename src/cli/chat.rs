@@ -70,7 +70,9 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
     if let Some(t) = args.temperature {
         llm.temperature = t;
     }
-    let mut manager = TurnManager::from_config(&config).context("starting the language model")?;
+    let mut manager =
+        TurnManager::from_config(&config.llm, &config.models.resolve(&config.models.llm))
+            .context("starting the language model")?;
     let interactive = std::io::stdin().is_terminal();
     eprintln!("duplex chat: {}", manager.backend_mut().describe());
     if interactive {

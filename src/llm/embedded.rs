@@ -15,7 +15,6 @@ use super::error::LlmError;
 use super::protocol::{Event, Request, Sampling};
 use super::worker::WorkerProcess;
 use super::{ChatMessage, EventSource, Finish, LlmBackend, LlmEvent, TokenStream};
-use crate::config::{Config, ModelPaths};
 use crate::llm::config::EmbeddedConfig;
 use crate::models::check_present;
 
@@ -88,12 +87,6 @@ impl EmbeddedBackend {
             next_id: 0,
             response_timeout: config.response_timeout(),
         })
-    }
-
-    /// Starts the worker as the configuration says (model from `models.llm`).
-    pub fn from_config(config: &Config) -> Result<Self, LlmError> {
-        let paths: &ModelPaths = &config.models;
-        Self::spawn(&config.llm.embedded, &paths.resolve(&paths.llm))
     }
 
     /// What the worker reported at start-up.

@@ -133,16 +133,16 @@ pub trait LlmBackend: Send {
     }
 }
 
-/// Builds the backend chosen by the configuration.
-pub fn build_backend(config: &crate::config::Config) -> Result<Box<dyn LlmBackend>, LlmError> {
-    Ok(match config.llm.backend {
+/// Builds the backend chosen by the `[llm]` section; `model` is the resolved GGUF path for the
+/// embedded backend.
+pub fn build_backend(
+    config: &LlmConfig,
+    model: &std::path::Path,
+) -> Result<Box<dyn LlmBackend>, LlmError> {
+    Ok(match config.backend {
         BackendKind::Embedded => {
-            let model = config.models.resolve(&config.models.llm);
-            Box::new(embedded::EmbeddedBackend::spawn(
-                &config.llm.embedded,
-                &model,
-            )?)
+            Box::new(embedded::EmbeddedBackend::spawn(&config.embedded, model)?)
         }
-        BackendKind::Openai => Box::new(openai::OpenAiBackend::new(config.llm.openai.clone())),
+        BackendKind::Openai => Box::new(openai::OpenAiBackend::new(config.openai.clone())),
     })
 }

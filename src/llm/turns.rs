@@ -12,8 +12,7 @@ use super::cancel::CancelToken;
 use super::error::LlmError;
 use super::memory::Conversation;
 use super::protocol::{FinishReason, Sampling};
-use super::{Finish, LlmBackend, LlmEvent, build_backend};
-use crate::config::Config;
+use super::{Finish, LlmBackend, LlmConfig, LlmEvent, build_backend};
 
 /// A finished (or cancelled) reply.
 #[derive(Debug, Clone)]
@@ -52,15 +51,15 @@ impl TurnManager {
         }
     }
 
-    /// The backend, memory and sampling chosen by the configuration, with the system prompt
-    /// prefilled.
-    pub fn from_config(config: &Config) -> Result<Self, LlmError> {
-        let backend = build_backend(config)?;
+    /// The backend, memory and sampling chosen by the `[llm]` section (`model`: the resolved
+    /// GGUF of the embedded backend), with the system prompt prefilled.
+    pub fn from_config(config: &LlmConfig, model: &std::path::Path) -> Result<Self, LlmError> {
+        let backend = build_backend(config, model)?;
         let memory = Conversation::new(
-            config.llm.system_prompt.clone(),
-            config.llm.history_budget_tokens as usize,
+            config.system_prompt.clone(),
+            config.history_budget_tokens as usize,
         );
-        let mut manager = Self::new(backend, memory, config.llm.sampling());
+        let mut manager = Self::new(backend, memory, config.sampling());
         manager.warm_up()?;
         Ok(manager)
     }

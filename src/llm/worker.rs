@@ -72,6 +72,8 @@ pub struct WorkerProcess {
     events: Receiver<Incoming>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     exited: Option<String>,
+    /// The stdout and stderr reader threads, joined when the process is dropped.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl WorkerProcess {
@@ -98,7 +100,7 @@ impl WorkerProcess {
         let stdin = Arc::new(Mutex::new(child.stdin.take()));
 
         let (tx, events) = sync_channel(EVENT_CHANNEL_CAPACITY);
-        std::thread::Builder::new()
+        let out_reader = std::thread::Builder::new()
             .name("llm-worker-out".into())
             .spawn(move || {
                 for line in BufReader::new(stdout).lines() {
@@ -119,7 +121,7 @@ impl WorkerProcess {
             })?;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let tail = stderr_tail.clone();
-        std::thread::Builder::new()
+        let err_reader = std::thread::Builder::new()
             .name("llm-worker-err".into())
             .spawn(move || {
                 for line in BufReader::new(stderr).lines() {
@@ -143,6 +145,7 @@ impl WorkerProcess {
             events,
             stderr_tail,
             exited: None,
+            readers: vec![out_reader, err_reader],
         })
     }
 
@@ -238,12 +241,26 @@ impl Drop for WorkerProcess {
         let deadline = Instant::now() + EXIT_GRACE;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
+                self.join_readers();
                 return;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.join_readers();
+    }
+}
+
+impl WorkerProcess {
+    /// Joins the reader threads once the process is gone: its pipes are closed, and dropping
+    /// the event receiver unblocks a reader waiting for room.
+    fn join_readers(&mut self) {
+        let (_, closed) = sync_channel(0);
+        drop(std::mem::replace(&mut self.events, closed));
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
     }
 }
 

@@ -172,9 +172,9 @@ impl ReplyPlayout {
         self.queue.queued_samples()
     }
 
-    /// Whether nothing waits to be pulled or played.
+    /// Whether nothing waits to be pulled or played (a reply's converter tail included).
     pub fn is_idle(&self) -> bool {
-        self.queue.is_idle() && self.held.is_none()
+        self.queue.is_idle() && self.held.is_none() && self.stream.is_none()
     }
 
     /// Flushes carried out.
@@ -233,11 +233,11 @@ impl ReplyPlayout {
         self.queue.push(id, Vec::new());
     }
 
-    /// When the queue is about to run dry (less than a period left), the reply's converter gives
+    /// When the queue is about to run dry (a period or less left), the reply's converter gives
     /// up its last samples, which would otherwise wait for a chunk that may never come. Sinks
     /// pull one period at a time, so this happens only at the real end of queued speech.
     fn finish_if_dry(&mut self, period: usize) {
-        if self.queue.queued_samples() < period {
+        if self.queue.queued_samples() <= period {
             self.finish_stream();
         }
     }

@@ -15,7 +15,7 @@ use duplex_core::cancel::{CancelHook, CancelToken};
 
 use super::phonemize::{PhonemeIds, Phonemizer, Utterance, find_espeak_data};
 use super::{TtsConfig, TtsError};
-use crate::config::ModelPaths;
+use crate::models::ModelPaths;
 use crate::models::check_present;
 
 /// What the voice model is called in errors.

@@ -11,7 +11,7 @@ use ort::value::TensorRef;
 
 use super::mel::{FEATURES_LEN, LogMel, N_FRAMES, N_MELS};
 use super::{TurnConfig, TurnError, TurnScorer};
-use crate::config::ModelPaths;
+use crate::models::ModelPaths;
 
 /// Name of the model's input.
 const INPUT: &str = "input_features";

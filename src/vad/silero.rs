@@ -7,7 +7,7 @@ use ort::value::Tensor;
 
 use super::{SpeechProbability, VAD_CHUNK, VadError};
 use crate::audio::PIPELINE_RATE;
-use crate::config::ModelPaths;
+use crate::models::ModelPaths;
 
 /// Samples of the previous chunk prepended to each new one.
 const CONTEXT: usize = 64;

@@ -188,7 +188,8 @@ impl Agent {
 
     fn on_audio(&mut self, samples: &[f32]) {
         self.audio.extend(samples);
-        let keep = (u64::from(self.config.max_utterance_s) * 16_000).max(SCORE_WINDOW) as usize;
+        let keep =
+            (u64::from(self.config.turns.max_utterance_s) * 16_000).max(SCORE_WINDOW) as usize;
         if self.audio.len() > keep {
             let excess = self.audio.len() - keep;
             self.audio.drain(..excess);
@@ -231,7 +232,7 @@ impl Agent {
             if probability >= self.config.vad.threshold {
                 candidate.voiced += chunk_end - start;
             }
-            if candidate.voiced >= ms(self.config.barge_in_min_ms) {
+            if candidate.voiced >= ms(self.config.turns.barge_in_min_ms) {
                 let start = candidate.start;
                 self.barge_in(start);
             }
@@ -294,7 +295,7 @@ impl Agent {
             let request = p.transcript_request;
             self.emit(Output::Abandon(request));
         }
-        let preroll = ms(self.config.preroll_ms);
+        let preroll = ms(self.config.turns.preroll_ms);
         self.user = match &self.user {
             User::Silent => User::Speaking {
                 utterance_start: at.saturating_sub(preroll),
@@ -364,7 +365,7 @@ impl Agent {
 
     fn on_score(&mut self, request: RequestId, probability: f32) {
         let now = self.now;
-        let endpoint = self.config.endpoint.clone();
+        let endpoint = self.config.turns.endpoint.clone();
         let User::Paused(pause) = &mut self.user else {
             return;
         };
@@ -552,7 +553,9 @@ impl Agent {
         // turn, not a lost barge-in candidate.
         if let Some(candidate) = self.barge_candidate.take() {
             self.user = User::Speaking {
-                utterance_start: candidate.start.saturating_sub(ms(self.config.preroll_ms)),
+                utterance_start: candidate
+                    .start
+                    .saturating_sub(ms(self.config.turns.preroll_ms)),
                 resumed_from: None,
             };
         }
@@ -576,7 +579,7 @@ impl Agent {
         self.cuts_pending.push_back((reply.turn, epoch));
         self.finish_cuts(false);
         self.user = User::Speaking {
-            utterance_start: speech_start.saturating_sub(ms(self.config.preroll_ms)),
+            utterance_start: speech_start.saturating_sub(ms(self.config.turns.preroll_ms)),
             resumed_from: None,
         };
     }

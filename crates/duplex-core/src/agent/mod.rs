@@ -29,18 +29,23 @@ pub trait ChunkText: Send {
     fn finish(&mut self) -> Vec<String>;
 }
 
-/// Settings of the conversation core.
+/// Everything the conversation core needs: its own turn-taking settings and the two sections
+/// of other stages it applies (built by the caller from the configuration's tables).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentConfig {
+    /// Speech detection thresholds (the core runs the segmenter on VAD probabilities): the
+    /// configuration's `[vad]` table.
+    pub vad: VadConfig,
+    /// How replies are cut into chunks for the voice: the `[tts.chunker]` table.
+    pub chunker: ChunkerConfig,
+    /// Turn-taking: the `[agent]` table.
+    pub turns: TurnTaking,
+}
+
+/// The core's own settings, the configuration's `[agent]` table.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
-pub struct AgentConfig {
-    /// Speech detection thresholds (the core runs the segmenter on VAD probabilities); taken
-    /// from the configuration's `[vad]` table.
-    #[serde(skip)]
-    pub vad: VadConfig,
-    /// How replies are cut into chunks for the voice; taken from the configuration's
-    /// `[tts.chunker]` table.
-    #[serde(skip)]
-    pub chunker: ChunkerConfig,
+pub struct TurnTaking {
     /// When a pause ends the user's turn.
     pub endpoint: EndpointConfig,
     /// User speech while the agent talks must last this long to interrupt it.
@@ -51,11 +56,9 @@ pub struct AgentConfig {
     pub max_utterance_s: u32,
 }
 
-impl Default for AgentConfig {
+impl Default for TurnTaking {
     fn default() -> Self {
         Self {
-            vad: VadConfig::default(),
-            chunker: ChunkerConfig::default(),
             endpoint: EndpointConfig::default(),
             barge_in_min_ms: 300,
             preroll_ms: 100,

@@ -5,8 +5,8 @@
 //! `normalize.rs`) and, where the reading depends on it, at the words that follow ("$3
 //! million", "3:30 p.m.").
 
-use super::normalize::{capitalised, kept, plain_word, split_word};
 use super::numbers::{cardinal, cardinal_str, decimal, ordinal, reads_as_year, year};
+use super::words::{capitalised, kept, plain_word, split_word};
 
 /// Units written right after a number ("5km"), lower case: (unit, singular, plural).
 const UNITS: &[(&str, &str, &str)] = &[

@@ -9,6 +9,7 @@ mod chunker;
 mod markup;
 mod normalize;
 mod numbers;
+mod words;
 
 pub use chunker::{Chunk, ChunkerConfig, SentenceChunker};
 pub use markup::{is_emoji, strip_markup};

@@ -3,7 +3,7 @@
 //! Each case feeds tokens one at a time and records, for every chunk, the token whose arrival
 //! released it (or `<end>` when `finish()` did). Pure and model-free.
 
-use duplex::text::{ChunkerConfig, SentenceChunker};
+use duplex_core::text::{ChunkerConfig, SentenceChunker};
 
 /// Feeds `tokens` and returns (releasing token, chunk text) pairs, checking offsets on the way.
 fn run(tokens: &[&str]) -> Vec<(String, String)> {
@@ -15,16 +15,17 @@ fn run_with(config: ChunkerConfig, tokens: &[&str]) -> Vec<(String, String)> {
     let mut chunker = SentenceChunker::new(config);
     let mut out = Vec::new();
     let mut expected_index = 0;
-    let mut check = |chunk: duplex::text::Chunk, by: String, out: &mut Vec<(String, String)>| {
-        assert_eq!(chunk.index, expected_index, "chunk indices count up");
-        assert_eq!(
-            &reply[chunk.start..chunk.end],
-            chunk.text,
-            "offsets into the reply"
-        );
-        expected_index += 1;
-        out.push((by, chunk.text));
-    };
+    let mut check =
+        |chunk: duplex_core::text::Chunk, by: String, out: &mut Vec<(String, String)>| {
+            assert_eq!(chunk.index, expected_index, "chunk indices count up");
+            assert_eq!(
+                &reply[chunk.start..chunk.end],
+                chunk.text,
+                "offsets into the reply"
+            );
+            expected_index += 1;
+            out.push((by, chunk.text));
+        };
     for token in tokens {
         for chunk in chunker.push(token) {
             check(chunk, (*token).to_owned(), &mut out);
