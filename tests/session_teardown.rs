@@ -63,11 +63,10 @@ fn a_session_ended_mid_reply_stops_its_workers_and_its_llm_process() {
         let mut input = question.clone();
         input.resize(question.len() + 16_000 * 20, 0.0);
         let started = Instant::now();
-        let mut sent = 0;
         // Real time: a frame every 20 ms, until the reply is audible.
-        for chunk in input.chunks(FRAME_SAMPLES) {
-            tokio::time::sleep_until((started + Duration::from_millis(20 * sent)).into()).await;
-            sent += 1;
+        for (sent, chunk) in input.chunks(FRAME_SAMPLES).enumerate() {
+            let due = started + Duration::from_millis(20 * sent as u64);
+            tokio::time::sleep_until(due.into()).await;
             let mut audio = chunk.to_vec();
             audio.resize(FRAME_SAMPLES, 0.0);
             ends.input
