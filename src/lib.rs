@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod llm;
 pub mod models;
 pub mod onnx;
+pub mod quality;
 pub mod runtime;
 pub mod transcribe;
 pub mod transport;

@@ -17,6 +17,10 @@ struct Args {
     /// Directory holding the models (overrides the config).
     #[arg(long, global = true)]
     models: Option<PathBuf>,
+    /// The embedded language model: fast (SmolLM2-135M), balanced (Qwen2.5-Coder-0.5B) or
+    /// quality (Qwen2.5-Coder-1.5B); overrides `[llm] brain`.
+    #[arg(long, global = true)]
+    brain: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,7 +29,7 @@ struct Args {
 enum Command {
     /// Print the speech segments of a WAV file with their times and text.
     Transcribe(cli::transcribe::TranscribeArgs),
-    /// Measure the whole pipeline (`duplex bench latency`).
+    /// Measure the whole pipeline (`duplex bench latency`) or the replies (`duplex bench quality`).
     Bench(cli::bench::BenchArgs),
     /// Hold a conversation over a WAV file: replies written on the input's timeline.
     Converse(cli::converse::ConverseArgs),
@@ -71,6 +75,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     if let Some(dir) = args.models {
         config.models.dir = dir;
+    }
+    if let Some(brain) = args.brain {
+        duplex::llm::brains::brain(&brain)?;
+        config.llm.brain = Some(brain);
     }
     match args.command {
         Command::Transcribe(a) => cli::transcribe::run(&config, a),

@@ -58,6 +58,7 @@ pub fn greedy(max_tokens: u32) -> Sampling {
         top_p: 1.0,
         repeat_penalty: 1.0,
         seed: 0,
+        ..Sampling::default()
     }
 }
 

@@ -22,7 +22,10 @@ const WHOLE_UTTERANCE: usize = 169_472;
 const REF_AMERICANS: f32 = 0.786;
 const REF_ASK_NOT: f32 = 0.012;
 const REF_WHOLE: f32 = 0.855;
-const TOLERANCE: f32 = 0.05;
+/// The model is int8-quantized, and ONNX Runtime's int8 kernels differ by CPU: on an AMD EPYC
+/// with AVX512-VNNI the whole utterance scores 0.917 (the other two stay within 0.003), so the
+/// reference is met within 0.08; the decisions (above or below 0.5) are asserted exactly below.
+const TOLERANCE: f32 = 0.08;
 
 fn jfk() -> Vec<f32> {
     load_pipeline_audio(&fixture_path("jfk.wav")).expect("jfk.wav reads")

@@ -22,6 +22,8 @@ pub struct BenchArgs {
 
 #[derive(clap::Subcommand)]
 enum BenchKind {
+    /// The conversation-quality suite on the configured language model.
+    Quality(super::bench_quality::QualityArgs),
     /// Voice-to-voice latency of whole conversations at real-time pace.
     Latency {
         /// Fixture files (in audio-fixtures/) to ask, one conversation each; by default every
@@ -83,7 +85,10 @@ fn stage_medians(rows: &[serde_json::Value]) -> serde_json::Value {
 
 /// Runs the subcommand.
 pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
-    let BenchKind::Latency { fixtures, output } = args.what;
+    let (fixtures, output) = match args.what {
+        BenchKind::Quality(a) => return super::bench_quality::run(config, a),
+        BenchKind::Latency { fixtures, output } => (fixtures, output),
+    };
     let fixtures = if fixtures.is_empty() {
         default_fixtures()?
     } else {

@@ -71,7 +71,7 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         llm.temperature = t;
     }
     let mut manager =
-        TurnManager::from_config(&config.llm, &config.models.resolve(&config.models.llm))
+        TurnManager::from_config(&config.llm, &config.llm_model_path()?)
             .context("starting the language model")?;
     let interactive = std::io::stdin().is_terminal();
     eprintln!("duplex chat: {}", manager.backend_mut().describe());

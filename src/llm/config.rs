@@ -43,6 +43,9 @@ pub enum BackendKind {
 pub struct LlmConfig {
     /// Which backend answers.
     pub backend: BackendKind,
+    /// A named embedded model (`fast`, `balanced`, `quality`; see `llm::brains`); unset: the
+    /// file `models.llm`.
+    pub brain: Option<String>,
     /// The system prompt, first in every request; never dropped from the history.
     pub system_prompt: String,
     /// Estimated tokens of history (system prompt included) kept; older turns are dropped.
@@ -53,8 +56,22 @@ pub struct LlmConfig {
     pub temperature: f32,
     /// Nucleus sampling threshold.
     pub top_p: f32,
-    /// Repetition penalty (1.0: none). Embedded backend only.
+    /// Repetition penalty over the conversation (1.0: none).
     pub repeat_penalty: f32,
+    /// Tokens of the conversation the repetition penalties look back over.
+    pub repeat_last_n: i32,
+    /// Penalty growing with each repeat of a token (0: none).
+    pub frequency_penalty: f32,
+    /// Penalty for any repeat of a token (0: none).
+    pub presence_penalty: f32,
+    /// DRY penalty on continuing a sequence already in the conversation (0: off).
+    pub dry_multiplier: f32,
+    /// How fast the DRY penalty grows with the sequence's length.
+    pub dry_base: f32,
+    /// Repeats up to this many tokens are free of the DRY penalty.
+    pub dry_allowed_length: i32,
+    /// Tokens of the conversation DRY looks back over.
+    pub dry_penalty_last_n: i32,
     /// Sampler seed.
     pub seed: u32,
     /// Settings of the embedded backend.
@@ -67,12 +84,20 @@ impl Default for LlmConfig {
     fn default() -> Self {
         Self {
             backend: BackendKind::Embedded,
+            brain: None,
             system_prompt: DEFAULT_SYSTEM_PROMPT.to_owned(),
             history_budget_tokens: 2048,
             max_tokens: 96,
             temperature: 0.2,
             top_p: 0.9,
             repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
+            dry_penalty_last_n: 512,
             seed: 42,
             embedded: EmbeddedConfig::default(),
             openai: OpenAiConfig::default(),
@@ -88,6 +113,13 @@ impl LlmConfig {
             temperature: self.temperature,
             top_p: self.top_p,
             repeat_penalty: self.repeat_penalty,
+            repeat_last_n: self.repeat_last_n,
+            frequency_penalty: self.frequency_penalty,
+            presence_penalty: self.presence_penalty,
+            dry_multiplier: self.dry_multiplier,
+            dry_base: self.dry_base,
+            dry_allowed_length: self.dry_allowed_length,
+            dry_penalty_last_n: self.dry_penalty_last_n,
             seed: self.seed,
         }
     }

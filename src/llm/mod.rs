@@ -12,6 +12,7 @@
 //!   was heard, and marked.
 //! - [`turns::TurnManager`]: one call per user turn; records the reply in the memory.
 
+pub mod brains;
 pub mod config;
 pub mod embedded;
 pub mod error;

@@ -69,6 +69,24 @@ impl OpenAiBackend {
         if sampling.temperature > 0.0 {
             body["seed"] = json!(sampling.seed);
         }
+        // The standard penalties, and llama.cpp server's own fields for the rest (other servers
+        // ignore fields they do not know).
+        if sampling.frequency_penalty != 0.0 {
+            body["frequency_penalty"] = json!(sampling.frequency_penalty);
+        }
+        if sampling.presence_penalty != 0.0 {
+            body["presence_penalty"] = json!(sampling.presence_penalty);
+        }
+        if (sampling.repeat_penalty - 1.0).abs() > f32::EPSILON {
+            body["repeat_penalty"] = json!(sampling.repeat_penalty);
+            body["repeat_last_n"] = json!(sampling.repeat_last_n);
+        }
+        if sampling.dry_multiplier > 0.0 {
+            body["dry_multiplier"] = json!(sampling.dry_multiplier);
+            body["dry_base"] = json!(sampling.dry_base);
+            body["dry_allowed_length"] = json!(sampling.dry_allowed_length);
+            body["dry_penalty_last_n"] = json!(sampling.dry_penalty_last_n);
+        }
         body.to_string()
     }
 }

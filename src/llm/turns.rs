@@ -120,6 +120,11 @@ impl TurnManager {
         })
     }
 
+    /// Forgets the whole conversation (a new one starts; the system prompt stays).
+    pub fn forget_all(&mut self) {
+        self.memory.clear();
+    }
+
     /// Forgets the last exchange: its reply was dropped before the user heard any of it. False
     /// if the history does not end with an exchange.
     pub fn retract(&mut self) -> bool {

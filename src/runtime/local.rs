@@ -20,7 +20,10 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
         .map_err(|e| EngineError::fatal("asr", e))?;
     let turn = SmartTurn::load_with(&config.models, &config.turn)
         .map_err(|e| EngineError::fatal("turn", e))?;
-    let llm = TurnManager::from_config(&config.llm, &config.models.resolve(&config.models.llm))
+    let model = config
+        .llm_model_path()
+        .map_err(|e| EngineError::fatal("llm", e))?;
+    let llm = TurnManager::from_config(&config.llm, &model)
         .map_err(|e| EngineError::fatal("llm", e))?;
     let tts =
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;

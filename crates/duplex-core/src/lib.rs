@@ -9,6 +9,7 @@
 //! - [`frames`]: fixed-size framing of sample streams.
 //! - [`cancel`]: the one cancellation token, shared by every engine.
 //! - [`wer`]: word error rate, for tests and benches.
+//! - [`quality`]: the conversation-quality suite: its cases and the checks that judge a reply.
 //!
 //! No native dependency, no `unsafe`, no async runtime and no clock: time is the sample index
 //! the caller passes in, so every decision is reproducible in a test without models or devices.
@@ -19,6 +20,7 @@ pub mod agent;
 pub mod cancel;
 pub mod frames;
 pub mod playback;
+pub mod quality;
 pub mod text;
 pub mod vad;
 pub mod wer;

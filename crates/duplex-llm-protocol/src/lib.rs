@@ -29,8 +29,12 @@ pub struct WireMessage {
     pub content: String,
 }
 
-/// How to pick tokens.
+/// How to pick tokens. The penalties look back over the conversation (the user's words and the
+/// earlier replies), not only over the reply being written, so that they work against echoing
+/// the user and repeating oneself. The names follow llama.cpp's server, which takes the same
+/// fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Sampling {
     /// Most tokens to generate for this reply.
     pub max_tokens: u32,
@@ -40,8 +44,42 @@ pub struct Sampling {
     pub top_p: f32,
     /// Penalty for repeating recent tokens; `1.0` disables it.
     pub repeat_penalty: f32,
+    /// Tokens of the conversation the repetition penalties look back over.
+    pub repeat_last_n: i32,
+    /// Penalty growing with each repeat of a token (`0.0`: none).
+    pub frequency_penalty: f32,
+    /// Penalty for any repeat of a token (`0.0`: none).
+    pub presence_penalty: f32,
+    /// DRY ("don't repeat yourself") penalty on continuing a sequence already in the context
+    /// (`0.0`: off).
+    pub dry_multiplier: f32,
+    /// How fast the DRY penalty grows with the repeated sequence's length.
+    pub dry_base: f32,
+    /// Repeated sequences up to this many tokens are not penalised by DRY.
+    pub dry_allowed_length: i32,
+    /// Tokens of the conversation DRY looks back over.
+    pub dry_penalty_last_n: i32,
     /// Seed of the random sampler (ignored when greedy).
     pub seed: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            max_tokens: 96,
+            temperature: 0.0,
+            top_p: 1.0,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
+            dry_penalty_last_n: 512,
+            seed: 0,
+        }
+    }
 }
 
 /// A request from the client to the worker (one line on the worker's stdin).

@@ -34,8 +34,8 @@ use crate::protocol::{Event, FinishReason, Sampling, WireMessage, WorkerStats};
 
 /// The single sequence the worker uses.
 const SEQ: i32 = 0;
-/// Tokens looked back on by the repetition penalty.
-const PENALTY_LAST_N: i32 = 64;
+/// Where a repeated sequence is broken for DRY (llama.cpp's defaults).
+const DRY_BREAKERS: [&str; 4] = ["\n", ":", "\"", "*"];
 /// Candidates kept before nucleus sampling.
 const TOP_K: i32 = 40;
 
@@ -334,6 +334,11 @@ impl<'m> Engine<'m> {
         let mut sampler = self.sampler(sampling);
         let model = self.model;
         let vocab = model.vocab();
+        // The penalties look back over the conversation (the turns after the system prompt),
+        // without its ChatML framing: penalising `<|im_end|>` would keep a reply from ending.
+        let framing = vocab.tokenize(b"<|im_start|>", false, true);
+        let history = self.segments.iter().skip(1).flat_map(|s| s.tokens.iter());
+        sampler.accept_many(history.filter(|t| !vocab.is_eog(**t) && !framing.contains(*t)));
         let mut index = sync.logits_index;
         let mut utf8 = Utf8Stream::default();
         let mut first_token: Option<Instant> = None;
@@ -418,16 +423,30 @@ impl<'m> Engine<'m> {
         self.speculate_user_header()
     }
 
-    /// The sampler chain for one reply.
+    /// The sampler chain for one reply: repetition penalties and DRY over the conversation,
+    /// then greedy or seeded sampling.
     fn sampler(&self, s: &Sampling) -> LlamaSampler {
         let mut chain = Vec::new();
-        if (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
+        let penalised = (s.repeat_penalty - 1.0).abs() > f32::EPSILON
+            || s.frequency_penalty != 0.0
+            || s.presence_penalty != 0.0;
+        if penalised && s.repeat_last_n > 0 {
             chain.push(LlamaSampler::penalties(
                 self.model.n_vocab(),
-                PENALTY_LAST_N,
+                s.repeat_last_n,
                 s.repeat_penalty,
-                0.0,
-                0.0,
+                s.frequency_penalty,
+                s.presence_penalty,
+            ));
+        }
+        if s.dry_multiplier > 0.0 {
+            chain.push(LlamaSampler::dry(
+                self.model,
+                s.dry_multiplier,
+                s.dry_base,
+                s.dry_allowed_length,
+                s.dry_penalty_last_n,
+                DRY_BREAKERS,
             ));
         }
         if s.temperature <= 0.0 {

@@ -1,0 +1,282 @@
+//! Judging one reply: the leak check every reply must pass, and the check its case expects.
+
+use std::collections::HashSet;
+
+use super::{Case, Expect};
+use crate::text::is_emoji;
+use crate::wer::normalize;
+
+/// Most sentences a spoken reply may have unless more were asked for.
+const MAX_SENTENCES: usize = 2;
+/// A reply sharing at least this share of its word pairs with another text repeats it.
+const OVERLAP_LIMIT: f64 = 0.5;
+/// Words in a row of the system prompt that, found in a reply, count as reciting it.
+const RECITED_WORDS: usize = 5;
+/// Words that show a reply asks the user to say it again or explain.
+const CLARIFYING: [&str; 10] = [
+    "sorry",
+    "catch",
+    "repeat",
+    "again",
+    "mean",
+    "pardon",
+    "understand",
+    "clarify",
+    "hear",
+    "say",
+];
+
+/// The outcome of judging one reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whether the reply does what its case expects, without leaking.
+    pub passed: bool,
+    /// Why not, when it failed.
+    pub why: Option<String>,
+}
+
+impl Verdict {
+    fn pass() -> Self {
+        Self {
+            passed: true,
+            why: None,
+        }
+    }
+
+    fn fail(why: impl Into<String>) -> Self {
+        Self {
+            passed: false,
+            why: Some(why.into()),
+        }
+    }
+}
+
+/// Judges replies against the system prompt they were given.
+#[derive(Debug, Clone)]
+pub struct Judge<'a> {
+    /// The system prompt the model saw (a reply must not recite it).
+    pub system_prompt: &'a str,
+}
+
+impl Judge<'_> {
+    /// Judges `reply` to `case`; `previous` is the reply before it in the same conversation
+    /// (for a cut reply: the whole reply, as generated).
+    pub fn judge(&self, case: &Case, reply: &str, previous: Option<&str>) -> Verdict {
+        if reply.trim().is_empty() {
+            return Verdict::fail("empty reply");
+        }
+        if let Some(why) = leak(reply, self.system_prompt) {
+            return Verdict::fail(why);
+        }
+        let said = normalize(reply).join(" ");
+        let mentions = |answers: &[&str]| {
+            answers.is_empty()
+                || answers
+                    .iter()
+                    .any(|a| contains_words(&said, &normalize(a).join(" ")))
+        };
+        let sentences = count_sentences(reply);
+        match case.expect {
+            Expect::Mentions(answers) if !mentions(answers) => {
+                Verdict::fail(format!("does not say any of {answers:?}"))
+            }
+            Expect::Reacts if bigram_overlap(reply, case.ask) >= OVERLAP_LIMIT => {
+                Verdict::fail("echoes the user")
+            }
+            Expect::Reacts | Expect::Brief if sentences > MAX_SENTENCES => {
+                Verdict::fail(format!("{sentences} sentences"))
+            }
+            Expect::Shorter => match previous {
+                Some(before) if words(reply) < words(before) => Verdict::pass(),
+                _ => Verdict::fail("not shorter than the previous reply"),
+            },
+            Expect::Repeats => match previous {
+                Some(before) if bigram_overlap(reply, before) >= OVERLAP_LIMIT => Verdict::pass(),
+                _ => Verdict::fail("does not say the previous reply again"),
+            },
+            Expect::Fresh(answers) => {
+                if previous.is_some_and(|cut| bigram_overlap(reply, cut) >= OVERLAP_LIMIT) {
+                    Verdict::fail("repeats the reply that was cut")
+                } else if !mentions(answers) {
+                    Verdict::fail(format!("does not say any of {answers:?}"))
+                } else {
+                    Verdict::pass()
+                }
+            }
+            Expect::Clarifies => {
+                let asks = reply.contains('?')
+                    && normalize(reply)
+                        .iter()
+                        .any(|w| CLARIFYING.contains(&w.as_str()));
+                if asks && sentences <= MAX_SENTENCES {
+                    Verdict::pass()
+                } else {
+                    Verdict::fail("does not ask the user to say it again")
+                }
+            }
+            _ => Verdict::pass(),
+        }
+    }
+}
+
+fn words(text: &str) -> usize {
+    normalize(text).len()
+}
+
+/// Whether the word sequence `needle` occurs in `haystack` (both space-joined normalised words).
+fn contains_words(haystack: &str, needle: &str) -> bool {
+    !needle.is_empty() && format!(" {haystack} ").contains(&format!(" {needle} "))
+}
+
+/// What a reply leaks, if anything: the system prompt, a history marker, a role name, markdown
+/// or an emoji.
+pub fn leak(reply: &str, system_prompt: &str) -> Option<String> {
+    let lower = reply.to_lowercase();
+    let prompt = normalize(system_prompt);
+    let said = format!(" {} ", normalize(reply).join(" "));
+    if let Some(window) = prompt
+        .windows(RECITED_WORDS)
+        .map(|w| w.join(" "))
+        .find(|w| said.contains(&format!(" {w} ")))
+    {
+        return Some(format!("recites the system prompt (\"{window}\")"));
+    }
+    for marker in ["interrupted by the user", "[", "]", "<|", "|>", "im_start", "im_end"] {
+        if lower.contains(marker) {
+            return Some(format!("history marker {marker:?}"));
+        }
+    }
+    for role in ["user:", "assistant:", "system:"] {
+        if lower.contains(role) {
+            return Some(format!("role name {role:?}"));
+        }
+    }
+    for mark in ["**", "__", "`", "#"] {
+        if reply.contains(mark) {
+            return Some(format!("markdown {mark:?}"));
+        }
+    }
+    let list_item = reply.lines().map(str::trim_start).any(|line| {
+        line.starts_with("- ")
+            || line.starts_with("* ")
+            || line
+                .split_once(". ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    });
+    if list_item && reply.lines().count() > 1 {
+        return Some("a markdown list".into());
+    }
+    reply
+        .chars()
+        .find(|&c| is_emoji(c))
+        .map(|c| format!("emoji {c:?}"))
+}
+
+/// Sentences in a reply: runs of text ended by `.`, `!` or `?` (a full stop between digits, as
+/// in "2.5", ends nothing), plus an unended last one.
+pub fn count_sentences(text: &str) -> usize {
+    let chars: Vec<char> = text.chars().collect();
+    let mut count = 0;
+    let mut has_words = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_alphanumeric() {
+            has_words = true;
+        }
+        let ends = matches!(c, '.' | '!' | '?')
+            && chars.get(i + 1).is_none_or(|n| n.is_whitespace() || *n == '"');
+        if ends && has_words {
+            count += 1;
+            has_words = false;
+        }
+    }
+    count + usize::from(has_words)
+}
+
+/// The share of `reply`'s word pairs that also occur in `other` (0 when it has fewer than two
+/// words).
+pub fn bigram_overlap(reply: &str, other: &str) -> f64 {
+    let pairs = |text: &str| -> Vec<(String, String)> {
+        let w = normalize(text);
+        w.windows(2).map(|p| (p[0].clone(), p[1].clone())).collect()
+    };
+    let mine = pairs(reply);
+    if mine.is_empty() {
+        return 0.0;
+    }
+    let theirs: HashSet<(String, String)> = pairs(other).into_iter().collect();
+    mine.iter().filter(|p| theirs.contains(*p)).count() as f64 / mine.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CASES, Category};
+    use super::*;
+
+    const PROMPT: &str = "You are a helpful voice assistant talking to a user.";
+
+    fn case(id: &str) -> &'static Case {
+        CASES.iter().find(|c| c.id == id).expect("case")
+    }
+
+    fn judge(id: &str, reply: &str, previous: Option<&str>) -> Verdict {
+        Judge {
+            system_prompt: PROMPT,
+        }
+        .judge(case(id), reply, previous)
+    }
+
+    #[test]
+    fn the_suite_has_every_category_and_enough_cases() {
+        assert!(CASES.len() >= 60);
+        for category in Category::ALL {
+            assert!(CASES.iter().filter(|c| c.category == category).count() >= 5);
+        }
+        let mut ids: Vec<_> = CASES.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CASES.len(), "ids are unique");
+        assert_eq!(case("name-at-20").turn_number(), 20);
+    }
+
+    #[test]
+    fn the_failures_the_issue_reported_are_failures() {
+        let echo = judge("amiable", "He might have been made amiable himself.", None);
+        assert_eq!(echo.why.as_deref(), Some("echoes the user"));
+        let recital = judge(
+            "ada-lisbon",
+            "Ada, I'm glad to help. You're a helpful voice assistant talking to a user.",
+            None,
+        );
+        assert!(recital.why.unwrap().starts_with("recites the system prompt"));
+        let marker = judge(
+            "cut-rome",
+            "The user asked for a 10-meter... [interrupted by the user]",
+            None,
+        );
+        assert!(!marker.passed);
+        assert!(!judge("five-five", "I'm sorry for your loss.", None).passed);
+    }
+
+    #[test]
+    fn good_replies_pass() {
+        assert!(judge("capital-france", "The capital of France is Paris.", None).passed);
+        assert!(judge("hours-day", "There are 24 hours in a day.", None).passed);
+        assert!(judge("walk", "That sounds lovely. Was it sunny?", None).passed);
+        assert!(judge("five-five", "Sorry, I didn't catch that. Could you say it again?", None).passed);
+        let long = "Elephants are the largest land animals. They live in Africa and Asia.";
+        assert!(judge("shorter-elephants", "Elephants are huge.", Some(long)).passed);
+        assert!(judge("again-moon", long, Some(long)).passed);
+        assert!(judge("cut-rome", "Rome is the capital of Italy.", Some("Rome was founded in 753 BC and grew.")).passed);
+    }
+
+    #[test]
+    fn sentences_and_leaks_are_counted_as_a_listener_would() {
+        assert_eq!(count_sentences("It is 2.5 metres. Really! Is it?"), 3);
+        assert_eq!(count_sentences("No full stop"), 1);
+        assert!(leak("Here you go: 😀", PROMPT).is_some());
+        assert!(leak("**Blue** is nice.", PROMPT).is_some());
+        assert!(leak("Fruits:\n- apple\n- pear", PROMPT).is_some());
+        assert!(leak("Assistant: hello", PROMPT).is_some());
+        assert!(leak("Apples, pears and plums.", PROMPT).is_none());
+    }
+}
