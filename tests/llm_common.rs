@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use duplex::config::ModelPaths;
 use duplex::llm::config::EmbeddedConfig;
 use duplex::llm::embedded::EmbeddedBackend;
-use duplex::llm::memory::INTERRUPTED_MARK;
+use duplex::llm::memory::INTERRUPTED_NOTE;
 use duplex::llm::{
     CancelToken, ChatMessage, Conversation, Finish, FinishReason, LlmBackend, LlmConfig, LlmEvent,
     Reply, Sampling, TurnManager,
@@ -140,7 +140,10 @@ pub fn llama_server() -> Option<LlamaServer> {
 /// A turn manager on `backend` with the default (voice) system prompt and greedy sampling.
 pub fn manager(backend: Box<dyn LlmBackend>, max_tokens: u32) -> TurnManager {
     let config = LlmConfig::default();
-    let memory = Conversation::new(config.system_prompt, config.history_budget_tokens as usize);
+    let memory = Conversation::new(
+        config.system_prompt().to_owned(),
+        config.history_budget_tokens as usize,
+    );
     let mut manager = TurnManager::new(backend, memory, greedy(max_tokens));
     manager.warm_up().expect("prefilling the system prompt");
     manager
@@ -242,9 +245,15 @@ pub fn interrupted_turn_is_cut(backend: Box<dyn LlmBackend>) -> (TurnManager, Re
         .join(" ");
     assert!(m.interrupt(&heard));
     let messages = m.memory().messages();
-    let cut = messages.last().expect("messages");
-    assert_eq!(cut.role, "assistant");
-    assert_eq!(cut.content, format!("{heard}{INTERRUPTED_MARK}"));
+    let (cut, note) = (&messages[messages.len() - 2], &messages[messages.len() - 1]);
+    assert_eq!(
+        (cut.role.as_str(), cut.content.as_str()),
+        ("assistant", heard.as_str())
+    );
+    assert_eq!(
+        (note.role.as_str(), note.content.as_str()),
+        ("system", INTERRUPTED_NOTE)
+    );
     assert!(!long.text.is_empty() && heard.len() < long.text.len());
     let next = say(&mut m, "Sorry, what did you say?");
     assert!(!next.text.trim().is_empty());

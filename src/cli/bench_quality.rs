@@ -36,7 +36,8 @@ pub fn run(config: &Config, args: QualityArgs) -> anyhow::Result<()> {
             let category = serde_json::to_value(c.category).unwrap_or_default();
             args.cases.is_empty()
                 || args.cases.iter().any(|p| {
-                    c.id.starts_with(p.as_str()) || category.as_str().is_some_and(|s| s.starts_with(p.as_str()))
+                    c.id.starts_with(p.as_str())
+                        || category.as_str().is_some_and(|s| s.starts_with(p.as_str()))
                 })
         })
         .collect();
@@ -49,7 +50,11 @@ pub fn run(config: &Config, args: QualityArgs) -> anyhow::Result<()> {
             result.id,
             result.ask,
             result.reply,
-            result.why.as_ref().map(|w| format!("  ({w})")).unwrap_or_default(),
+            result
+                .why
+                .as_ref()
+                .map(|w| format!("  ({w})"))
+                .unwrap_or_default(),
         );
         results.push(result);
     }
@@ -68,7 +73,7 @@ pub fn run(config: &Config, args: QualityArgs) -> anyhow::Result<()> {
         "model": model.file_name().map(|n| n.to_string_lossy()),
         "brain": config.llm.brain,
         "backend": config.llm.backend,
-        "system_prompt": config.llm.system_prompt,
+        "system_prompt": config.llm.system_prompt(),
         "sampling": config.llm.sampling(),
         "history_budget_tokens": config.llm.history_budget_tokens,
         "summary": summary,
@@ -79,7 +84,10 @@ pub fn run(config: &Config, args: QualityArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&args.output, serde_json::to_string_pretty(&report)?)?;
-    println!("overall {}/{}", summary.overall.passed, summary.overall.cases);
+    println!(
+        "overall {}/{}",
+        summary.overall.passed, summary.overall.cases
+    );
     for (category, score) in &summary.categories {
         println!("  {category:?}: {}/{}", score.passed, score.cases);
     }

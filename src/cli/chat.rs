@@ -70,9 +70,8 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
     if let Some(t) = args.temperature {
         llm.temperature = t;
     }
-    let mut manager =
-        TurnManager::from_config(&config.llm, &config.llm_model_path()?)
-            .context("starting the language model")?;
+    let mut manager = TurnManager::from_config(&config.llm, &config.llm_model_path()?)
+        .context("starting the language model")?;
     let interactive = std::io::stdin().is_terminal();
     eprintln!("duplex chat: {}", manager.backend_mut().describe());
     if interactive {

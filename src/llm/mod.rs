@@ -13,6 +13,7 @@
 //! - [`turns::TurnManager`]: one call per user turn; records the reply in the memory.
 
 pub mod brains;
+pub mod clarify;
 pub mod config;
 pub mod embedded;
 pub mod error;

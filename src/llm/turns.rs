@@ -5,12 +5,19 @@
 //! interrupted when it was cancelled. When the playout side knows which words were actually heard
 //! it calls [`TurnManager::interrupt`] to cut the reply to them. Replies are stored verbatim (not
 //! trimmed) so that the next prompt matches what the embedded worker has cached.
+//!
+//! Three policies of a spoken conversation live here too: a turn that makes no sense as one (see
+//! [`super::clarify`]) gets a clarifying question instead of a reply; "say that again" gets the
+//! last reply again, word for word, when it was heard whole (small models paraphrase or
+//! apologise instead; a cut reply goes to the model, which knows only its heard words); and a reply
+//! stops after `max_sentences` sentences unless the user asked for more (a story, details).
 
 use std::time::{Duration, Instant};
 
 use super::cancel::CancelToken;
+use super::clarify::{CLARIFYING_QUESTION, is_unclear};
 use super::error::LlmError;
-use super::memory::Conversation;
+use super::memory::{Conversation, Role};
 use super::protocol::{FinishReason, Sampling};
 use super::{Finish, LlmBackend, LlmConfig, LlmEvent, build_backend};
 
@@ -39,16 +46,69 @@ pub struct TurnManager {
     backend: Box<dyn LlmBackend>,
     memory: Conversation,
     sampling: Sampling,
+    max_sentences: usize,
+}
+
+/// Requests to hear the last reply again.
+const REPEAT_REQUESTS: [&str; 7] = [
+    "say that again",
+    "say it again",
+    "repeat that",
+    "repeat it",
+    "can you repeat",
+    "could you repeat",
+    "come again",
+];
+
+/// Words that ask for more than a short spoken answer.
+const ASKS_FOR_MORE: [&str; 9] = [
+    "story",
+    "detail",
+    "tell me more",
+    "explain more",
+    "step by step",
+    "list",
+    "longer",
+    "everything",
+    "all about",
+];
+
+/// Sentences of `text` that have ended: a `.`, `!` or `?` followed by a space, or ending the
+/// text after a letter (not "2." of "2.5", which may go on).
+fn ended_sentences(text: &str) -> usize {
+    let chars: Vec<char> = text.trim_end_matches(['"', '\'', ')']).chars().collect();
+    let mut ended = 0;
+    for (i, &c) in chars.iter().enumerate() {
+        if !matches!(c, '.' | '!' | '?') {
+            continue;
+        }
+        let next = chars.get(i + 1);
+        let before = i.checked_sub(1).and_then(|j| chars.get(j));
+        let closes = match next {
+            Some(n) => n.is_whitespace() && !matches!(chars.get(i + 2), Some('.' | '!' | '?')),
+            None => before.is_some_and(|b| !b.is_ascii_digit()),
+        };
+        if closes && before.is_some_and(|b| b.is_alphanumeric() || matches!(b, '"' | '\'' | ')')) {
+            ended += 1;
+        }
+    }
+    ended
 }
 
 impl TurnManager {
-    /// Ties a backend to a conversation.
+    /// Ties a backend to a conversation (replies of any length).
     pub fn new(backend: Box<dyn LlmBackend>, memory: Conversation, sampling: Sampling) -> Self {
         Self {
             backend,
             memory,
             sampling,
+            max_sentences: 0,
         }
+    }
+
+    /// Stops replies after this many sentences unless the user asks for more (0: no limit).
+    pub fn set_max_sentences(&mut self, max: usize) {
+        self.max_sentences = max;
     }
 
     /// The backend, memory and sampling chosen by the `[llm]` section (`model`: the resolved
@@ -56,10 +116,11 @@ impl TurnManager {
     pub fn from_config(config: &LlmConfig, model: &std::path::Path) -> Result<Self, LlmError> {
         let backend = build_backend(config, model)?;
         let memory = Conversation::new(
-            config.system_prompt.clone(),
+            config.system_prompt().to_owned(),
             config.history_budget_tokens as usize,
         );
         let mut manager = Self::new(backend, memory, config.sampling());
+        manager.set_max_sentences(config.max_sentences as usize);
         manager.warm_up()?;
         Ok(manager)
     }
@@ -78,6 +139,31 @@ impl TurnManager {
         on_token: &mut dyn FnMut(&str),
     ) -> Result<Reply, LlmError> {
         let start = Instant::now();
+        let after_question = self
+            .memory
+            .last()
+            .is_some_and(|t| t.role == Role::Assistant && t.text.trim_end().ends_with('?'));
+        if is_unclear(user_text, after_question) {
+            return Ok(self.answer_with(user_text, CLARIFYING_QUESTION, start, on_token));
+        }
+        let lower = user_text.to_lowercase();
+        let last_reply = self
+            .memory
+            .turns()
+            .rev()
+            .find(|t| t.role == Role::Assistant && !t.text.trim().is_empty())
+            .filter(|t| !t.interrupted)
+            .map(|t| t.text.trim().to_owned());
+        if let Some(last) = last_reply
+            && REPEAT_REQUESTS.iter().any(|r| lower.contains(r))
+        {
+            return Ok(self.answer_with(user_text, &last, start, on_token));
+        }
+        let limit = if ASKS_FOR_MORE.iter().any(|w| lower.contains(w)) {
+            0
+        } else {
+            self.max_sentences
+        };
         self.memory.push_user(user_text);
         let dropped = self.memory.trim();
         if dropped > 0 {
@@ -86,14 +172,24 @@ impl TurnManager {
         let messages = self.memory.messages();
         let mut text = String::new();
         let mut first_token = None;
+        // Cancelled by the caller, or here once the reply has said enough.
+        let generation = cancel.child();
+        let mut capped = false;
         let result = (|| {
-            let stream = self.backend.generate(&messages, &self.sampling, cancel)?;
+            let stream = self
+                .backend
+                .generate(&messages, &self.sampling, &generation)?;
             for event in stream {
                 match event? {
+                    LlmEvent::Token(_) if capped => {}
                     LlmEvent::Token(piece) => {
                         first_token.get_or_insert_with(|| start.elapsed());
                         on_token(&piece);
                         text.push_str(&piece);
+                        if limit > 0 && ended_sentences(&text) >= limit {
+                            capped = true;
+                            generation.cancel();
+                        }
                     }
                     LlmEvent::Done(finish) => return Ok(finish),
                 }
@@ -110,7 +206,15 @@ impl TurnManager {
                 return Err(e);
             }
         };
-        let cancelled = finish.reason == FinishReason::Cancelled;
+        let cancelled = finish.reason == FinishReason::Cancelled && !capped;
+        let finish = if capped {
+            Finish {
+                reason: FinishReason::Stop,
+                ..finish
+            }
+        } else {
+            finish
+        };
         self.memory.push_assistant(text.clone(), cancelled);
         Ok(Reply {
             text,
@@ -118,6 +222,29 @@ impl TurnManager {
             first_token,
             elapsed: start.elapsed(),
         })
+    }
+
+    /// Answers a turn with `reply` without asking the model (a clarifying question, a repeat).
+    fn answer_with(
+        &mut self,
+        user_text: &str,
+        reply: &str,
+        start: Instant,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Reply {
+        self.memory.push_user(user_text);
+        on_token(reply);
+        self.memory.push_assistant(reply, false);
+        Reply {
+            text: reply.to_owned(),
+            finish: Finish {
+                reason: FinishReason::Stop,
+                delivered_tokens: 1,
+                worker: None,
+            },
+            first_token: Some(start.elapsed()),
+            elapsed: start.elapsed(),
+        }
     }
 
     /// Forgets the whole conversation (a new one starts; the system prompt stays).
@@ -155,5 +282,19 @@ impl TurnManager {
     /// The sampling settings.
     pub fn sampling_mut(&mut self) -> &mut Sampling {
         &mut self.sampling
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ended_sentences;
+
+    #[test]
+    fn sentence_ends_are_found_as_the_text_streams() {
+        assert_eq!(ended_sentences("Paris is the capital"), 0);
+        assert_eq!(ended_sentences("Paris is the capital."), 1);
+        assert_eq!(ended_sentences("It is 2."), 0, "2. may be 2.5");
+        assert_eq!(ended_sentences("It is 2.5 metres. Yes"), 1);
+        assert_eq!(ended_sentences("Wait... what? \"Hi.\""), 2);
     }
 }

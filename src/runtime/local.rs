@@ -23,8 +23,8 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
     let model = config
         .llm_model_path()
         .map_err(|e| EngineError::fatal("llm", e))?;
-    let llm = TurnManager::from_config(&config.llm, &model)
-        .map_err(|e| EngineError::fatal("llm", e))?;
+    let llm =
+        TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))?;
     let tts =
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;
     Ok(Engines {

@@ -80,9 +80,7 @@ impl Judge<'_> {
             Expect::Mentions(answers) if !mentions(answers) => {
                 Verdict::fail(format!("does not say any of {answers:?}"))
             }
-            Expect::Reacts if bigram_overlap(reply, case.ask) >= OVERLAP_LIMIT => {
-                Verdict::fail("echoes the user")
-            }
+            Expect::Reacts if echoes(reply, case.ask) => Verdict::fail("echoes the user"),
             Expect::Reacts | Expect::Brief if sentences > MAX_SENTENCES => {
                 Verdict::fail(format!("{sentences} sentences"))
             }
@@ -119,6 +117,12 @@ impl Judge<'_> {
     }
 }
 
+/// Whether `reply` repeats `said`: half of the reply's word pairs are the user's, or half of
+/// the user's word pairs come back in the reply (a long reply that starts with an echo).
+fn echoes(reply: &str, said: &str) -> bool {
+    bigram_overlap(reply, said) >= OVERLAP_LIMIT || bigram_overlap(said, reply) >= OVERLAP_LIMIT
+}
+
 fn words(text: &str) -> usize {
     normalize(text).len()
 }
@@ -141,7 +145,15 @@ pub fn leak(reply: &str, system_prompt: &str) -> Option<String> {
     {
         return Some(format!("recites the system prompt (\"{window}\")"));
     }
-    for marker in ["interrupted by the user", "[", "]", "<|", "|>", "im_start", "im_end"] {
+    for marker in [
+        "interrupted by the user",
+        "[",
+        "]",
+        "<|",
+        "|>",
+        "im_start",
+        "im_end",
+    ] {
         if lower.contains(marker) {
             return Some(format!("history marker {marker:?}"));
         }
@@ -150,6 +162,10 @@ pub fn leak(reply: &str, system_prompt: &str) -> Option<String> {
         if lower.contains(role) {
             return Some(format!("role name {role:?}"));
         }
+    }
+    // Talking about the listener as "the user" is narrating the transcript, not talking.
+    if said.contains(" the user ") || said.contains(" the assistant ") {
+        return Some("role name \"the user\" (narrates instead of talking)".into());
     }
     for mark in ["**", "__", "`", "#"] {
         if reply.contains(mark) {
@@ -183,7 +199,9 @@ pub fn count_sentences(text: &str) -> usize {
             has_words = true;
         }
         let ends = matches!(c, '.' | '!' | '?')
-            && chars.get(i + 1).is_none_or(|n| n.is_whitespace() || *n == '"');
+            && chars
+                .get(i + 1)
+                .is_none_or(|n| n.is_whitespace() || *n == '"');
         if ends && has_words {
             count += 1;
             has_words = false;
@@ -242,12 +260,24 @@ mod tests {
     fn the_failures_the_issue_reported_are_failures() {
         let echo = judge("amiable", "He might have been made amiable himself.", None);
         assert_eq!(echo.why.as_deref(), Some("echoes the user"));
+        let long_echo = judge(
+            "amiable",
+            "He might have been made amiable himself, as he is a person who can be seen as \
+             someone else's friend or partner.",
+            None,
+        );
+        assert_eq!(long_echo.why.as_deref(), Some("echoes the user"));
         let recital = judge(
             "ada-lisbon",
             "Ada, I'm glad to help. You're a helpful voice assistant talking to a user.",
             None,
         );
-        assert!(recital.why.unwrap().starts_with("recites the system prompt"));
+        assert!(
+            recital
+                .why
+                .unwrap()
+                .starts_with("recites the system prompt")
+        );
         let marker = judge(
             "cut-rome",
             "The user asked for a 10-meter... [interrupted by the user]",
@@ -262,11 +292,25 @@ mod tests {
         assert!(judge("capital-france", "The capital of France is Paris.", None).passed);
         assert!(judge("hours-day", "There are 24 hours in a day.", None).passed);
         assert!(judge("walk", "That sounds lovely. Was it sunny?", None).passed);
-        assert!(judge("five-five", "Sorry, I didn't catch that. Could you say it again?", None).passed);
+        assert!(
+            judge(
+                "five-five",
+                "Sorry, I didn't catch that. Could you say it again?",
+                None
+            )
+            .passed
+        );
         let long = "Elephants are the largest land animals. They live in Africa and Asia.";
         assert!(judge("shorter-elephants", "Elephants are huge.", Some(long)).passed);
         assert!(judge("again-moon", long, Some(long)).passed);
-        assert!(judge("cut-rome", "Rome is the capital of Italy.", Some("Rome was founded in 753 BC and grew.")).passed);
+        assert!(
+            judge(
+                "cut-rome",
+                "Rome is the capital of Italy.",
+                Some("Rome was founded in 753 BC and grew.")
+            )
+            .passed
+        );
     }
 
     #[test]
@@ -277,6 +321,7 @@ mod tests {
         assert!(leak("**Blue** is nice.", PROMPT).is_some());
         assert!(leak("Fruits:\n- apple\n- pear", PROMPT).is_some());
         assert!(leak("Assistant: hello", PROMPT).is_some());
+        assert!(leak("The user asked which animal says moo.", PROMPT).is_some());
         assert!(leak("Apples, pears and plums.", PROMPT).is_none());
     }
 }
