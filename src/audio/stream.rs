@@ -92,11 +92,6 @@ impl StreamResampler {
             }
         }
     }
-
-    /// Whether input is waiting in a partial chunk or the converter's delay.
-    pub fn is_pass_through(&self) -> bool {
-        self.inner.is_none()
-    }
 }
 
 #[cfg(test)]

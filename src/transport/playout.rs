@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use duplex_core::agent::TurnId;
 use duplex_core::playback::{ChunkId, PlaybackProgress, PlaybackQueue};
 use tokio::sync::{mpsc, watch};
 
@@ -219,7 +218,8 @@ impl ReplyPlayout {
                 }
             }
         }
-        let mut out = Vec::with_capacity(chunk.samples.len() * self.rate as usize / 16_000 + 1);
+        let expected = chunk.samples.len() * self.rate as usize / chunk.rate.max(1) as usize;
+        let mut out = Vec::with_capacity(expected + 1);
         if let Some(stream) = self.stream.as_mut() {
             stream.last = id;
             stream.resampler.process(&chunk.samples, &mut out);
@@ -251,10 +251,5 @@ impl ReplyPlayout {
         if !tail.is_empty() {
             self.queue.extend_last(stream.last, &tail);
         }
-    }
-
-    /// The turn of the reply being queued, if any.
-    pub fn current_turn(&self) -> Option<TurnId> {
-        self.stream.as_ref().map(|s| s.last.turn)
     }
 }
