@@ -480,6 +480,12 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
             status.frames_handled.fetch_add(1, Ordering::SeqCst);
         }
     }
+    agent.end();
+    while let Some(output) = agent.poll() {
+        if let Output::Event(event) = output {
+            dispatch.record(now, SessionEventKind::Agent(event));
+        }
+    }
     drop(results);
     drop(vad);
     dispatch.close(events).await;

@@ -223,3 +223,42 @@ fn two_hundred_interruptions_cut_the_history_exactly_where_playback_stopped() {
         h.events.clear();
     }
 }
+
+#[test]
+fn a_cut_whose_flush_is_never_confirmed_is_still_recorded_at_the_end() {
+    let mut h = Harness::new();
+    h.frames(50, true);
+    h.frames(25, false);
+    let turn = h.agent.current_turn().expect("a reply started");
+    h.frames(40, false);
+    // The user cuts in, and the transport goes away: nothing plays or reports any more.
+    for _ in 0..40 {
+        h.now += FRAME_SAMPLES as u64;
+        h.feed(Input::Audio(vec![0.3; FRAME_SAMPLES]));
+        while h.vad_pos + VAD_CHUNK as u64 <= h.now {
+            let start = h.vad_pos;
+            h.feed(Input::Vad {
+                start,
+                probability: 0.95,
+            });
+            h.vad_pos += VAD_CHUNK as u64;
+        }
+    }
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::AssistantText { turn: t, .. } if *t == turn))
+    );
+    h.agent.end();
+    h.feed(Input::Tick);
+    let heard = h.events.iter().find_map(|e| match e {
+        AgentEvent::AssistantText {
+            turn: t,
+            text,
+            interrupted: true,
+            ..
+        } if *t == turn => Some(text.clone()),
+        _ => None,
+    });
+    assert_eq!(heard.as_deref(), Some(h.truly_heard(turn).as_str()));
+}

@@ -137,6 +137,12 @@ impl Agent {
             || !self.cuts_pending.is_empty()
     }
 
+    /// The conversation is over: interrupted replies whose flush the transport never confirmed
+    /// are closed at its last report, so that no cut reply goes unrecorded.
+    pub fn end(&mut self) {
+        self.finish_cuts(true);
+    }
+
     /// The next time at which the agent will act without new input (a turn-end deadline), so a
     /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
     pub fn next_deadline(&self) -> Option<u64> {
