@@ -107,7 +107,7 @@ fn barge_ins() -> Vec<BargeIn> {
                 + rec.user[start as usize..]
                     .iter()
                     .position(|u| u.abs() > 0.02)?;
-            let flush = *rec.flushes_at.iter().find(|&&f| f as usize > onset)? as f64;
+            let flush = *rec.discards_at.iter().find(|&&f| f as usize > onset)? as f64;
             Some(BargeIn {
                 stop_ms: 1000.0 * (flush - onset as f64) / rate,
                 after_decision_ms: 1000.0 * (flush - decided as f64) / rate,
@@ -193,7 +193,7 @@ fn main() {
             "barge_in_stop_ms_median": sorted.get(sorted.len() / 2),
             "barge_in_onset": "first user sample above 0.02 (-34 dBFS)",
             "flush_after_decision_ms": after_decision,
-            "agent_barge_in_min_ms": Config::default().agent.barge_in_min_ms,
+            "agent_interrupt_after_ms": Config::default().agent.interrupt_after_ms,
             "self_interrupted_without_aec": without_aec,
         },
     });

@@ -1,11 +1,11 @@
 //! Deterministic simulation of the conversation core: real fixture audio through the real
 //! Silero VAD, fake engines with declared costs in virtual time. Asserts exact reply timing,
-//! barge-in within one frame, backchannels ignored, history cut to the words played, and stale
-//! results of a cancelled turn dropped.
+//! playback paused within one frame of a barge-in, a short sound resumed, history cut to the
+//! words played, and stale results of a cancelled turn dropped.
 
 mod support;
 
-use duplex::agent::{AgentConfig, AgentEvent, Output, TurnId, ms};
+use duplex::agent::{AgentConfig, AgentEvent, Output, OverlapDecision, TurnId, ms};
 use duplex::audio::{FRAME_SAMPLES, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::fixtures::fixture_path;
@@ -122,7 +122,7 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
 }
 
 #[test]
-fn barge_in_flushes_within_one_frame_and_keeps_only_the_words_played() {
+fn barge_in_pauses_within_one_frame_then_cuts_to_the_words_played() {
     let mut input = audio("goforward.wav");
     input.extend(silence(1500));
     let interruption_at = input.len() as u64;
@@ -155,23 +155,22 @@ fn barge_in_flushes_within_one_frame_and_keeps_only_the_words_played() {
         })
         .next()
         .expect("interruption heard");
-    // Confirmed by the VAD chunk that brings the voiced time to the minimum; the flush is
-    // emitted while that very chunk is handled, in the frame that delivered it.
     let config = AgentConfig::default();
-    let mut voiced = 0;
-    let confirmed_at = sim
+    let user_chunks: Vec<(u64, f32)> = sim
         .vad_log
         .iter()
         .filter(|(_, start, _)| *start + 512 > barge_start)
-        .find_map(|&(fed, _, p)| {
-            voiced += if p >= config.vad.threshold { 512 } else { 0 };
-            (voiced >= ms(config.turns.barge_in_min_ms)).then_some(fed)
-        })
-        .unwrap();
-    assert_eq!(flush, confirmed_at);
-    // Cancel follows the flush at once, and the speaker is silent from the next frame on.
-    let cancel = sim.times_of(|o| matches!(o, Output::Cancel(TurnId(1))));
-    assert_eq!(cancel, vec![flush]);
+        .map(|&(fed, _, p)| (fed, p))
+        .collect();
+    // Stage one: playback pauses as the first voiced chunk is handled, in the frame that
+    // delivered it; the speaker is silent from the next frame on.
+    let first_voiced = user_chunks
+        .iter()
+        .find(|(_, p)| *p >= config.vad.threshold)
+        .unwrap()
+        .0;
+    let holds = sim.times_of(|o| matches!(o, Output::Hold { .. }));
+    assert_eq!(holds[0], first_voiced);
     let last_heard = sim
         .heard
         .iter()
@@ -179,7 +178,25 @@ fn barge_in_flushes_within_one_frame_and_keeps_only_the_words_played() {
         .map(|(t, _)| *t)
         .max()
         .unwrap();
-    assert!(last_heard < flush + FRAME_SAMPLES as u64);
+    assert!(last_heard < first_voiced + FRAME_SAMPLES as u64);
+    // Stage two: the speech goes on; the chunk that brings its voiced time to the interruption
+    // limit flushes the reply, cancels it and resumes playback for the next one.
+    let mut voiced = 0;
+    let confirmed_at = user_chunks
+        .iter()
+        .find_map(|&(fed, p)| {
+            voiced += if p >= config.vad.threshold { 512 } else { 0 };
+            (voiced >= ms(config.turns.interrupt_after_ms)).then_some(fed)
+        })
+        .unwrap();
+    assert_eq!(flush, confirmed_at);
+    assert_eq!(
+        holds,
+        vec![first_voiced, flush],
+        "paused, then resumed after the flush"
+    );
+    let cancel = sim.times_of(|o| matches!(o, Output::Cancel(TurnId(1))));
+    assert_eq!(cancel, vec![flush]);
     // Late tokens and audio of the cancelled turn were dropped.
     let late = sim
         .log
@@ -250,10 +267,20 @@ fn a_short_mm_during_the_reply_does_not_interrupt() {
         .iter()
         .any(|(_, e)| matches!(e, AgentEvent::UserSpeechStart { at } if *at + ms(200) >= mm_at));
     assert!(heard_mm, "the VAD noticed the mm");
+    // Paused at once, judged too short for speech, resumed; never flushed.
+    assert_eq!(sim.times_of(|o| matches!(o, Output::Hold { .. })).len(), 2);
     assert!(
         sim.times_of(|o| matches!(o, Output::Flush { .. }))
             .is_empty()
     );
+    let judged: Vec<OverlapDecision> = events(&sim)
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            AgentEvent::OverlapJudged { decision, .. } => Some(decision),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(judged, vec![OverlapDecision::FalseAlarm]);
     assert_eq!(
         assistant_texts(&sim),
         vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]

@@ -91,7 +91,7 @@ fn callbacks_do_not_allocate_after_warm_up() {
             callbacks.playback.on_output(&mut out_i16);
             // 4800 queued, 1536 played per round: the ring fills, then a flush drops it all.
             if round % 10 == 9 {
-                link.shared.flush_epoch.fetch_add(1, Ordering::SeqCst);
+                link.shared.discard_epoch.fetch_add(1, Ordering::SeqCst);
                 callbacks.playback.on_output(&mut out_f32);
             }
             // A dry ring with speech still waiting on the transport's side: an underrun.
@@ -104,10 +104,10 @@ fn callbacks_do_not_allocate_after_warm_up() {
 
     // And they did their work: flushes acknowledged, speech played, silence after a flush.
     let shared = &link.shared;
-    assert_eq!(shared.flush_done.load(Ordering::SeqCst), 5);
+    assert_eq!(shared.discard_done.load(Ordering::SeqCst), 5);
     assert!(shared.played.load(Ordering::SeqCst) > 0);
     assert!(shared.underruns.load(Ordering::SeqCst) > 0);
-    link.shared.flush_epoch.fetch_add(1, Ordering::SeqCst);
+    link.shared.discard_epoch.fetch_add(1, Ordering::SeqCst);
     callbacks.playback.on_output(&mut out_f32);
     assert!(
         out_f32.iter().all(|&s| s == 0.0),

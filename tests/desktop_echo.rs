@@ -2,8 +2,8 @@
 //! -6 dB after 30 ms (plus a low-pass and a reflection), through the desktop transport's own
 //! loop, rings, rate conversion and echo canceller (a simulated room instead of cpal), on a
 //! device that runs at 44.1 kHz stereo only (converted to and from the pipeline's 16 kHz mono).
-//! Over a whole reply the agent must not hear itself (no barge-in, no new user turn); then a
-//! real user speaking over the echo of the next reply must cut it.
+//! Over a whole reply the agent must not hear itself (no pause, no barge-in, no new user turn);
+//! then a real user speaking over the echo of the next reply must cut it.
 
 mod desktop_room;
 
@@ -55,6 +55,13 @@ fn the_agent_does_not_hear_itself_but_hears_the_user_over_its_voice() {
         "only the question was speech: {:?}",
         s.seen
     );
+    // Playback pauses at the first voiced moment over the reply: its own echo never did.
+    let paused = s
+        .seen
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::PlaybackPaused { .. }))
+        .count();
+    assert_eq!(paused, 0, "the agent paused for its own echo: {:?}", s.seen);
 
     s.say(SECOND_QUESTION);
     s.wait_for(STEP, |e| matches!(e, AgentEvent::FirstAudio { .. }))
@@ -78,11 +85,11 @@ fn the_agent_does_not_hear_itself_but_hears_the_user_over_its_voice() {
     );
     println!(
         "barge-in at {barge_at}, flushes at {:?}, transport flushes {}",
-        outcome.recording.flushes_at, outcome.report.flushes
+        outcome.recording.discards_at, outcome.report.flushes
     );
     let flush = outcome
         .recording
-        .flushes_at
+        .discards_at
         .iter()
         .find(|&&at| at > barge_at)
         .copied()

@@ -5,6 +5,10 @@
 //! watch, must cut the reply to exactly the words of the samples that left the sink. The
 //! session's events channel is left full throughout (a page that reads nothing): progress does
 //! not travel there, and no reply may be left "playing".
+//!
+//! The same three sinks pause and resume 50 replies each: silent from the very next period
+//! after a pause, and after the resume the reply plays on from where it stopped (rewound by at
+//! most 0.35 s, to the start of the word it cut), to its end, with nothing skipped.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -135,7 +139,7 @@ fn interrupt_200_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dy
         // The agent asks for a flush; the transport carries it out within its next periods and
         // says so through the progress watch.
         epoch = ledger.flush();
-        io.flush_epoch.store(epoch, Ordering::Release);
+        io.control.flush(epoch);
         let mut periods = 0;
         loop {
             let out = sink.period();
@@ -204,42 +208,134 @@ fn fake_event() -> SessionEvent {
     }
 }
 
-#[test]
-fn file_transport_cuts_exactly_200_times() {
-    interrupt_200_times(16_000, |playout| {
-        Box::new(Paced {
-            playout,
-            frame: 320,
-        })
-    });
+/// Pauses and resumes 50 replies through `make_sink`'s sink at `rate`. Each sample of a reply
+/// is its own index (plus one), so the output tells exactly what was played in which order.
+fn pause_and_resume_50_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dyn Sink>) {
+    let (mut io, ends) = session_channels();
+    let mut sink = make_sink(ReplyPlayout::new(rate, ends.playout));
+    let mut ledger = Playout::default();
+    let mut hold = 0;
+    let chunk_len = rate as usize; // 1 s per chunk
+    let mut seed = 5u64;
+    for round in 1..=50u64 {
+        let turn = TurnId(round);
+        for (chunk, text) in TEXTS.iter().enumerate() {
+            let id = ChunkId {
+                turn,
+                chunk: chunk as u32,
+            };
+            ledger.queue(id, text.to_string());
+            let base = chunk * chunk_len;
+            let samples = (0..chunk_len).map(|i| (base + i + 1) as f32).collect();
+            let play = PlayChunk {
+                epoch: 0,
+                id,
+                rate,
+                samples,
+            };
+            io.output.try_send(TransportOut::Play(play)).expect("room");
+        }
+        let total = TEXTS.len() * chunk_len;
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Anywhere but the last few periods (a pause after the end has nothing to hold).
+        let pause_at = (seed >> 33) as usize % (total - 8192) + 1;
+        let mut last = 0.0f32;
+        while (last as usize) < pause_at {
+            let out = sink.period();
+            last = out.iter().copied().fold(last, f32::max);
+        }
+        hold += 1;
+        io.control.hold(hold);
+        for _ in 0..10 {
+            let out = sink.period();
+            assert!(
+                out.iter().all(|&s| s == 0.0),
+                "round {round}: audio while paused"
+            );
+            ledger.set_progress(*io.progress.borrow_and_update());
+            assert!(
+                ledger.is_playing(),
+                "round {round}: a paused reply is still on"
+            );
+        }
+        hold += 1;
+        io.control.hold(hold);
+        let mut next_expected: Option<f32> = None;
+        let mut periods = 0;
+        while ledger.is_playing() {
+            for s in sink.period().into_iter().filter(|&s| s != 0.0) {
+                match next_expected {
+                    None => {
+                        let back = (last - s) as usize;
+                        assert!(
+                            s <= last + 1.0 && back <= rate as usize * 35 / 100,
+                            "round {round}: resumed at {s}, paused after {last}"
+                        );
+                    }
+                    Some(e) => assert_eq!(s, e, "round {round}: skipped or reordered"),
+                }
+                next_expected = Some(s + 1.0);
+            }
+            ledger.set_progress(*io.progress.borrow_and_update());
+            periods += 1;
+            assert!(periods < 2000, "round {round}: never finished");
+        }
+        assert_eq!(next_expected, Some(total as f32 + 1.0), "round {round}");
+        assert_eq!(ledger.heard_text(turn), TEXTS.join(" "), "round {round}");
+        ledger.forget(turn);
+    }
+    assert!(sink.playout().is_idle());
 }
 
-#[test]
-fn webrtc_paced_playout_cuts_exactly_200_times() {
-    interrupt_200_times(48_000, |playout| {
-        Box::new(Paced {
-            playout,
-            frame: 960,
-        })
-    });
+fn paced(frame: usize) -> impl FnOnce(ReplyPlayout) -> Box<dyn Sink> {
+    move |playout| Box::new(Paced { playout, frame })
 }
 
-#[test]
-fn desktop_device_loop_cuts_exactly_200_times() {
+fn desktop(playout: ReplyPlayout) -> Box<dyn Sink> {
     let format = DeviceFormat {
         input_rate: 48_000,
         input_channels: 1,
         output_rate: 48_000,
         output_channels: 1,
     };
-    interrupt_200_times(48_000, |playout| {
-        let (callbacks, link) = device_link(format);
-        Box::new(Desktop {
-            playout,
-            link,
-            callback: callbacks.playback,
-            ring_period: vec![0.0; ring_period(48_000)],
-            buffer_sizes: [480usize, 1024, 333, 2048].into_iter().cycle(),
-        })
-    });
+    let (callbacks, link) = device_link(format);
+    Box::new(Desktop {
+        playout,
+        link,
+        callback: callbacks.playback,
+        ring_period: vec![0.0; ring_period(48_000)],
+        buffer_sizes: [480usize, 1024, 333, 2048].into_iter().cycle(),
+    })
+}
+
+#[test]
+fn file_transport_pauses_and_resumes_50_times() {
+    pause_and_resume_50_times(16_000, paced(320));
+}
+
+#[test]
+fn webrtc_paced_playout_pauses_and_resumes_50_times() {
+    pause_and_resume_50_times(48_000, paced(960));
+}
+
+#[test]
+fn desktop_device_loop_pauses_and_resumes_50_times() {
+    pause_and_resume_50_times(48_000, desktop);
+}
+
+#[test]
+fn file_transport_cuts_exactly_200_times() {
+    interrupt_200_times(16_000, paced(320));
+}
+
+#[test]
+fn webrtc_paced_playout_cuts_exactly_200_times() {
+    interrupt_200_times(48_000, paced(960));
+}
+
+#[test]
+fn desktop_device_loop_cuts_exactly_200_times() {
+    interrupt_200_times(48_000, desktop);
 }

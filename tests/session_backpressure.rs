@@ -57,7 +57,7 @@ impl Respond for Flood {
         }
         Ok(())
     }
-    fn heard(&mut self, _: &str, _: bool) {}
+    fn heard(&mut self, _: &str, _: bool, _: &[String]) {}
     fn retract(&mut self) {}
 }
 

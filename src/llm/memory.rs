@@ -9,6 +9,9 @@
 //!   model sees only those words as the assistant's turn, and the fact of the cut once, as a
 //!   short system note after it ([`INTERRUPTED_NOTE`]), so there is no marker in any assistant
 //!   turn for it to imitate.
+//! - What the user said over a reply to let it go on ("mm-hm", "right") is noted the same way
+//!   after the last reply ([`acknowledged_note`]): the model knows it was listened to, and the
+//!   backchannel is never a user turn to answer.
 //! - What the dropped turns told about the user (their own statements: names, places,
 //!   preferences, what they asked for) is folded into a running memory shown with the system
 //!   prompt ([`MEMORY_HEADER`]), so a fact from the first turn outlives the history budget.
@@ -23,6 +26,14 @@ use super::ChatMessage;
 
 /// The system note that follows the last interrupted assistant turn.
 pub const INTERRUPTED_NOTE: &str = "The user cut in, so your reply stopped there.";
+/// The system note that follows the last reply the user acknowledged while it played.
+pub fn acknowledged_note(said: &[String]) -> String {
+    let quoted: Vec<String> = said.iter().map(|s| format!("\"{}\"", s.trim())).collect();
+    format!(
+        "While you spoke, the user said {} to show they were listening.",
+        quoted.join(", ")
+    )
+}
 /// Introduces the running memory in the system message.
 pub const MEMORY_HEADER: &str = "Earlier in this conversation the user said:";
 /// Statements kept in the running memory (the oldest go first).
@@ -62,6 +73,8 @@ pub struct Turn {
     pub text: String,
     /// Whether the user talked over this assistant turn.
     pub interrupted: bool,
+    /// What the user said over this assistant turn to let it go on.
+    pub acknowledged: Vec<String>,
 }
 
 impl Turn {
@@ -188,6 +201,7 @@ impl Conversation {
             role,
             text,
             interrupted,
+            acknowledged: Vec::new(),
         });
     }
 
@@ -227,6 +241,18 @@ impl Conversation {
         }
     }
 
+    /// Notes what the user said over the last assistant turn to let it go on. False if the
+    /// last turn is not the assistant's.
+    pub fn acknowledge_last(&mut self, said: &[String]) -> bool {
+        match self.turns.back_mut() {
+            Some(turn) if turn.role == Role::Assistant => {
+                turn.acknowledged = said.to_vec();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The messages to send: the system message, then every turn; a cut reply is followed by
     /// the interruption note when it is the last reply (the note is said once), and a reply cut
     /// before any word was heard is left out.
@@ -240,6 +266,12 @@ impl Conversation {
         for (i, turn) in self.turns.iter().enumerate() {
             if !turn.text.trim().is_empty() || turn.role == Role::User {
                 out.push(turn.message());
+            }
+            if Some(i) == last_reply && !turn.acknowledged.is_empty() {
+                out.push(ChatMessage {
+                    role: "system".to_owned(),
+                    content: acknowledged_note(&turn.acknowledged),
+                });
             }
             if turn.interrupted && Some(i) == last_reply {
                 out.push(ChatMessage {
@@ -323,6 +355,23 @@ mod tests {
             .filter(|m| m.content == INTERRUPTED_NOTE)
             .count();
         assert_eq!(notes, 0, "the note goes with the last reply only");
+    }
+
+    #[test]
+    fn a_backchannel_is_a_note_after_the_last_reply_never_a_user_turn() {
+        let mut c = Conversation::new("sys", 10_000);
+        c.push_user("Tell me about Lisbon.");
+        c.push_assistant("Lisbon is hilly. It has trams.", false);
+        assert!(c.acknowledge_last(&["Mm-hmm.".to_owned()]));
+        let m = c.messages();
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[2].content, "Lisbon is hilly. It has trams.");
+        assert_eq!(m[3].role, "system");
+        assert!(m[3].content.contains("\"Mm-hmm.\""), "{}", m[3].content);
+        c.push_user("And Porto?");
+        c.push_assistant("Porto has bridges.", false);
+        let notes = c.messages().iter().filter(|m| m.role == "system").count();
+        assert_eq!(notes, 1, "the note goes with the last reply only");
     }
 
     #[test]

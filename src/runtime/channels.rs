@@ -1,16 +1,15 @@
 //! The channels between a transport and its session, made in one place so every transport gets
 //! the same capacities (the constants in [`crate::runtime`]) and the same playback contract:
-//! reply chunks in a bounded queue, the flush as an epoch beside it (never behind audio), and
+//! reply chunks in a bounded queue, the flush and hold epochs beside it (never behind audio), and
 //! playback progress back in a watch (the latest report, never lost to a full queue).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use duplex_core::playback::PlaybackProgress;
 use tokio::sync::{mpsc, watch};
 
 use super::{
-    EVENT_CAPACITY, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
+    EVENT_CAPACITY, PlaybackControl, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
     TRANSPORT_OUT_CAPACITY, TransportIn,
 };
 use crate::transport::playout::PlayoutEnds;
@@ -33,12 +32,12 @@ pub fn session_channels() -> (SessionIo, TransportEnds) {
     let (out_tx, out_rx) = mpsc::channel(TRANSPORT_OUT_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
     let (progress_tx, progress_rx) = watch::channel(PlaybackProgress::default());
-    let flush_epoch = Arc::new(AtomicU64::new(0));
+    let control = Arc::new(PlaybackControl::default());
     let status = Arc::new(SessionStatus::default());
     let io = SessionIo {
         input: in_rx,
         output: out_tx,
-        flush_epoch: flush_epoch.clone(),
+        control: control.clone(),
         progress: progress_rx,
         events: ev_tx,
         status: status.clone(),
@@ -47,7 +46,7 @@ pub fn session_channels() -> (SessionIo, TransportEnds) {
         input: in_tx,
         playout: PlayoutEnds {
             commands: out_rx,
-            flush_epoch,
+            control,
             progress: progress_tx,
         },
         events: ev_rx,

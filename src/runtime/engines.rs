@@ -69,8 +69,9 @@ pub trait Respond: Send {
         cancel: &CancelToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<(), EngineError>;
-    /// Records what the user actually heard of the last reply (cut and marked when interrupted).
-    fn heard(&mut self, text: &str, interrupted: bool);
+    /// Records what the user actually heard of the last reply (cut and marked when interrupted)
+    /// and what they said over it to let it go on.
+    fn heard(&mut self, text: &str, interrupted: bool, acknowledged: &[String]);
     /// Forgets the last exchange: its reply was dropped unheard because the user went on, and
     /// their words will come back whole in the next turn.
     fn retract(&mut self);

@@ -1,7 +1,7 @@
 //! What passes between a session, its transport and its event recorder.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use duplex_core::playback::{ChunkId, PlaybackProgress};
 use serde::Serialize;
@@ -87,14 +87,43 @@ pub struct SessionStatus {
     pub events_dropped: AtomicU64,
 }
 
+/// The playback commands that must never wait behind queued audio: the latest flush and hold
+/// epochs (see `duplex_core::playback`), raised by the session and read by the transport at each
+/// period.
+#[derive(Debug, Default)]
+pub struct PlaybackControl {
+    flush: AtomicU64,
+    hold: AtomicU64,
+}
+
+impl PlaybackControl {
+    /// Asks for flush `epoch`.
+    pub fn flush(&self, epoch: u64) {
+        self.flush.store(epoch, Ordering::Release);
+    }
+
+    /// Asks for hold `epoch` (odd: pause, even: resume). A resume that follows a flush is
+    /// stored after it, so a transport that reads it (through [`latest`](Self::latest)) also
+    /// sees the flush, and never plays on the flushed reply.
+    pub fn hold(&self, epoch: u64) {
+        self.hold.store(epoch, Ordering::Release);
+    }
+
+    /// The latest `(flush, hold)` epochs: the hold is read first (see [`hold`](Self::hold)).
+    pub fn latest(&self) -> (u64, u64) {
+        let hold = self.hold.load(Ordering::Acquire);
+        (self.flush.load(Ordering::Acquire), hold)
+    }
+}
+
 /// The channels connecting a session to its transport and its event recorder.
 pub struct SessionIo {
     /// Audio from the transport.
     pub input: mpsc::Receiver<TransportIn>,
     /// Reply audio to the transport.
     pub output: mpsc::Sender<TransportOut>,
-    /// The flush epoch the transport carries out (raised by the session).
-    pub flush_epoch: Arc<AtomicU64>,
+    /// The flush and hold epochs the transport carries out (raised by the session).
+    pub control: Arc<PlaybackControl>,
     /// The transport's playback report.
     pub progress: watch::Receiver<PlaybackProgress>,
     /// Events for the recorder.

@@ -65,9 +65,12 @@ impl Respond for TurnManager {
             })
     }
 
-    fn heard(&mut self, text: &str, interrupted: bool) {
+    fn heard(&mut self, text: &str, interrupted: bool, acknowledged: &[String]) {
         if interrupted {
             self.interrupt(text);
+        }
+        if !acknowledged.is_empty() {
+            self.memory_mut().acknowledge_last(acknowledged);
         }
     }
 

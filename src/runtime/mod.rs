@@ -12,7 +12,8 @@ mod workers;
 pub use channels::{TransportEnds, session_channels};
 pub use engines::{EngineError, Engines, Respond, Severity, Speak, Transcribe};
 pub use io::{
-    PlayChunk, SessionEvent, SessionEventKind, SessionIo, SessionStatus, TransportIn, TransportOut,
+    PlayChunk, PlaybackControl, SessionEvent, SessionEventKind, SessionIo, SessionStatus,
+    TransportIn, TransportOut,
 };
 pub use local::load_local_engines;
 pub use session::run_session;

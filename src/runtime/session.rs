@@ -60,11 +60,10 @@ enum LlmJob {
     Heard {
         text: String,
         interrupted: bool,
+        acknowledged: Vec<String>,
     },
     /// The turn's reply was dropped unheard.
-    Retract {
-        turn: TurnId,
-    },
+    Retract { turn: TurnId },
 }
 
 /// A transcription job: the request it answers, 16 kHz speech, and its cancel token.
@@ -137,7 +136,11 @@ impl Workers {
         // The turn whose exchange ends the LLM's history, if any (only that one may be retracted).
         let mut last_exchange: Option<TurnId> = None;
         let llm_worker = Worker::spawn("llm", move |job: LlmJob| match job {
-            LlmJob::Heard { text, interrupted } => llm.heard(&text, interrupted),
+            LlmJob::Heard {
+                text,
+                interrupted,
+                acknowledged,
+            } => llm.heard(&text, interrupted, &acknowledged),
             LlmJob::Retract { turn } => {
                 if last_exchange.take() == Some(turn) {
                     llm.retract();
@@ -238,7 +241,7 @@ struct Dispatch {
     workers: Workers,
     playback: Outbox<TransportOut>,
     events: Outbox<SessionEvent>,
-    flush_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    control: std::sync::Arc<super::io::PlaybackControl>,
     epoch: u64,
     cancels: HashMap<TurnId, CancelToken>,
     asr_cancels: HashMap<RequestId, CancelToken>,
@@ -310,10 +313,14 @@ impl Dispatch {
             })),
             Output::Flush { epoch } => {
                 self.epoch = epoch;
-                self.flush_epoch.store(epoch, Ordering::Release);
+                self.control.flush(epoch);
                 // Chunks still waiting here were never seen by the transport: drop them too.
                 self.playback
                     .discard(|TransportOut::Play(chunk)| chunk.epoch < epoch);
+                true
+            }
+            Output::Hold { epoch } => {
+                self.control.hold(epoch);
                 true
             }
             Output::Cancel(turn) => {
@@ -335,6 +342,7 @@ impl Dispatch {
             text,
             interrupted,
             turn,
+            acknowledged,
             ..
         } = &event
         {
@@ -342,6 +350,7 @@ impl Dispatch {
             let job = LlmJob::Heard {
                 text: text.clone(),
                 interrupted: *interrupted,
+                acknowledged: acknowledged.clone(),
             };
             open &= self.workers.llm.jobs.push(job);
         }
@@ -375,7 +384,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
     let SessionIo {
         mut input,
         output,
-        flush_epoch,
+        control,
         mut progress,
         events,
         status,
@@ -386,7 +395,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         workers,
         playback: Outbox::new(output),
         events: Outbox::new(events.clone()),
-        flush_epoch,
+        control,
         epoch: 0,
         cancels: HashMap::new(),
         asr_cancels: HashMap::new(),

@@ -1,29 +1,36 @@
 //! The transport side of the playback contract (see `duplex_core::playback`), one implementation
 //! for the file, desktop and WebRTC transports: takes the session's reply chunks, resamples each
 //! reply once from the voice's rate to the transport's with one streaming converter (no seam at
-//! chunk joins), carries out flushes as soon as their epoch is raised (they never wait behind
-//! queued audio), and publishes progress per `(turn, chunk)` in a watch that cannot fill up.
+//! chunk joins), carries out flushes, pauses and resumes as soon as their epoch is raised (they
+//! never wait behind queued audio), and publishes progress per `(turn, chunk)` in a watch that
+//! cannot fill up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use duplex_core::playback::{ChunkId, PlaybackProgress, PlaybackQueue};
 use tokio::sync::{mpsc, watch};
 
 use crate::audio::AudioError;
 use crate::audio::stream::StreamResampler;
-use crate::runtime::{PlayChunk, TransportOut};
+use crate::runtime::{PlayChunk, PlaybackControl, TransportOut};
 
 /// What the session asked for since the last look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     /// Nothing new needs the sink's attention.
     Idle,
-    /// Flush number `epoch`: the sink must drop what it holds, then call
-    /// [`ReplyPlayout::complete_flush`].
-    Flush(u64),
+    /// A flush or a pause: the sink must drop what it holds (pulled and not yet played), then
+    /// call [`ReplyPlayout::complete_discard`].
+    Discard,
     /// The session has ended.
     Closed,
+}
+
+/// What the sink is dropping its audio for.
+#[derive(Debug, Clone, Copy)]
+enum Discard {
+    Flush(u64),
+    Pause(u64),
 }
 
 /// The voice stream of the reply being queued.
@@ -39,10 +46,10 @@ pub struct ReplyPlayout {
     queue: PlaybackQueue,
     stream: Option<ReplyStream>,
     commands: mpsc::Receiver<TransportOut>,
-    flush_epoch: Arc<AtomicU64>,
+    control: Arc<PlaybackControl>,
     progress: watch::Sender<PlaybackProgress>,
-    /// A flush being carried out by the sink.
-    flushing: Option<u64>,
+    /// A flush or pause being carried out by the sink.
+    discarding: Option<Discard>,
     /// A chunk that arrived under a flush not yet carried out; queued after it.
     held: Option<PlayChunk>,
     resample_failures: u64,
@@ -52,8 +59,8 @@ pub struct ReplyPlayout {
 pub struct PlayoutEnds {
     /// Reply chunks from the session.
     pub commands: mpsc::Receiver<TransportOut>,
-    /// The flush epoch the session has raised.
-    pub flush_epoch: Arc<AtomicU64>,
+    /// The flush and hold epochs the session has raised.
+    pub control: Arc<PlaybackControl>,
     /// Where progress goes.
     pub progress: watch::Sender<PlaybackProgress>,
 }
@@ -66,9 +73,9 @@ impl ReplyPlayout {
             queue: PlaybackQueue::new(),
             stream: None,
             commands: ends.commands,
-            flush_epoch: ends.flush_epoch,
+            control: ends.control,
             progress: ends.progress,
-            flushing: None,
+            discarding: None,
             held: None,
             resample_failures: 0,
         }
@@ -79,14 +86,22 @@ impl ReplyPlayout {
         self.rate
     }
 
-    /// Takes the session's new chunks, stopping at a flush the sink must carry out first.
+    /// Takes the session's new chunks, stopping at a flush or pause the sink must carry out
+    /// first (a resume needs nothing of the sink).
     pub fn take_commands(&mut self) -> Command {
-        if let Some(epoch) = self.flushing {
-            return Command::Flush(epoch);
+        if self.discarding.is_some() {
+            return Command::Discard;
         }
-        let asked = self.flush_epoch.load(Ordering::Acquire);
-        if asked > self.queue.flushes() {
-            return self.start_flush(asked);
+        let (flush, hold) = self.control.latest();
+        if flush > self.queue.flushes() {
+            return self.start_flush(flush);
+        }
+        if hold > self.queue.holds() {
+            if hold % 2 == 1 {
+                self.discarding = Some(Discard::Pause(hold));
+                return Command::Discard;
+            }
+            self.queue.hold(hold, self.rate);
         }
         if let Some(chunk) = self.held.take() {
             self.queue_chunk(chunk);
@@ -98,7 +113,7 @@ impl ReplyPlayout {
                         continue; // sent before a flush already carried out
                     }
                     if chunk.epoch > self.queue.flushes() {
-                        let epoch = chunk.epoch.max(self.flush_epoch.load(Ordering::Acquire));
+                        let epoch = chunk.epoch.max(self.control.latest().0);
                         self.held = Some(chunk);
                         return self.start_flush(epoch);
                     }
@@ -111,19 +126,22 @@ impl ReplyPlayout {
     }
 
     fn start_flush(&mut self, epoch: u64) -> Command {
-        self.flushing = Some(epoch);
+        self.discarding = Some(Discard::Flush(epoch));
         self.stream = None;
-        Command::Flush(epoch)
+        Command::Discard
     }
 
-    /// The sink has dropped what it held for the flush and played `played_total` samples in all
-    /// (cumulative, as counted by [`pulled_total`](Self::pulled_total)).
-    pub fn complete_flush(&mut self, played_total: u64) {
-        let Some(epoch) = self.flushing.take() else {
+    /// The sink has dropped what it held for the flush or pause and played `played_total`
+    /// samples in all (cumulative, as counted by [`pulled_total`](Self::pulled_total)).
+    pub fn complete_discard(&mut self, played_total: u64) {
+        let Some(discard) = self.discarding.take() else {
             return;
         };
         self.queue.confirm(played_total);
-        self.queue.flush(epoch);
+        match discard {
+            Discard::Flush(epoch) => self.queue.flush(epoch),
+            Discard::Pause(epoch) => self.queue.hold(epoch, self.rate),
+        }
         self.report();
     }
 
@@ -134,8 +152,12 @@ impl ReplyPlayout {
         loop {
             match self.take_commands() {
                 Command::Idle => break,
-                Command::Flush(_) => self.complete_flush(self.queue.pulled_total()),
+                Command::Discard => self.complete_discard(self.queue.pulled_total()),
                 Command::Closed => {
+                    // Nothing will resume a paused reply now: it plays out.
+                    if self.queue.is_paused() {
+                        self.queue.hold(self.queue.holds() + 1, self.rate);
+                    }
                     self.finish_if_dry(out.len());
                     let n = self.queue.pull_played(out);
                     self.report();

@@ -1,7 +1,7 @@
 //! A virtual-time simulation of one conversation: real fixture audio through the real Silero VAD
 //! into the agent core, with fake engines that answer after declared costs in virtual
 //! milliseconds, and a virtual speaker (the transports' own playback queue) that plays queued
-//! audio at 16 kHz and carries out a flush at its next frame. Deterministic: no threads, no clock.
+//! audio at 16 kHz and carries out a flush, pause or resume at its next frame. Deterministic: no threads, no clock.
 
 #![allow(dead_code)]
 
@@ -75,6 +75,8 @@ pub struct Sim {
     speaker: PlaybackQueue,
     /// The last flush asked for.
     flush_asked: u64,
+    /// The last hold (pause or resume) asked for.
+    hold_asked: u64,
     /// Output timeline: non-zero where the agent's voice was heard, per input sample.
     pub heard: Vec<(u64, TurnId)>,
     /// Every VAD result fed: (time fed, chunk start, probability).
@@ -116,6 +118,7 @@ impl Sim {
             transcripts_used: 0,
             speaker: PlaybackQueue::new(),
             flush_asked: 0,
+            hold_asked: 0,
             heard: Vec::new(),
             vad_log: Vec::new(),
             cancelled: Vec::new(),
@@ -204,6 +207,7 @@ impl Sim {
                 samples.clone(),
             ),
             Output::Flush { epoch } => self.flush_asked = *epoch,
+            Output::Hold { epoch } => self.hold_asked = *epoch,
             Output::Cancel(turn) => self.cancelled.push(*turn),
             Output::Event(_) => {}
         }
@@ -264,12 +268,13 @@ impl Sim {
         }
     }
 
-    /// The virtual speaker carries out a pending flush, then plays one frame of queued audio
-    /// starting at `frame_start`.
+    /// The virtual speaker carries out a pending flush and pause or resume, then plays one
+    /// frame of queued audio starting at `frame_start`.
     fn play(&mut self, frame_start: u64) {
         if self.flush_asked > self.speaker.flushes() {
             self.speaker.flush(self.flush_asked);
         }
+        self.speaker.hold(self.hold_asked, 16_000);
         let mut frame = [0.0f32; FRAME_SAMPLES];
         let n = self.speaker.pull_played(&mut frame);
         if let Some(mark) = self.speaker.progress().mark {

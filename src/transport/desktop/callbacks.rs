@@ -16,11 +16,11 @@ pub const MAX_CALLBACK_FRAMES: usize = 8192;
 /// Counters and commands shared between the transport and the output callback.
 #[derive(Debug, Default)]
 pub struct PlaybackShared {
-    /// Bumped by the transport on barge-in: the callback drops everything queued.
-    pub flush_epoch: AtomicU64,
+    /// Bumped by the transport to flush or pause: the callback drops everything in its ring.
+    pub discard_epoch: AtomicU64,
     /// The last epoch the callback has acted on; the transport queues new speech only once this
-    /// equals `flush_epoch`, so a flush never eats the next reply.
-    pub flush_done: AtomicU64,
+    /// equals `discard_epoch`, so a discard never eats the next reply.
+    pub discard_done: AtomicU64,
     /// Device-rate samples of speech taken from the ring and played.
     pub played: AtomicU64,
     /// Samples the transport holds that are not yet in the ring (so a short ring is an underrun).
@@ -107,8 +107,8 @@ impl PlaybackCallback {
         }
     }
 
-    /// Flushes carried out so far (the flush epoch last seen).
-    pub fn flushes(&self) -> u64 {
+    /// Discards carried out so far (the discard epoch last seen).
+    pub fn discards(&self) -> u64 {
         self.seen_epoch
     }
 
@@ -117,11 +117,11 @@ impl PlaybackCallback {
     where
         T: Sample + FromSample<f32>,
     {
-        let epoch = self.shared.flush_epoch.load(Ordering::Acquire);
+        let epoch = self.shared.discard_epoch.load(Ordering::Acquire);
         if epoch != self.seen_epoch {
             while self.ring.pop(&mut self.scratch) > 0 {}
             self.seen_epoch = epoch;
-            self.shared.flush_done.store(epoch, Ordering::Release);
+            self.shared.discard_done.store(epoch, Ordering::Release);
         }
         for block in data.chunks_mut(MAX_CALLBACK_FRAMES * self.channels) {
             let frames = block.len() / self.channels;

@@ -42,8 +42,10 @@ pub struct DeviceLink {
     pub playback: SampleProducer,
     /// What the speaker played, silence included (mono, output rate).
     pub reference: SampleConsumer,
-    /// Counters and the flush epoch shared with the output callback.
+    /// Counters and the discard epoch shared with the output callback.
     pub shared: Arc<PlaybackShared>,
+    /// The discard epoch asked of the callback and not yet seen done.
+    pub discard_asked: Option<u64>,
     /// Stream errors from the device.
     pub errors: mpsc::Receiver<String>,
 }
@@ -76,6 +78,7 @@ pub fn device_link(format: DeviceFormat) -> (DeviceCallbacks, DeviceLink) {
         playback: play_tx,
         reference: ref_rx,
         shared,
+        discard_asked: None,
         errors: err_rx,
     };
     (callbacks, link)

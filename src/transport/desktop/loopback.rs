@@ -48,8 +48,8 @@ pub struct RoomRecording {
     pub echo: Vec<f32>,
     /// What the user said.
     pub user: Vec<f32>,
-    /// The sample at which each flush took effect in the speaker.
-    pub flushes_at: Vec<u64>,
+    /// The sample at which each flush or pause took effect in the speaker (the ring dropped).
+    pub discards_at: Vec<u64>,
 }
 
 struct Shared {
@@ -176,10 +176,10 @@ fn run_room(
         for (i, frame) in mic.chunks_exact_mut(channels).enumerate() {
             frame.fill(echo[i] + user[i]);
         }
-        if callbacks.playback.flushes() != flushes {
-            flushes = callbacks.playback.flushes();
+        if callbacks.playback.discards() != flushes {
+            flushes = callbacks.playback.discards();
             let at = state.clock;
-            state.recording.flushes_at.push(at);
+            state.recording.discards_at.push(at);
         }
         state.clock += frames as u64;
         state.recording.speaker.extend_from_slice(&speaker);

@@ -1,7 +1,7 @@
 //! The desktop transport's loop, on the session's tokio runtime: every 10 ms it moves the
 //! microphone (converted to 16 kHz, echo-cancelled) into the session in 20 ms frames, moves the
 //! agent's speech (converted to the device rate) into the speaker ring, carries out barge-in
-//! flushes through the flush epoch, and reports how much speech was actually played.
+//! flushes and pauses through the discard epoch, and reports how much speech was actually played.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,10 +161,10 @@ async fn talk_async(
     Ok(report)
 }
 
-/// Carries out the session's playback commands on the device: a flush raises the callback's
-/// epoch and completes once the callback has dropped the ring (the true played count is then
-/// known); reply audio moves into the ring one period at a time while no flush is pending.
-/// Returns false when the session has ended.
+/// Carries out the session's playback commands on the device: a flush or a pause raises the
+/// callback's discard epoch and completes once the callback has dropped the ring (the true played
+/// count is then known); reply audio moves into the ring one period at a time while no discard
+/// is pending (none while paused). Returns false when the session has ended.
 pub fn serve_playout(
     playout: &mut ReplyPlayout,
     link: &mut DeviceLink,
@@ -175,13 +175,19 @@ pub fn serve_playout(
         match playout.take_commands() {
             Command::Idle => break,
             Command::Closed => return false,
-            Command::Flush(epoch) => {
-                shared.flush_epoch.store(epoch, Ordering::Release);
-                if shared.flush_done.load(Ordering::Acquire) < epoch {
+            Command::Discard => {
+                let asked = *link.discard_asked.get_or_insert_with(|| {
+                    // Ask the callback to drop its ring at its next buffer.
+                    let epoch = shared.discard_epoch.load(Ordering::Acquire) + 1;
+                    shared.discard_epoch.store(epoch, Ordering::Release);
                     shared.backlog.store(0, Ordering::Release);
+                    epoch
+                });
+                if shared.discard_done.load(Ordering::Acquire) < asked {
                     return true; // the callback carries it out at its next buffer
                 }
-                playout.complete_flush(shared.played.load(Ordering::Acquire));
+                link.discard_asked = None;
+                playout.complete_discard(shared.played.load(Ordering::Acquire));
             }
         }
     }

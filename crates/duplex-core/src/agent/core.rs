@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::barge::Barge;
 use super::io::{AgentEvent, Input, Output, RequestId, TurnId};
 use super::playout::Playout;
 use super::{AgentConfig, ChunkText, ms};
@@ -38,18 +39,9 @@ struct Pause {
     transcript: Option<String>,
 }
 
-/// Speech over the agent's voice that may become an interruption.
-#[derive(Debug, Clone, Copy)]
-struct BargeCandidate {
-    /// Where the speech began.
-    start: u64,
-    /// Samples of it that the VAD scored as speech (pauses and the VAD's tail do not count).
-    voiced: u64,
-}
-
 /// The agent's reply in progress.
-struct Reply {
-    turn: TurnId,
+pub(super) struct Reply {
+    pub(super) turn: TurnId,
     /// Where the user's utterance began, to resume it if the user goes on before hearing us.
     utterance_start: u64,
     /// Where the user's speech ended.
@@ -67,29 +59,33 @@ struct Reply {
     llm_done: bool,
     got_token: bool,
     sent_audio: bool,
+    /// What the user said over it to let it go on.
+    pub(super) acknowledged: Vec<String>,
 }
 
 /// The conversation core. See the module docs of [`crate::agent`].
 pub struct Agent {
-    config: AgentConfig,
+    pub(super) config: AgentConfig,
     new_chunker: Box<dyn Fn() -> Box<dyn ChunkText> + Send>,
-    now: u64,
+    pub(super) now: u64,
     outputs: VecDeque<Output>,
     segmenter: Segmenter,
     /// Recent input audio; `audio[0]` is input sample `audio_start`.
     audio: VecDeque<f32>,
     audio_start: u64,
     user: User,
-    /// User speech heard while the agent talks, not yet long enough to interrupt.
-    barge_candidate: Option<BargeCandidate>,
-    reply: Option<Reply>,
+    /// A sound over the agent's voice being judged (see [`super::barge`]).
+    pub(super) barge: Option<Barge>,
+    pub(super) reply: Option<Reply>,
     /// A transcription started at the first silent VAD chunk, before the pause is confirmed,
     /// and its text once known.
-    early_transcript: Option<(RequestId, Option<String>)>,
-    playout: Playout,
+    pub(super) early_transcript: Option<(RequestId, Option<String>)>,
+    pub(super) playout: Playout,
     /// Interrupted turns waiting for the transport to carry out their flush (its epoch): their
-    /// heard text is taken from where playback really stopped.
-    cuts_pending: VecDeque<(TurnId, u64)>,
+    /// heard text is taken from where playback really stopped; with what the user acknowledged.
+    pub(super) cuts_pending: VecDeque<(TurnId, u64, Vec<String>)>,
+    /// Hold epochs asked for (odd: playback paused).
+    pub(super) holds: u64,
     next_request: u64,
     next_turn: u64,
 }
@@ -109,11 +105,12 @@ impl Agent {
             audio: VecDeque::new(),
             audio_start: 0,
             user: User::Silent,
-            barge_candidate: None,
+            barge: None,
             reply: None,
             early_transcript: None,
             playout: Playout::default(),
             cuts_pending: VecDeque::new(),
+            holds: 0,
             next_request: 0,
             next_turn: 0,
         }
@@ -179,15 +176,15 @@ impl Agent {
         self.maybe_end_turn();
     }
 
-    fn emit(&mut self, output: Output) {
+    pub(super) fn emit(&mut self, output: Output) {
         self.outputs.push_back(output);
     }
 
-    fn event(&mut self, event: AgentEvent) {
+    pub(super) fn event(&mut self, event: AgentEvent) {
         self.outputs.push_back(Output::Event(event));
     }
 
-    fn request_id(&mut self) -> RequestId {
+    pub(super) fn request_id(&mut self) -> RequestId {
         self.next_request += 1;
         RequestId(self.next_request)
     }
@@ -204,7 +201,7 @@ impl Agent {
     }
 
     /// Input audio between two positions, clamped to what is kept.
-    fn audio_between(&self, from: u64, to: u64) -> Vec<f32> {
+    pub(super) fn audio_between(&self, from: u64, to: u64) -> Vec<f32> {
         let from = from.max(self.audio_start);
         let to = to.min(self.audio_start + self.audio.len() as u64);
         if from >= to {
@@ -234,14 +231,8 @@ impl Agent {
             None => {}
         }
         self.track_early_transcript(probability);
-        if let Some(candidate) = &mut self.barge_candidate {
-            if probability >= self.config.vad.threshold {
-                candidate.voiced += chunk_end - start;
-            }
-            if candidate.voiced >= ms(self.config.turns.barge_in_min_ms) {
-                let start = candidate.start;
-                self.barge_in(start);
-            }
+        if probability >= self.config.vad.threshold {
+            self.overlap_vad(chunk_end - start);
         }
     }
 
@@ -273,10 +264,7 @@ impl Agent {
     fn on_speech_start(&mut self, at: u64) {
         self.event(AgentEvent::UserSpeechStart { at });
         if self.agent_audible() {
-            self.barge_candidate = Some(BargeCandidate {
-                start: at,
-                voiced: 0,
-            });
+            self.overlap_start(at);
             return;
         }
         if let Some(reply) = self.reply.take() {
@@ -316,8 +304,8 @@ impl Agent {
     }
 
     fn on_speech_end(&mut self, speech_end: u64) {
-        if self.barge_candidate.take().is_some() {
-            return; // short speech over our reply: a backchannel, not an interruption
+        if self.overlap_end(speech_end) {
+            return; // speech over the reply: judged by its words
         }
         let User::Speaking {
             utterance_start, ..
@@ -328,7 +316,7 @@ impl Agent {
         self.pause(utterance_start, speech_end);
     }
 
-    fn pause(&mut self, utterance_start: u64, speech_end: u64) {
+    pub(super) fn pause(&mut self, utterance_start: u64, speech_end: u64) {
         self.event(AgentEvent::UserSpeechEnd { at: speech_end });
         let score_request = self.request_id();
         let score_audio = self.audio_between(self.now.saturating_sub(SCORE_WINDOW), self.now);
@@ -357,7 +345,7 @@ impl Agent {
     }
 
     fn on_discarded(&mut self) {
-        self.barge_candidate = None;
+        self.overlap_discarded();
         // A blip alone is nothing; a blip after earlier speech leaves that speech's pause standing.
         match self.user {
             User::Speaking {
@@ -386,6 +374,9 @@ impl Agent {
     }
 
     fn on_transcript(&mut self, request: RequestId, text: String) {
+        if self.overlap_transcript(request, &text) {
+            return;
+        }
         if let Some((early, transcript)) = &mut self.early_transcript
             && *early == request
         {
@@ -436,6 +427,7 @@ impl Agent {
             llm_done: false,
             got_token: false,
             sent_audio: false,
+            acknowledged: Vec::new(),
         });
     }
 
@@ -554,50 +546,44 @@ impl Agent {
         let turn = reply.turn;
         let text = self.playout.heard_text(turn);
         self.playout.forget(turn);
-        self.reply = None;
+        let acknowledged = self
+            .reply
+            .take()
+            .map(|r| r.acknowledged)
+            .unwrap_or_default();
         // Speech that began over the reply's last moments and outlasted it is the user's next
-        // turn, not a lost barge-in candidate.
-        if let Some(candidate) = self.barge_candidate.take() {
-            self.user = User::Speaking {
-                utterance_start: candidate
-                    .start
-                    .saturating_sub(ms(self.config.turns.preroll_ms)),
-                resumed_from: None,
-            };
-        }
+        // turn, not a lost sound over the reply.
+        self.overlap_outlived_reply();
         self.event(AgentEvent::AssistantText {
             turn,
             at: self.now,
             text,
             interrupted: false,
+            acknowledged,
         });
     }
 
-    /// The user talked over the reply long enough: stop it and hand them the floor.
-    fn barge_in(&mut self, speech_start: u64) {
-        self.barge_candidate = None;
-        let Some(reply) = self.reply.take() else {
-            return;
-        };
-        let epoch = self.playout.flush();
-        self.emit(Output::Flush { epoch });
-        self.emit(Output::Cancel(reply.turn));
-        self.cuts_pending.push_back((reply.turn, epoch));
-        self.finish_cuts(false);
+    /// The user's speech that began at `utterance_start` is under way.
+    pub(super) fn user_speaking_from(&mut self, utterance_start: u64) {
         self.user = User::Speaking {
-            utterance_start: speech_start.saturating_sub(ms(self.config.turns.preroll_ms)),
+            utterance_start,
             resumed_from: None,
         };
     }
 
     /// Closes interrupted turns whose flush the transport has carried out, with the words heard
     /// up to where playback really stopped; with `now`, closes them all at the last report.
-    fn finish_cuts(&mut self, now: bool) {
-        while let Some(&(turn, epoch)) = self.cuts_pending.front() {
+    pub(super) fn finish_cuts(&mut self, now: bool) {
+        while let Some((turn, epoch, _)) = self.cuts_pending.front() {
+            let (turn, epoch) = (*turn, *epoch);
             if !now && !self.playout.flushed(epoch) {
                 return;
             }
-            self.cuts_pending.pop_front();
+            let acknowledged = self
+                .cuts_pending
+                .pop_front()
+                .map(|(_, _, a)| a)
+                .unwrap_or_default();
             let text = self.playout.heard_text(turn);
             self.playout.forget(turn);
             self.event(AgentEvent::AssistantText {
@@ -605,6 +591,7 @@ impl Agent {
                 at: self.now,
                 text,
                 interrupted: true,
+                acknowledged,
             });
         }
     }

@@ -117,6 +117,12 @@ pub enum Output {
         /// The flush's number (1, 2, ...).
         epoch: u64,
     },
+    /// Hold playback: an odd `epoch` pauses it at once, keeping the reply (rewound to the start
+    /// of the word it cut); the next, even, epoch resumes it. The transport acts on the latest.
+    Hold {
+        /// The hold's number (1, 2, ...); odd pauses, even resumes.
+        epoch: u64,
+    },
     /// Stop every engine working for this turn; later results for it are ignored.
     Cancel(TurnId),
     /// Stop working on this request: its answer is no longer wanted (a late one is ignored).
@@ -188,6 +194,29 @@ pub enum AgentEvent {
         text: String,
         /// Whether the user interrupted it.
         interrupted: bool,
+        /// What the user said over it to let it go on ("mm-hm", "right"), in order.
+        acknowledged: Vec<String>,
+    },
+    /// The user made a sound over the reply: playback paused while it is judged.
+    PlaybackPaused {
+        /// The reply.
+        turn: TurnId,
+        /// When playback was asked to pause.
+        at: u64,
+        /// Where the sound began.
+        speech_start: u64,
+    },
+    /// What the sound over the reply turned out to be; the reply resumes unless it was an
+    /// interruption.
+    OverlapJudged {
+        /// The reply.
+        turn: TurnId,
+        /// When.
+        at: u64,
+        /// The decision.
+        decision: OverlapDecision,
+        /// Its transcript, where one was needed.
+        text: String,
     },
     /// The user resumed before the reply was heard: the reply was dropped, the turn goes on.
     ReplyAbandoned {
@@ -196,4 +225,16 @@ pub enum AgentEvent {
         /// When.
         at: u64,
     },
+}
+
+/// What a sound over the agent's voice was judged to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapDecision {
+    /// The user takes the floor: the reply is cut where it paused.
+    Interruption,
+    /// The user acknowledged ("mm-hm"): the reply resumes and the history notes it.
+    Backchannel,
+    /// Not speech, or too short to be: the reply resumes with nothing lost.
+    FalseAlarm,
 }

@@ -6,6 +6,7 @@
 //! [`Output`]s it returns from [`Agent::poll`]. Results of engines come back as inputs tagged with
 //! the id of the request or turn that asked for them; stale ones are dropped.
 
+mod barge;
 mod core;
 mod endpoint;
 mod io;
@@ -13,7 +14,7 @@ mod playout;
 
 pub use core::Agent;
 pub use endpoint::EndpointConfig;
-pub use io::{AgentEvent, Input, Output, RequestId, TurnId};
+pub use io::{AgentEvent, Input, Output, OverlapDecision, RequestId, TurnId};
 pub use playout::{PlayedChunk, Playout};
 
 use serde::{Deserialize, Serialize};
@@ -48,8 +49,10 @@ pub struct AgentConfig {
 pub struct TurnTaking {
     /// When a pause ends the user's turn.
     pub endpoint: EndpointConfig,
-    /// User speech while the agent talks must last this long to interrupt it.
-    pub barge_in_min_ms: u32,
+    /// Speech over the agent's voice that lasts this long (voiced) interrupts it whatever its
+    /// words; shorter speech is judged by its transcript (a backchannel lets the reply go on).
+    /// Playback pauses at the first voiced moment either way.
+    pub interrupt_after_ms: u32,
     /// Audio kept before the detected speech start, so the first syllable is not clipped.
     pub preroll_ms: u32,
     /// Longest user utterance kept for transcription; older audio is dropped from the front.
@@ -60,7 +63,7 @@ impl Default for TurnTaking {
     fn default() -> Self {
         Self {
             endpoint: EndpointConfig::default(),
-            barge_in_min_ms: 300,
+            interrupt_after_ms: 700,
             preroll_ms: 100,
             max_utterance_s: 30,
         }

@@ -9,9 +9,11 @@ mod chunker;
 mod markup;
 mod normalize;
 mod numbers;
+mod overlap;
 mod words;
 
 pub use chunker::{Chunk, ChunkerConfig, SentenceChunker};
 pub use markup::{is_emoji, strip_markup};
 pub use normalize::normalize;
 pub use numbers::{cardinal, ordinal};
+pub use overlap::{Overlap, classify_overlap};

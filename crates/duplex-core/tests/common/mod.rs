@@ -1,0 +1,201 @@
+//! A model-free conversation harness for the agent tests: scripted VAD probabilities, instant
+//! fake engines, and the transports' own playback queue as the speaker (it carries out a flush,
+//! a pause or a resume at its next period, like a transport). It counts what the speaker really
+//! played of each chunk, so a test can compare the agent's record of what was heard with it.
+
+#![allow(dead_code)]
+
+use duplex_core::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, TurnId};
+use duplex_core::playback::{ChunkId, PlaybackQueue};
+use duplex_core::{FRAME_SAMPLES, vad::VAD_CHUNK};
+
+/// Cuts at sentence ends, at once.
+pub struct Sentences(pub String);
+
+impl ChunkText for Sentences {
+    fn push(&mut self, text: &str) -> Vec<String> {
+        self.0.push_str(text);
+        if self.0.ends_with('.') {
+            vec![std::mem::take(&mut self.0).trim().to_owned()]
+        } else {
+            Vec::new()
+        }
+    }
+    fn finish(&mut self) -> Vec<String> {
+        let rest = std::mem::take(&mut self.0).trim().to_owned();
+        if rest.is_empty() {
+            Vec::new()
+        } else {
+            vec![rest]
+        }
+    }
+}
+
+pub const REPLY: [&str; 3] = [
+    "One two three four five.",
+    " Six seven eight nine ten eleven.",
+    " Twelve thirteen fourteen.",
+];
+
+/// Samples of speech per word of a chunk (250 ms).
+pub const WORD_SAMPLES: usize = 4000;
+
+/// A sample value that names its chunk, so the speaker's output tells what was played.
+pub fn code(id: ChunkId) -> f32 {
+    (id.turn.0 * 10 + u64::from(id.chunk) + 1) as f32
+}
+
+/// A tiny deterministic generator for the interruption points.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The conversation harness: the agent, instant engines and the speaker.
+pub struct Harness {
+    /// What the fake transcriber answers.
+    pub transcript: String,
+    pub agent: Agent,
+    pub now: u64,
+    pub vad_pos: u64,
+    pub speaker: PlaybackQueue,
+    flush_asked: u64,
+    hold_asked: u64,
+    /// Samples of each chunk that came out of the speaker.
+    played: std::collections::HashMap<u64, u64>,
+    texts: std::collections::HashMap<u64, (String, u64)>,
+    pub events: Vec<AgentEvent>,
+    /// Every output, with the input position it was emitted at.
+    pub log: Vec<(u64, Output)>,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self {
+            agent: Agent::new(AgentConfig::default(), || {
+                Box::new(Sentences(String::new()))
+            }),
+            now: 0,
+            vad_pos: 0,
+            speaker: PlaybackQueue::new(),
+            flush_asked: 0,
+            hold_asked: 0,
+            played: Default::default(),
+            texts: Default::default(),
+            events: Vec::new(),
+            log: Vec::new(),
+            transcript: "tell me something".into(),
+        }
+    }
+
+    pub fn feed(&mut self, input: Input) {
+        self.agent.handle(self.now, input);
+        while let Some(out) = self.agent.poll() {
+            self.log.push((self.now, out.clone()));
+            match out {
+                Output::ScoreTurn { request, .. } => self.agent.handle(
+                    self.now,
+                    Input::TurnScore {
+                        request,
+                        probability: 0.9,
+                    },
+                ),
+                Output::Transcribe { request, .. } => self.agent.handle(
+                    self.now,
+                    Input::Transcript {
+                        request,
+                        text: self.transcript.clone(),
+                    },
+                ),
+                Output::Generate { turn, .. } => {
+                    for token in REPLY {
+                        let text = token.to_owned();
+                        self.agent.handle(self.now, Input::LlmToken { turn, text });
+                    }
+                    self.agent.handle(self.now, Input::LlmDone { turn });
+                }
+                Output::Synthesize { turn, chunk, text } => {
+                    let id = ChunkId { turn, chunk };
+                    let words = text.split_whitespace().count();
+                    let len = (words * WORD_SAMPLES) as u64;
+                    self.texts.insert(code(id) as u64, (text, len));
+                    let samples = vec![code(id); len as usize];
+                    self.agent.handle(
+                        self.now,
+                        Input::Synthesized {
+                            turn,
+                            chunk,
+                            rate: 16_000,
+                            samples,
+                        },
+                    );
+                }
+                Output::Play {
+                    turn,
+                    chunk,
+                    samples,
+                    ..
+                } => self.speaker.push(ChunkId { turn, chunk }, samples),
+                Output::Flush { epoch } => self.flush_asked = epoch,
+                Output::Hold { epoch } => self.hold_asked = epoch,
+                Output::Event(e) => self.events.push(e),
+                Output::Cancel(_) | Output::Abandon(_) => {}
+            }
+        }
+    }
+
+    /// One 20 ms frame: the speaker plays (after carrying out a flush and a pause or resume), then
+    /// the user's audio.
+    pub fn frame(&mut self, speech: bool) {
+        if self.flush_asked > self.speaker.flushes() {
+            self.speaker.flush(self.flush_asked);
+        }
+        self.speaker.hold(self.hold_asked, 16_000);
+        let mut out = [0.0f32; FRAME_SAMPLES];
+        let n = self.speaker.pull_played(&mut out);
+        for s in &out[..n] {
+            *self.played.entry(*s as u64).or_default() += 1;
+        }
+        self.now += FRAME_SAMPLES as u64;
+        self.feed(Input::Audio(vec![
+            if speech { 0.3 } else { 0.0 };
+            FRAME_SAMPLES
+        ]));
+        while self.vad_pos + VAD_CHUNK as u64 <= self.now {
+            let probability = if speech { 0.95 } else { 0.02 };
+            let start = self.vad_pos;
+            self.feed(Input::Vad { start, probability });
+            self.vad_pos += VAD_CHUNK as u64;
+        }
+        self.feed(Input::Played(self.speaker.progress()));
+    }
+
+    pub fn frames(&mut self, n: u64, speech: bool) {
+        for _ in 0..n {
+            self.frame(speech);
+        }
+    }
+
+    /// The words of `turn` that the speaker really played, by the share of each chunk's samples.
+    pub fn truly_heard(&self, turn: TurnId) -> String {
+        let mut words: Vec<&str> = Vec::new();
+        for chunk in 0..REPLY.len() as u32 {
+            let key = code(ChunkId { turn, chunk }) as u64;
+            let Some((text, len)) = self.texts.get(&key) else {
+                continue;
+            };
+            let played = self.played.get(&key).copied().unwrap_or(0);
+            let all: Vec<&str> = text.split_whitespace().collect();
+            let n = (all.len() as f64 * played as f64 / *len as f64).floor() as usize;
+            words.extend(&all[..n]);
+        }
+        words.join(" ")
+    }
+}
