@@ -3,7 +3,10 @@
 //! the threshold to the first reply sample above it), over loopback in a private network
 //! namespace, p50/p95 over the runs; and, separately, the transport's own overhead: the same
 //! measurement against the server's measurement-tone mode (a fixed tone a fixed delay after the
-//! caller stops), minus that delay. Writes bench-results/webrtc.json.
+//! caller stops), minus that delay; and the barge-in stop time: a question, a pause, then
+//! speech over the reply, from its onset at the page's microphone to the agent's voice 20 dB
+//! down in the page (the page's meter, same clock). Writes bench-results/webrtc.json.
+//! DUPLEX_WEBRTC_PARTS picks parts (`latency,overhead,barge`, all by default).
 //! Needs `bash scripts/setup_test_deps.sh`. DUPLEX_BENCH_RUNS sets the runs per part (10).
 
 use std::path::{Path, PathBuf};
@@ -37,6 +40,49 @@ fn padded(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
     write_wav(&path, &audio, PIPELINE_RATE)?;
     Ok(path)
+}
+
+/// Where the speech over the reply starts, after the question ends.
+const BARGE_AFTER_S: f32 = 3.0;
+/// What is said over the reply.
+const BARGE_IN: &str = "sense_and_sensibility_01_austen_64kb-0930.wav";
+
+/// A question, [`BARGE_AFTER_S`] of silence, the barge-in, then 4 s of silence.
+fn with_barge_in(dir: &Path, question: &str) -> anyhow::Result<PathBuf> {
+    let rate = PIPELINE_RATE as usize;
+    let mut audio = load_pipeline_audio(&fixture_path(question))?;
+    audio.extend(vec![0.0; (BARGE_AFTER_S * rate as f32) as usize]);
+    audio.extend(load_pipeline_audio(&fixture_path(BARGE_IN))?);
+    audio.extend(vec![0.0; 4 * rate]);
+    let path = dir.join(format!("barge-{question}"));
+    write_wav(&path, &audio, PIPELINE_RATE)?;
+    Ok(path)
+}
+
+fn run_barge_ins(runs: usize, wavs: &[PathBuf]) -> anyhow::Result<Vec<Value>> {
+    let list = wavs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let output = Command::new(repo().join("tests/browser/run_in_netns.sh"))
+        .args([
+            "node",
+            "tests/browser/barge.mjs",
+            env!("CARGO_BIN_EXE_duplex"),
+        ])
+        .arg(runs.to_string())
+        .arg(list)
+        .current_dir(repo())
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the browser barge-in bench failed ({})",
+        output.status
+    );
+    let report: Value = serde_json::from_slice(&output.stdout)?;
+    Ok(report["runs"].as_array().cloned().unwrap_or_default())
 }
 
 fn run_browser(runs: usize, wavs: &[PathBuf], tone_ms: Option<f64>) -> anyhow::Result<Vec<Value>> {
@@ -96,40 +142,64 @@ fn main() -> anyhow::Result<()> {
         .map(|f| padded(dir.path(), f))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    let tone_runs = run_browser(runs, &wavs, Some(TONE_AFTER_MS))?;
-    let measured: Vec<f64> = tone_runs
-        .iter()
-        .filter_map(|r| r["latencyMs"].as_f64())
-        .collect();
-    let overhead: Vec<f64> = measured.iter().map(|m| m - TONE_AFTER_MS).collect();
+    let parts =
+        std::env::var("DUPLEX_WEBRTC_PARTS").unwrap_or_else(|_| "latency,overhead,barge".into());
+    let part = |name: &str| parts.split(',').any(|p| p == name);
+    let mut report = serde_json::Map::new();
+    report.insert("what".into(), json!("voice-to-voice latency measured in a headless Chromium page over WebRTC on loopback: last mic sample above 0.02 to the first reply sample above it, on the page's AudioContext clock"));
 
-    let talk_runs = run_browser(runs, &wavs, None)?;
-    let latencies: Vec<f64> = talk_runs
-        .iter()
-        .filter_map(|r| r["latencyMs"].as_f64())
-        .collect();
-    anyhow::ensure!(
-        !measured.is_empty() && !latencies.is_empty(),
-        "no latency was measured"
-    );
-
-    let report = json!({
-        "what": "voice-to-voice latency measured in a headless Chromium page over WebRTC on loopback: last mic sample above 0.02 to the first reply sample above it, on the page's AudioContext clock",
-        "conversation": { "summary": summary(&latencies), "runs": talk_runs },
-        "transport_overhead": {
+    if part("overhead") {
+        let tone_runs = run_browser(runs, &wavs, Some(TONE_AFTER_MS))?;
+        let measured: Vec<f64> = tone_runs
+            .iter()
+            .filter_map(|r| r["latencyMs"].as_f64())
+            .collect();
+        anyhow::ensure!(!measured.is_empty(), "no overhead was measured");
+        let overhead: Vec<f64> = measured.iter().map(|m| m - TONE_AFTER_MS).collect();
+        report.insert("transport_overhead".into(), json!({
             "how": format!("`duplex serve --measure-tone-after-ms {TONE_AFTER_MS}` (a measurement tool: a tone {TONE_AFTER_MS} ms after the last loud input sample); overhead = page latency - {TONE_AFTER_MS} ms"),
             "summary": summary(&overhead),
             "measured_ms": measured,
-        },
-    });
+        }));
+    }
+    if part("latency") {
+        let talk_runs = run_browser(runs, &wavs, None)?;
+        let latencies: Vec<f64> = talk_runs
+            .iter()
+            .filter_map(|r| r["latencyMs"].as_f64())
+            .collect();
+        anyhow::ensure!(!latencies.is_empty(), "no latency was measured");
+        report.insert(
+            "conversation".into(),
+            json!({ "summary": summary(&latencies), "runs": talk_runs }),
+        );
+    }
+    if part("barge") {
+        let barge_wavs = FIXTURES[..2]
+            .iter()
+            .map(|f| with_barge_in(dir.path(), f))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let barge_runs = run_barge_ins(runs, &barge_wavs)?;
+        let stops: Vec<f64> = barge_runs
+            .iter()
+            .filter_map(|r| r["stopsMs"].as_array()?.first()?.as_f64())
+            .collect();
+        anyhow::ensure!(!stops.is_empty(), "no barge-in stop time was measured");
+        report.insert("barge_in".into(), json!({
+            "how": format!("a question, {BARGE_AFTER_S} s of silence, then {BARGE_IN} over the reply; stop time = the page mic's onset above 0.02 while the agent is audible to the agent's voice 20 dB below its level of the 300 ms before, held 120 ms"),
+            "summary": summary(&stops),
+            "runs": barge_runs,
+        }));
+    }
+    let report = Value::Object(report);
     std::fs::create_dir_all(repo().join("bench-results"))?;
     let path = repo().join("bench-results/webrtc.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
-    println!("conversation: {}", report["conversation"]["summary"]);
-    println!(
-        "transport overhead: {}",
-        report["transport_overhead"]["summary"]
-    );
+    for part in ["conversation", "transport_overhead", "barge_in"] {
+        if let Some(p) = report.get(part) {
+            println!("{part}: {}", p["summary"]);
+        }
+    }
     println!("wrote {}", path.display());
     Ok(())
 }

@@ -1,7 +1,10 @@
 // duplex page: an AudioWorklet on the page's one AudioContext. Input 0 is the microphone,
 // input 1 the agent's voice. It reports the microphone level, and for each reply the time from
 // the last microphone sample above the threshold to the first reply sample above it, counted in
-// samples of the same audio clock (so no timer jitter enters the figure).
+// samples of the same audio clock (so no timer jitter enters the figure). When the microphone
+// turns loud while the agent is audible (a barge-in), it also reports the stop time: from that
+// onset to the agent's voice staying at least 20 dB below its level of the 300 ms before, for
+// 120 ms (in 10 ms windows).
 class DuplexMeter extends AudioWorkletProcessor {
   constructor(options) {
     super();
@@ -17,6 +20,31 @@ class DuplexMeter extends AudioWorkletProcessor {
     this.remotePeak = 0;
     this.remoteLoud = 0;
     this.lastReport = 0;
+    // Stop-time meter: remote power per 10 ms window, the last 30 of them (300 ms).
+    this.win = Math.round(sampleRate / 100);
+    this.winSum = 0;
+    this.winCount = 0;
+    this.recent = [];
+    this.barge = null;
+  }
+
+  // One 10 ms window of remote power is complete.
+  windowDone(power, end) {
+    const b = this.barge;
+    if (b) {
+      if (power <= b.level * 0.01) {
+        if (b.quietFrom === null) b.quietFrom = end - this.win;
+        if (end - b.quietFrom >= 12 * this.win) {
+          this.port.postMessage({ type: 'stop', ms: Math.max(0, b.quietFrom - b.onset) * 1000 / sampleRate });
+          this.barge = null;
+        }
+      } else {
+        b.quietFrom = null;
+      }
+      if (this.barge && end - b.onset > 5 * sampleRate) this.barge = null; // never stopped
+    }
+    this.recent.push(power);
+    if (this.recent.length > 30) this.recent.shift();
   }
 
   process(inputs) {
@@ -29,6 +57,14 @@ class DuplexMeter extends AudioWorkletProcessor {
         this.sumSq += s * s;
         this.count++;
         if (Math.abs(s) > this.threshold) {
+          const t = t0 + i;
+          const agentAudible = t - this.lastRemoteLoud < sampleRate / 10;
+          if (agentAudible && !this.barge && t - this.lastMicLoud > this.replyGap && this.recent.length === 30) {
+            const level = this.recent.reduce((a, b) => a + b, 0) / 30;
+            // Only when the agent is really speaking at the onset (not in a gap between words).
+            const speaking = this.recent.slice(-3).every((p) => p > level * 0.01);
+            if (speaking) this.barge = { onset: t, level, quietFrom: null };
+          }
           this.lastMicLoud = t0 + i;
           // Voice heard while the agent is silent: the next reply sample ends a turn.
           if (t0 + i - this.lastRemoteLoud > this.replyGap) this.armed = true;
@@ -37,6 +73,12 @@ class DuplexMeter extends AudioWorkletProcessor {
     }
     if (remote) {
       for (let i = 0; i < remote.length; i++) {
+        this.winSum += remote[i] * remote[i];
+        if (++this.winCount === this.win) {
+          this.windowDone(this.winSum / this.win, t0 + i + 1);
+          this.winSum = 0;
+          this.winCount = 0;
+        }
         const a = Math.abs(remote[i]);
         if (a > this.remotePeak) this.remotePeak = a;
         if (a > this.threshold) {

@@ -18,6 +18,7 @@ const state = (window.duplex = {
   agentTexts: [],
   interrupted: [],
   latenciesMs: [],
+  stopsMs: [],
   micRms: 0,
   remotePeak: 0,
   remoteLoudSamples: 0,
@@ -84,6 +85,8 @@ function onMeter(msg) {
     $('level').firstElementChild.style.width = pct + '%';
   } else if (m.type === 'onset') {
     state.onsets.push(m);
+  } else if (m.type === 'stop') {
+    state.stopsMs.push(m.ms);
   } else if (m.type === 'latency') {
     state.latenciesMs.push(m.ms);
     const li = document.createElement('li');

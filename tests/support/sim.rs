@@ -199,13 +199,17 @@ impl Sim {
                 chunk,
                 samples,
                 ..
-            } => self.speaker.push(
-                ChunkId {
-                    turn: *turn,
-                    chunk: *chunk,
-                },
-                samples.clone(),
-            ),
+            } => {
+                // Like a transport: a chunk sent after a flush waits for the flush.
+                self.carry_out_flush();
+                self.speaker.push(
+                    ChunkId {
+                        turn: *turn,
+                        chunk: *chunk,
+                    },
+                    samples.clone(),
+                )
+            }
             Output::Flush { epoch } => self.flush_asked = *epoch,
             Output::Hold { epoch } => self.hold_asked = *epoch,
             Output::Cancel(turn) => self.cancelled.push(*turn),
@@ -271,9 +275,7 @@ impl Sim {
     /// The virtual speaker carries out a pending flush and pause or resume, then plays one
     /// frame of queued audio starting at `frame_start`.
     fn play(&mut self, frame_start: u64) {
-        if self.flush_asked > self.speaker.flushes() {
-            self.speaker.flush(self.flush_asked);
-        }
+        self.carry_out_flush();
         self.speaker.hold(self.hold_asked, 16_000);
         let mut frame = [0.0f32; FRAME_SAMPLES];
         let n = self.speaker.pull_played(&mut frame);
@@ -281,6 +283,12 @@ impl Sim {
             for k in 0..n as u64 {
                 self.heard.push((frame_start + k, mark.id.turn));
             }
+        }
+    }
+
+    fn carry_out_flush(&mut self) {
+        if self.flush_asked > self.speaker.flushes() {
+            self.speaker.flush(self.flush_asked);
         }
     }
 

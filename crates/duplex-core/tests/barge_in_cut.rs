@@ -20,8 +20,8 @@ fn two_hundred_interruptions_cut_the_history_exactly_where_playback_stopped() {
         .map(|c| c.split_whitespace().count() * WORD_SAMPLES / FRAME_SAMPLES)
         .sum::<usize>() as u64;
     for round in 0..200 {
-        // The user asks (1 s), then listens for a random share of the reply, then cuts in and
-        // keeps talking long enough to take the floor, then pauses.
+        // The user asks (1 s), then listens for a random share of the reply, then cuts in with
+        // words that take the floor, then pauses.
         h.frames(50, true);
         h.frames(25, false);
         let turn = h.agent.current_turn().expect("a reply started");
@@ -29,7 +29,9 @@ fn two_hundred_interruptions_cut_the_history_exactly_where_playback_stopped() {
         // user stopped talking): playback pauses at the first voiced chunk, so the reply cannot
         // end under the user's speech.
         h.frames(rng.below(reply_frames - 19 - 3) + 1, false);
-        h.frames(40, true);
+        // Speech that ends and is judged by its words (800 ms), or that goes on past the
+        // interruption limit (1.4 s).
+        h.frames(if round % 2 == 0 { 40 } else { 70 }, true);
         h.frames(30, false);
         let cut = h.events.iter().find_map(|e| match e {
             AgentEvent::AssistantText {
@@ -58,7 +60,7 @@ fn a_cut_whose_flush_is_never_confirmed_is_still_recorded_at_the_end() {
     let turn = h.agent.current_turn().expect("a reply started");
     h.frames(40, false);
     // The user cuts in, and the transport goes away: nothing plays or reports any more.
-    for _ in 0..40 {
+    for _ in 0..70 {
         h.now += FRAME_SAMPLES as u64;
         h.feed(Input::Audio(vec![0.3; FRAME_SAMPLES]));
         while h.vad_pos + VAD_CHUNK as u64 <= h.now {

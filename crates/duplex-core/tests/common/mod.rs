@@ -142,7 +142,11 @@ impl Harness {
                     chunk,
                     samples,
                     ..
-                } => self.speaker.push(ChunkId { turn, chunk }, samples),
+                } => {
+                    // Like a transport: a chunk sent after a flush waits for the flush.
+                    self.carry_out_flush();
+                    self.speaker.push(ChunkId { turn, chunk }, samples)
+                }
                 Output::Flush { epoch } => self.flush_asked = epoch,
                 Output::Hold { epoch } => self.hold_asked = epoch,
                 Output::Event(e) => self.events.push(e),
@@ -151,12 +155,16 @@ impl Harness {
         }
     }
 
-    /// One 20 ms frame: the speaker plays (after carrying out a flush and a pause or resume), then
-    /// the user's audio.
-    pub fn frame(&mut self, speech: bool) {
+    fn carry_out_flush(&mut self) {
         if self.flush_asked > self.speaker.flushes() {
             self.speaker.flush(self.flush_asked);
         }
+    }
+
+    /// One 20 ms frame: the speaker plays (after carrying out a flush and a pause or resume), then
+    /// the user's audio.
+    pub fn frame(&mut self, speech: bool) {
+        self.carry_out_flush();
         self.speaker.hold(self.hold_asked, 16_000);
         let mut out = [0.0f32; FRAME_SAMPLES];
         let n = self.speaker.pull_played(&mut out);
