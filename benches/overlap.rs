@@ -185,6 +185,11 @@ fn room_cases(sounds: &[Sound]) -> Vec<Value> {
             continue;
         }
         s.listen(INTO_REPLY);
+        // Pauses while only the agent spoke: its own echo taken for the user.
+        let self_pauses = s.seen[from..]
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::PlaybackPaused { .. }))
+            .count();
         let start = s.room.say(&sound.samples).expect("resampled");
         s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
         // After an interruption, its own answer.
@@ -192,28 +197,30 @@ fn room_cases(sounds: &[Sound]) -> Vec<Value> {
             s.wait_for(STEP, |e| matches!(e, AgentEvent::AssistantText { .. }));
         }
         s.listen(Duration::from_secs(1));
-        cases.push((start, from, s.seen.len(), i));
+        cases.push((start, from, s.seen.len(), i, self_pauses));
     }
     let rate = s.room.rate();
     let outcome = s.finish();
     let rec = &outcome.recording;
     cases
         .into_iter()
-        .map(|(start, from, to, i)| {
+        .map(|(start, from, to, i, self_pauses)| {
             let events = &outcome.events[from..to];
             let onset = rec.user[start as usize..]
                 .iter()
                 .position(|u| u.abs() > ONSET)
                 .map(|p| p + start as usize);
             let stop = onset.and_then(|o| stop_ms(&rec.speaker, rate, o));
-            case_json(
+            let mut case = case_json(
                 "desktop (simulated room, AEC)",
                 &sounds[i],
                 stop,
                 decision_of(events, None),
                 first_reply(events),
                 None,
-            )
+            );
+            case["self_pauses_before_the_sound"] = json!(self_pauses);
+            case
         })
         .collect()
 }
@@ -316,8 +323,27 @@ fn summary(cases: &[Value]) -> Value {
             .entry(decided)
             .or_default() += 1;
     }
+    let self_pauses: u64 = cases
+        .iter()
+        .filter_map(|c| c["self_pauses_before_the_sound"].as_u64())
+        .sum();
+    let went_on = |truth: &str| {
+        let of_truth: Vec<&Value> = cases.iter().filter(|c| c["truth"] == truth).collect();
+        let on = of_truth
+            .iter()
+            .filter(|c| c["reply_interrupted"] == json!(false))
+            .count();
+        json!({ "cases": of_truth.len(), "reply_went_on": on })
+    };
     json!({
         "cases": cases.len(),
+        "self_pauses_before_the_sound": self_pauses,
+        "backchannels": went_on("backchannel"),
+        "false_alarms": went_on("false_alarm"),
+        "interruptions_that_cut": cases
+            .iter()
+            .filter(|c| c["truth"] == "interruption" && c["reply_interrupted"] == json!(true))
+            .count(),
         "stop_ms_measured": stops.len(),
         "stop_ms_p50": percentile(&stops, 50.0),
         "stop_ms_p95": percentile(&stops, 95.0),

@@ -1,7 +1,8 @@
 //! Whole conversations over WAV files with the real models (Silero, smart-turn, Whisper,
 //! SmolLM2 in its worker process, Piper), fed at "fast" pace so that the timeline does not
 //! depend on this machine's speed: two questions get two replies, each after its question; a
-//! question asked over a reply cuts it and is answered.
+//! question asked over a reply cuts it and is answered; a question that starts in a reply's
+//! last moments, or just after it, is answered.
 
 use duplex::asr::WhisperModel;
 use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
@@ -94,4 +95,42 @@ fn a_question_over_the_reply_cuts_it_and_is_answered() {
     let (errors, words) = word_errors(SECOND_REFERENCE, last.transcript.as_deref().unwrap());
     assert!(errors <= 2 && errors < words, "{last:?}");
     assert!(!last.played_text.as_deref().unwrap_or("").is_empty());
+}
+
+#[test]
+fn a_question_that_starts_near_the_end_of_a_reply_is_answered() {
+    // Where the first reply ends on this (fast-paced, so repeatable) timeline.
+    let mut alone = audio("goforward.wav");
+    alone.extend(silence(10.0));
+    let (first_run, _) = run(&alone);
+    let rate = f64::from(first_run.output_rate);
+    let last_sound = first_run
+        .output
+        .iter()
+        .rposition(|s| s.abs() > 0.01)
+        .expect("a spoken reply");
+    let reply_end = (last_sound as f64 / rate * f64::from(PIPELINE_RATE)) as usize;
+    // The second question starts 400 ms and 150 ms before that end, and 100 ms after it: each
+    // time it must be heard and answered (over the reply's last words it pauses the reply and
+    // takes the floor; after it, it is a turn like any other).
+    for offset_ms in [-400i64, -150, 100] {
+        let start = (reply_end as i64 + offset_ms * i64::from(PIPELINE_RATE) / 1000) as usize;
+        let mut input = audio("goforward.wav");
+        input.resize(start, 0.0);
+        input.extend(audio(SECOND_QUESTION));
+        input.extend(silence(3.0));
+        let (_, turns) = run(&input);
+        let last = turns.last().expect("replies");
+        let transcript = last.transcript.as_deref().unwrap_or("");
+        let (errors, words) = word_errors(SECOND_REFERENCE, transcript);
+        assert!(
+            errors <= 2 && errors < words,
+            "offset {offset_ms} ms: the second question was not answered: {turns:?}"
+        );
+        assert!(
+            !last.played_text.as_deref().unwrap_or("").is_empty(),
+            "offset {offset_ms} ms: {turns:?}"
+        );
+        assert!(turns.len() >= 2, "offset {offset_ms} ms: {turns:?}");
+    }
 }

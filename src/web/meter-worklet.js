@@ -4,7 +4,16 @@
 // samples of the same audio clock (so no timer jitter enters the figure). When the microphone
 // turns loud while the agent is audible (a barge-in), it also reports the stop time: from that
 // onset to the agent's voice staying at least 20 dB below its level of the 300 ms before, for
-// 120 ms (in 10 ms windows).
+// 120 ms (in 10 ms windows), as the listener hears it (the duck below included).
+//
+// The first stage of a barge-in happens here, at the edge: when the microphone turns loud while
+// the agent is audible (louder than a share of the agent's own level, so that an echo the
+// browser's canceller left does not count), the page ducks the agent's voice by 26 dB at once,
+// and releases it once the microphone has been quiet for 150 ms. The server pauses, resumes or
+// cuts the reply a few hundred ms later, over the network; the duck only bridges that time.
+// The duck: 26 dB down.
+const DUCK_GAIN = 0.05;
+
 class DuplexMeter extends AudioWorkletProcessor {
   constructor(options) {
     super();
@@ -26,6 +35,16 @@ class DuplexMeter extends AudioWorkletProcessor {
     this.winCount = 0;
     this.recent = [];
     this.barge = null;
+    this.duckEnabled = o.duck !== false;
+    this.duckGain = 1;
+    this.duckRelease = Math.round(0.15 * sampleRate);
+  }
+
+  setDuck(on) {
+    const gain = on ? DUCK_GAIN : 1;
+    if (gain === this.duckGain) return;
+    this.duckGain = gain;
+    this.port.postMessage({ type: 'duck', on });
   }
 
   // One 10 ms window of remote power is complete.
@@ -59,6 +78,12 @@ class DuplexMeter extends AudioWorkletProcessor {
         if (Math.abs(s) > this.threshold) {
           const t = t0 + i;
           const agentAudible = t - this.lastRemoteLoud < sampleRate / 10;
+          if (agentAudible && this.duckEnabled && this.duckGain === 1 && this.recent.length > 0) {
+            // Louder than half the agent's level of the last 100 ms (no echo residual is).
+            const last = this.recent.slice(-10);
+            const agentRms = Math.sqrt(last.reduce((a, b) => a + b, 0) / last.length);
+            if (Math.abs(s) > 0.5 * agentRms) this.setDuck(true);
+          }
           if (agentAudible && !this.barge && t - this.lastMicLoud > this.replyGap && this.recent.length === 30) {
             const level = this.recent.reduce((a, b) => a + b, 0) / 30;
             // Only when the agent is really speaking at the onset (not in a gap between words).
@@ -75,7 +100,8 @@ class DuplexMeter extends AudioWorkletProcessor {
       for (let i = 0; i < remote.length; i++) {
         this.winSum += remote[i] * remote[i];
         if (++this.winCount === this.win) {
-          this.windowDone(this.winSum / this.win, t0 + i + 1);
+          // What the listener hears: the voice times the duck.
+          this.windowDone((this.winSum / this.win) * this.duckGain * this.duckGain, t0 + i + 1);
           this.winSum = 0;
           this.winCount = 0;
         }
@@ -95,6 +121,7 @@ class DuplexMeter extends AudioWorkletProcessor {
         }
       }
     }
+    if (this.duckGain !== 1 && t0 - this.lastMicLoud > this.duckRelease) this.setDuck(false);
     if (t0 - this.lastReport >= sampleRate / 20) {
       this.lastReport = t0;
       const rms = this.count ? Math.sqrt(this.sumSq / this.count) : 0;

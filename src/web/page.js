@@ -2,12 +2,16 @@
 // for the session's events), shows the microphone level, the transcript of both sides and
 // each turn's voice-to-voice latency. Standard APIs only (Chromium and Firefox).
 // URL parameters (for tests): ?raw=1 turns the browser's echo cancellation, noise suppression
-// and gain control off; ?threshold=0.02 sets the latency meter's level threshold.
+// and gain control off; ?threshold=0.02 sets the latency meter's level threshold; ?duck=0 turns
+// off the page's own duck of the agent's voice when the user starts talking over it.
 'use strict';
 
 const params = new URLSearchParams(location.search);
 const RAW = params.get('raw') === '1';
 const THRESHOLD = Number(params.get('threshold') || 0.02);
+const DUCK = params.get('duck') !== '0';
+// The duck's gain on the voice element (26 dB down); the meter applies the same.
+const DUCK_VOLUME = 0.05;
 const GATHER_TIMEOUT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 15000;
 
@@ -19,6 +23,7 @@ const state = (window.duplex = {
   interrupted: [],
   latenciesMs: [],
   stopsMs: [],
+  ducks: 0,
   micRms: 0,
   remotePeak: 0,
   remoteLoudSamples: 0,
@@ -85,6 +90,9 @@ function onMeter(msg) {
     $('level').firstElementChild.style.width = pct + '%';
   } else if (m.type === 'onset') {
     state.onsets.push(m);
+  } else if (m.type === 'duck') {
+    state.ducks += m.on ? 1 : 0;
+    $('remote').volume = m.on ? DUCK_VOLUME : 1;
   } else if (m.type === 'stop') {
     state.stopsMs.push(m.ms);
   } else if (m.type === 'latency') {
@@ -116,7 +124,7 @@ async function start() {
     numberOfInputs: 2,
     numberOfOutputs: 1,
     outputChannelCount: [1],
-    processorOptions: { threshold: THRESHOLD },
+    processorOptions: { threshold: THRESHOLD, duck: DUCK },
   });
   meter.port.onmessage = onMeter;
   // The meter outputs silence; connecting it keeps the audio graph pulling it.

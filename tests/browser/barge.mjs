@@ -1,12 +1,13 @@
 // The WebRTC barge-in bench's browser side (run by benches/webrtc.rs inside run_in_netns.sh):
-//   node barge.mjs BIN RUNS WAV[,WAV...]
+//   node barge.mjs BIN RUNS WAV[,WAV...] [QUERY]   (the page's query, default raw=1)
 // Each WAV is a question, a pause, then speech meant to land over the reply. For each run: a
 // fresh browser whose microphone plays the next WAV presses Talk and waits until the reply is
 // cut (or a second reply is over); the page's meter gives the stop time (microphone onset over
 // the agent's voice to that voice 20 dB down). Prints JSON on stdout.
 import { startServer, stopServer, launchBrowser, openCall, waitPage, waitHealth, sleep } from './lib.mjs';
 
-const [bin, runsArg, wavsArg] = process.argv.slice(2);
+const [bin, runsArg, wavsArg, queryArg] = process.argv.slice(2);
+const query = queryArg || 'raw=1';
 const runs = Number(runsArg);
 const wavs = wavsArg.split(',');
 const TIMEOUT_MS = 90000;
@@ -21,7 +22,7 @@ async function main() {
       const wav = wavs[i % wavs.length];
       const browser = await launchBrowser(wav);
       try {
-        const call = await openCall(browser, server.url);
+        const call = await openCall(browser, server.url, query);
         // The speech may also land after the reply, or merge with the question: then there is
         // no barge-in to time, and the run records what happened instead.
         await waitPage(call, settled, TIMEOUT_MS, `run ${i + 1}`).catch((e) => console.error(String(e).slice(0, 300)));
@@ -30,6 +31,7 @@ async function main() {
         results.push({
           wav: wav.split('/').pop(),
           stopsMs: s.stopsMs,
+          ducks: s.ducks,
           interrupted: s.interrupted,
           agentTexts: s.agentTexts,
           userTexts: s.userTexts,

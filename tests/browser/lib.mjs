@@ -84,14 +84,14 @@ export async function launchBrowser(wav) {
   });
 }
 
-// Opens the page in a fresh context and presses Talk.
-export async function openCall(browser, url) {
+// Opens the page (with the query `query`) in a fresh context and presses Talk.
+export async function openCall(browser, url, query = 'raw=1') {
   const context = await browser.newContext();
   const page = await context.newPage();
   const console = [];
   page.on('console', (m) => console.push(m.text()));
   page.on('pageerror', (e) => console.push('pageerror: ' + e.message));
-  await page.goto(new URL('/?raw=1', url).toString());
+  await page.goto(new URL(`/?${query}`, url).toString());
   await page.click('#talk');
   return { context, page, console };
 }

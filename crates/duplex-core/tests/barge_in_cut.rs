@@ -30,8 +30,8 @@ fn two_hundred_interruptions_cut_the_history_exactly_where_playback_stopped() {
         // end under the user's speech.
         h.frames(rng.below(reply_frames - 19 - 3) + 1, false);
         // Speech that ends and is judged by its words (800 ms), or that goes on past the
-        // interruption limit (1.4 s).
-        h.frames(if round % 2 == 0 { 40 } else { 70 }, true);
+        // interruption limit (2.2 s).
+        h.frames(if round % 2 == 0 { 40 } else { 110 }, true);
         h.frames(30, false);
         let cut = h.events.iter().find_map(|e| match e {
             AgentEvent::AssistantText {
@@ -60,7 +60,7 @@ fn a_cut_whose_flush_is_never_confirmed_is_still_recorded_at_the_end() {
     let turn = h.agent.current_turn().expect("a reply started");
     h.frames(40, false);
     // The user cuts in, and the transport goes away: nothing plays or reports any more.
-    for _ in 0..70 {
+    for _ in 0..110 {
         h.now += FRAME_SAMPLES as u64;
         h.feed(Input::Audio(vec![0.3; FRAME_SAMPLES]));
         while h.vad_pos + VAD_CHUNK as u64 <= h.now {

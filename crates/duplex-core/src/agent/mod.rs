@@ -63,7 +63,7 @@ impl Default for TurnTaking {
     fn default() -> Self {
         Self {
             endpoint: EndpointConfig::default(),
-            interrupt_after_ms: 1200,
+            interrupt_after_ms: 2000,
             preroll_ms: 100,
             max_utterance_s: 30,
         }

@@ -1,7 +1,7 @@
 //! What the user said over the agent's voice, from its transcript: a backchannel (the listener
-//! saying "go on": "mm-hm", "yeah", "right", "I see", a laugh), no words at all (a cough, a
-//! click, Whisper's bracketed sound tags), or words that take the floor ("wait", "no, what
-//! about...").
+//! saying "go on": "mm-hm", "yeah", "right", "I see", a laugh, which Whisper writes as a tag such
+//! as "(laughs)"), no words at all (a cough, a click, Whisper's other sound tags), or words that
+//! take the floor ("wait", "no, what about...").
 
 /// The kinds of overlapping speech.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,9 @@ const BACKCHANNEL_MAX_WORDS: usize = 4;
 
 /// Classifies a transcript of speech that overlapped the agent's voice.
 pub fn classify_overlap(transcript: &str) -> Overlap {
-    let spoken = strip_sound_tags(transcript);
+    let spoken = strip_sound_tags(transcript)
+        .to_lowercase()
+        .replace("all right", "alright");
     let words: Vec<String> = spoken
         .split(|c: char| c.is_whitespace() || c == ',')
         .map(|w| {
@@ -84,7 +86,12 @@ pub fn classify_overlap(transcript: &str) -> Overlap {
         .filter(|w| !w.is_empty())
         .collect();
     if words.is_empty() {
-        return Overlap::NotSpeech;
+        let laughs = transcript.to_lowercase().contains("laugh");
+        return if laughs {
+            Overlap::Backchannel
+        } else {
+            Overlap::NotSpeech
+        };
     }
     let asks = spoken.trim_end().ends_with('?');
     let acknowledges = words.len() <= BACKCHANNEL_MAX_WORDS
@@ -142,6 +149,9 @@ mod tests {
             "OK",
             "I see.",
             "Oh, I see.",
+            "All right.",
+            "(laughs)",
+            "[laughter]",
             "Hmm.",
             "Mmm",
             "Haha.",
@@ -160,7 +170,7 @@ mod tests {
             "",
             "  ",
             "[coughs]",
-            "(laughing)",
+            "[SOUND]",
             "*sigh*",
             "[BLANK_AUDIO]",
             "...",
