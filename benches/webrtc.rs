@@ -60,55 +60,47 @@ fn with_barge_in(dir: &Path, question: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn run_barge_ins(runs: usize, wavs: &[PathBuf], query: &str) -> anyhow::Result<Vec<Value>> {
-    let list = wavs
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let output = Command::new(repo().join("tests/browser/run_in_netns.sh"))
-        .args([
-            "node",
-            "tests/browser/barge.mjs",
-            env!("CARGO_BIN_EXE_duplex"),
-        ])
-        .arg(runs.to_string())
-        .arg(list)
-        .arg(query)
-        .current_dir(repo())
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    anyhow::ensure!(
-        output.status.success(),
-        "the browser barge-in bench failed ({})",
-        output.status
-    );
-    let report: Value = serde_json::from_slice(&output.stdout)?;
-    Ok(report["runs"].as_array().cloned().unwrap_or_default())
+    run_node(
+        "tests/browser/barge.mjs",
+        runs,
+        wavs,
+        Some(query.to_owned()),
+    )
 }
 
 fn run_browser(runs: usize, wavs: &[PathBuf], tone_ms: Option<f64>) -> anyhow::Result<Vec<Value>> {
+    run_node(
+        "tests/browser/bench.mjs",
+        runs,
+        wavs,
+        tone_ms.map(|ms| format!("{ms}")),
+    )
+}
+
+/// Runs a browser script inside the loopback-only namespace: `node SCRIPT BIN RUNS WAVS [EXTRA]`;
+/// returns the `runs` of the JSON it prints.
+fn run_node(
+    script: &str,
+    runs: usize,
+    wavs: &[PathBuf],
+    extra: Option<String>,
+) -> anyhow::Result<Vec<Value>> {
     let list = wavs
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(",");
     let mut cmd = Command::new(repo().join("tests/browser/run_in_netns.sh"));
-    cmd.args([
-        "node",
-        "tests/browser/bench.mjs",
-        env!("CARGO_BIN_EXE_duplex"),
-    ])
-    .arg(runs.to_string())
-    .arg(list)
-    .current_dir(repo())
-    .stderr(std::process::Stdio::inherit());
-    if let Some(ms) = tone_ms {
-        cmd.arg(format!("{ms}"));
-    }
+    cmd.args(["node", script, env!("CARGO_BIN_EXE_duplex")])
+        .arg(runs.to_string())
+        .arg(list)
+        .args(extra)
+        .current_dir(repo())
+        .stderr(std::process::Stdio::inherit());
     let output = cmd.output()?;
     anyhow::ensure!(
         output.status.success(),
-        "the browser bench failed ({}); run `bash scripts/setup_test_deps.sh` if tools are missing",
+        "{script} failed ({}); run `bash scripts/setup_test_deps.sh` if tools are missing",
         output.status
     );
     let report: Value = serde_json::from_slice(&output.stdout)?;

@@ -2,14 +2,15 @@
 // input 1 the agent's voice. It reports the microphone level, and for each reply the time from
 // the last microphone sample above the threshold to the first reply sample above it, counted in
 // samples of the same audio clock (so no timer jitter enters the figure). When the microphone
-// turns loud while the agent is audible (a barge-in), it also reports the stop time: from that
-// onset to the agent's voice staying at least 20 dB below its level of the 300 ms before, for
-// 120 ms (in 10 ms windows), as the listener hears it (the duck below included).
+// turns loud while the agent is talking (a barge-in), it also reports the stop time: from that
+// onset to the agent's voice staying at least 20 dB below its speaking level (the mean power of
+// its sounding 10 ms windows in the second before), for 300 ms (longer than the voice's own
+// pauses), as the listener hears it (the duck below included).
 //
 // The first stage of a barge-in happens here, at the edge: when the microphone turns loud while
 // the agent is audible (louder than a share of the agent's own level, so that an echo the
 // browser's canceller left does not count), the page ducks the agent's voice by 26 dB at once,
-// and releases it once the microphone has been quiet for 150 ms. The server pauses, resumes or
+// and releases it once the microphone has been quiet for 300 ms. The server pauses, resumes or
 // cuts the reply a few hundred ms later, over the network; the duck only bridges that time.
 // The duck: 26 dB down.
 const DUCK_GAIN = 0.05;
@@ -29,7 +30,7 @@ class DuplexMeter extends AudioWorkletProcessor {
     this.remotePeak = 0;
     this.remoteLoud = 0;
     this.lastReport = 0;
-    // Stop-time meter: remote power per 10 ms window, the last 30 of them (300 ms).
+    // Stop-time meter: remote power per 10 ms window, the last 100 of them (1 s).
     this.win = Math.round(sampleRate / 100);
     this.winSum = 0;
     this.winCount = 0;
@@ -37,7 +38,7 @@ class DuplexMeter extends AudioWorkletProcessor {
     this.barge = null;
     this.duckEnabled = o.duck !== false;
     this.duckGain = 1;
-    this.duckRelease = Math.round(0.15 * sampleRate);
+    this.duckRelease = Math.round(0.3 * sampleRate);
   }
 
   setDuck(on) {
@@ -53,7 +54,7 @@ class DuplexMeter extends AudioWorkletProcessor {
     if (b) {
       if (power <= b.level * 0.01) {
         if (b.quietFrom === null) b.quietFrom = end - this.win;
-        if (end - b.quietFrom >= 12 * this.win) {
+        if (end - b.quietFrom >= 30 * this.win) {
           this.port.postMessage({ type: 'stop', ms: Math.max(0, b.quietFrom - b.onset) * 1000 / sampleRate });
           this.barge = null;
         }
@@ -63,7 +64,7 @@ class DuplexMeter extends AudioWorkletProcessor {
       if (this.barge && end - b.onset > 5 * sampleRate) this.barge = null; // never stopped
     }
     this.recent.push(power);
-    if (this.recent.length > 30) this.recent.shift();
+    if (this.recent.length > 100) this.recent.shift();
   }
 
   process(inputs) {
@@ -77,18 +78,19 @@ class DuplexMeter extends AudioWorkletProcessor {
         this.count++;
         if (Math.abs(s) > this.threshold) {
           const t = t0 + i;
-          const agentAudible = t - this.lastRemoteLoud < sampleRate / 10;
-          if (agentAudible && this.duckEnabled && this.duckGain === 1 && this.recent.length > 0) {
+          // The agent is talking: heard in the last 500 ms (its pauses between words included).
+          const agentTalking = t - this.lastRemoteLoud < sampleRate / 2;
+          if (agentTalking && this.duckEnabled && this.duckGain === 1 && this.recent.length > 0) {
             // Louder than half the agent's level of the last 100 ms (no echo residual is).
             const last = this.recent.slice(-10);
             const agentRms = Math.sqrt(last.reduce((a, b) => a + b, 0) / last.length);
             if (Math.abs(s) > 0.5 * agentRms) this.setDuck(true);
           }
-          if (agentAudible && !this.barge && t - this.lastMicLoud > this.replyGap && this.recent.length === 30) {
-            const level = this.recent.reduce((a, b) => a + b, 0) / 30;
-            // Only when the agent is really speaking at the onset (not in a gap between words).
-            const speaking = this.recent.slice(-3).every((p) => p > level * 0.01);
-            if (speaking) this.barge = { onset: t, level, quietFrom: null };
+          // The user's onset (after 300 ms of quiet) while the agent talks: time the stop.
+          if (agentTalking && !this.barge && t - this.lastMicLoud > this.replyGap && this.recent.length === 100) {
+            const sounding = this.recent.filter((p) => p > 1e-6);
+            const level = sounding.reduce((a, b) => a + b, 0) / Math.max(1, sounding.length);
+            this.barge = { onset: t, level, quietFrom: null };
           }
           this.lastMicLoud = t0 + i;
           // Voice heard while the agent is silent: the next reply sample ends a turn.

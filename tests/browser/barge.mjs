@@ -4,7 +4,7 @@
 // fresh browser whose microphone plays the next WAV presses Talk and waits until the reply is
 // cut (or a second reply is over); the page's meter gives the stop time (microphone onset over
 // the agent's voice to that voice 20 dB down). Prints JSON on stdout.
-import { startServer, stopServer, launchBrowser, openCall, waitPage, waitHealth, sleep } from './lib.mjs';
+import { startServer, stopServer, eachCall, waitPage, sleep } from './lib.mjs';
 
 const [bin, runsArg, wavsArg, queryArg] = process.argv.slice(2);
 const query = queryArg || 'raw=1';
@@ -16,35 +16,23 @@ const settled = (s) => s.interrupted.includes(true) || s.agentTexts.length >= 2;
 
 async function main() {
   const server = await startServer(bin);
-  const results = [];
+  let results;
   try {
-    for (let i = 0; i < runs; i++) {
-      const wav = wavs[i % wavs.length];
-      const browser = await launchBrowser(wav);
-      try {
-        const call = await openCall(browser, server.url, query);
-        // The speech may also land after the reply, or merge with the question: then there is
-        // no barge-in to time, and the run records what happened instead.
-        await waitPage(call, settled, TIMEOUT_MS, `run ${i + 1}`).catch((e) => console.error(String(e).slice(0, 300)));
-        await sleep(1500);
-        const s = await waitPage(call, () => true, 1000, 'state');
-        results.push({
-          wav: wav.split('/').pop(),
-          stopsMs: s.stopsMs,
-          ducks: s.ducks,
-          interrupted: s.interrupted,
-          agentTexts: s.agentTexts,
-          userTexts: s.userTexts,
-        });
-        await call.context.close();
-      } finally {
-        await browser.close();
-      }
-      if ((await waitHealth(server.url, (h) => h.sessions === 0, 20000)) === null) {
-        throw new Error(`run ${i + 1}: the session was not freed`);
-      }
-      console.error(`run ${i + 1}/${runs}: stops ${JSON.stringify(results.at(-1).stopsMs)}`);
-    }
+    results = await eachCall(server, runs, wavs, query, async (call, wav, i) => {
+      // The speech may also land after the reply, or merge with the question: then there is
+      // no barge-in to time, and the run records what happened instead.
+      await waitPage(call, settled, TIMEOUT_MS, `run ${i + 1}`).catch((e) => console.error(String(e).slice(0, 300)));
+      await sleep(1500);
+      const s = await waitPage(call, () => true, 1000, 'state');
+      return {
+        wav: wav.split('/').pop(),
+        stopsMs: s.stopsMs,
+        ducks: s.ducks,
+        interrupted: s.interrupted,
+        agentTexts: s.agentTexts,
+        userTexts: s.userTexts,
+      };
+    });
   } finally {
     await stopServer(server);
   }

@@ -120,6 +120,29 @@ export async function waitPage(call, check, timeoutMs, what) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; page: ${JSON.stringify(s)}; console: ${call.console.join(' | ')}`);
 }
 
+// For each of `runs` calls: a fresh browser whose microphone plays the next of `wavs` opens the
+// page with `query` and presses Talk; `onCall(call, wav)` returns the run's result. After each
+// call the server must free its session. Returns the results.
+export async function eachCall(server, runs, wavs, query, onCall) {
+  const results = [];
+  for (let i = 0; i < runs; i++) {
+    const wav = wavs[i % wavs.length];
+    const browser = await launchBrowser(wav);
+    try {
+      const call = await openCall(browser, server.url, query);
+      results.push(await onCall(call, wav, i));
+      await call.context.close();
+    } finally {
+      await browser.close();
+    }
+    if ((await waitHealth(server.url, (h) => h.sessions === 0, 20000)) === null) {
+      throw new Error(`run ${i + 1}: the session was not freed`);
+    }
+    console.error(`run ${i + 1}/${runs}: ${JSON.stringify(results.at(-1)).slice(0, 200)}`);
+  }
+  return results;
+}
+
 // A finished reply: its text arrived and its voice was heard (loud samples) with a latency.
 export const replied = (s) => s.agentTexts.length >= 1 && s.remoteLoudSamples > 0 && s.latenciesMs.length >= 1;
 

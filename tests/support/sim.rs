@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 
-use duplex::agent::{Agent, AgentConfig, ChunkText, Input, Output, RequestId, TurnId, ms};
+use duplex::agent::{Agent, AgentConfig, Input, Output, RequestId, SentenceEnds, TurnId, ms};
 use duplex::audio::FRAME_SAMPLES;
 use duplex::playback::{ChunkId, PlaybackQueue};
 use duplex::vad::{SileroVad, SpeechProbability, VAD_CHUNK};
@@ -38,28 +38,6 @@ pub struct FakeEngines {
     pub tts_ms: u32,
     /// Audio produced per character of chunk text, in ms.
     pub audio_ms_per_char: u32,
-}
-
-/// Splits at sentence ends, immediately: the turn-taking tests need a chunker with no lookahead.
-pub struct SentenceEnds(String);
-
-impl ChunkText for SentenceEnds {
-    fn push(&mut self, text: &str) -> Vec<String> {
-        self.0.push_str(text);
-        if self.0.trim_end().ends_with(['.', '?', '!']) {
-            vec![std::mem::take(&mut self.0).trim().to_owned()]
-        } else {
-            Vec::new()
-        }
-    }
-    fn finish(&mut self) -> Vec<String> {
-        let rest = std::mem::take(&mut self.0).trim().to_owned();
-        if rest.is_empty() {
-            Vec::new()
-        } else {
-            vec![rest]
-        }
-    }
 }
 
 /// Everything the agent emitted, with the virtual time it was emitted at.
@@ -110,7 +88,7 @@ impl Ord for InputBox {
 impl Sim {
     pub fn new(config: AgentConfig, engines: FakeEngines) -> Self {
         Self {
-            agent: Agent::new(config, || Box::new(SentenceEnds(String::new()))),
+            agent: Agent::new(config, || Box::new(SentenceEnds::default())),
             engines,
             log: Vec::new(),
             pending: BinaryHeap::new(),

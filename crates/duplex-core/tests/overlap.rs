@@ -46,6 +46,17 @@ fn decisions(h: &Harness) -> Vec<OverlapDecision> {
         .collect()
 }
 
+/// What the user said in each turn the agent answered, in order.
+fn generated(h: &Harness) -> Vec<String> {
+    h.log
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Generate { user_text, .. } => Some(user_text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn holds(h: &Harness) -> Vec<(u64, u64)> {
     h.log
         .iter()
@@ -83,12 +94,7 @@ fn a_burst_too_short_for_speech_resumes_the_reply_with_nothing_lost() {
         Some((full_reply(), false, Vec::new()))
     );
     assert!(!h.agent.is_busy());
-    let generated = h
-        .log
-        .iter()
-        .filter(|(_, o)| matches!(o, Output::Generate { .. }))
-        .count();
-    assert_eq!(generated, 1, "the burst is not a turn");
+    assert_eq!(generated(&h).len(), 1, "the burst is not a turn");
 }
 
 #[test]
@@ -117,15 +123,7 @@ fn a_short_word_that_takes_the_floor_cuts_the_reply_where_it_paused() {
     let (text, interrupted, _) = assistant_text(&h, turn).expect("the reply was closed");
     assert!(interrupted);
     assert_eq!(text, h.truly_heard(turn));
-    let generated: Vec<String> = h
-        .log
-        .iter()
-        .filter_map(|(_, o)| match o {
-            Output::Generate { user_text, .. } => Some(user_text.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(generated, vec!["tell me something", "Wait."]);
+    assert_eq!(generated(&h), vec!["tell me something", "Wait."]);
 }
 
 #[test]
@@ -145,14 +143,7 @@ fn a_question_from_500_ms_before_the_end_of_a_reply_to_200_ms_after_is_always_an
         let first = ask_and_listen(&mut h, listen);
         h.frames(40, true); // an 800 ms question
         h.frames(60, false);
-        let asked: Vec<String> = h
-            .log
-            .iter()
-            .filter_map(|(_, o)| match o {
-                Output::Generate { user_text, .. } => Some(user_text.clone()),
-                _ => None,
-            })
-            .collect();
+        let asked = generated(&h);
         assert_eq!(asked.len(), 2, "offset {offset_ms} ms: {asked:?}");
         let answered = h.events.iter().any(|e| {
             matches!(e, AgentEvent::UserText { turn, text, .. }

@@ -7,7 +7,8 @@
 //!   transcript (a cough, a click), is a false alarm: playback resumes, nothing lost;
 //! - a backchannel ("mm-hm", "right", "I see") resumes the reply too, and is noted with it.
 //!
-//! A sound still going on when the reply ends is the user's next turn.
+//! Sound that starts again before the transcript of what came before is back is judged as one
+//! with it. A sound still going on when the reply ends is the user's next turn.
 
 use super::core::Agent;
 use super::io::{AgentEvent, Output, OverlapDecision, RequestId};
@@ -30,12 +31,13 @@ pub(super) struct Barge {
 impl Agent {
     /// The VAD heard speech start at `at` while the agent is audible: pause, then judge.
     pub(super) fn overlap_start(&mut self, at: u64) {
-        if let Some(earlier) = self.barge.take() {
-            // The sound ended and is being transcribed, and the user goes on: they have the floor.
-            if let Some(request) = earlier.transcript {
+        if let Some(earlier) = self.barge.as_mut() {
+            // The sound ended and was being transcribed, and goes on: it is judged as one, from
+            // its first start (its voiced time adds up towards the interruption limit).
+            earlier.speech_end = None;
+            if let Some(request) = earlier.transcript.take() {
                 self.emit(Output::Abandon(request));
             }
-            self.interrupt(earlier.start, None);
             return;
         }
         self.barge = Some(Barge {

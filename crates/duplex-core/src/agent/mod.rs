@@ -30,6 +30,32 @@ pub trait ChunkText: Send {
     fn finish(&mut self) -> Vec<String>;
 }
 
+/// The simplest [`ChunkText`]: a chunk at each sentence end ('.', '?', '!'), at once, with no
+/// lookahead. Turn-taking tests use it so that chunk timing follows the tokens exactly; the
+/// runtime uses the streaming [`crate::text::SentenceChunker`].
+#[derive(Debug, Default)]
+pub struct SentenceEnds(String);
+
+impl ChunkText for SentenceEnds {
+    fn push(&mut self, text: &str) -> Vec<String> {
+        self.0.push_str(text);
+        if self.0.trim_end().ends_with(['.', '?', '!']) {
+            vec![std::mem::take(&mut self.0).trim().to_owned()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn finish(&mut self) -> Vec<String> {
+        let rest = std::mem::take(&mut self.0).trim().to_owned();
+        if rest.is_empty() {
+            Vec::new()
+        } else {
+            vec![rest]
+        }
+    }
+}
+
 /// Everything the conversation core needs: its own turn-taking settings and the two sections
 /// of other stages it applies (built by the caller from the configuration's tables).
 #[derive(Debug, Clone, Default, PartialEq)]

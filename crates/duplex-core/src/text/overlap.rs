@@ -70,6 +70,16 @@ const BACKCHANNEL_WORDS: &[&str] = &[
 ];
 /// A backchannel is short.
 const BACKCHANNEL_MAX_WORDS: usize = 4;
+/// Lone words that take the floor, or start a sentence that will: a lone word over the agent's
+/// voice that is none of these (nor a question) is taken for a response that lets it go on,
+/// since a short sound heard out of context is often misheard ("Got", "Duh" for "yeah", "huh").
+const TAKES_THE_FLOOR: &[&str] = &[
+    "no", "nope", "nah", "stop", "wait", "what", "sorry", "hey", "but", "excuse", "pardon", "hold",
+    "hang", "listen", "actually", "why", "how", "who", "where", "when", "which", "please", "help",
+    "quiet", "enough", "cancel", "again", "repeat", "i", "we", "you", "so", "and", "can", "could",
+    "would", "will", "do", "does", "is", "are", "let", "tell", "the", "my", "it", "that", "this",
+    "well", "louder", "slower", "faster", "shh", "shush",
+];
 
 /// Classifies a transcript of speech that overlapped the agent's voice.
 pub fn classify_overlap(transcript: &str) -> Overlap {
@@ -101,7 +111,8 @@ pub fn classify_overlap(transcript: &str) -> Overlap {
             || [["i", "see"], ["got", "it"]]
                 .iter()
                 .any(|pair| words.windows(2).any(|w| w == pair)));
-    if acknowledges && !asks {
+    let lone_response = words.len() == 1 && !TAKES_THE_FLOOR.contains(&words[0].as_str());
+    if (acknowledges || lone_response) && !asks {
         Overlap::Backchannel
     } else {
         Overlap::Words
@@ -152,6 +163,8 @@ mod tests {
             "All right.",
             "(laughs)",
             "[laughter]",
+            "Duh.",
+            "Got.",
             "Hmm.",
             "Mmm",
             "Haha.",
@@ -195,6 +208,9 @@ mod tests {
             "Tell me about the weather instead.",
             "Yeah yeah yeah yeah yeah",
             "Right, and then?",
+            "Paris?",
+            "Louder!",
+            "I love you.",
         ] {
             assert_eq!(classify_overlap(text), Overlap::Words, "{text:?}");
         }

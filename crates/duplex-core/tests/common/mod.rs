@@ -5,32 +5,11 @@
 
 #![allow(dead_code)]
 
-use duplex_core::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, TurnId};
+use duplex_core::agent::{Agent, AgentConfig, AgentEvent, Input, Output, SentenceEnds, TurnId};
 use duplex_core::playback::{ChunkId, PlaybackQueue};
 use duplex_core::{FRAME_SAMPLES, vad::VAD_CHUNK};
 
 /// Cuts at sentence ends, at once.
-pub struct Sentences(pub String);
-
-impl ChunkText for Sentences {
-    fn push(&mut self, text: &str) -> Vec<String> {
-        self.0.push_str(text);
-        if self.0.ends_with('.') {
-            vec![std::mem::take(&mut self.0).trim().to_owned()]
-        } else {
-            Vec::new()
-        }
-    }
-    fn finish(&mut self) -> Vec<String> {
-        let rest = std::mem::take(&mut self.0).trim().to_owned();
-        if rest.is_empty() {
-            Vec::new()
-        } else {
-            vec![rest]
-        }
-    }
-}
-
 pub const REPLY: [&str; 3] = [
     "One two three four five.",
     " Six seven eight nine ten eleven.",
@@ -79,9 +58,7 @@ pub struct Harness {
 impl Harness {
     pub fn new() -> Self {
         Self {
-            agent: Agent::new(AgentConfig::default(), || {
-                Box::new(Sentences(String::new()))
-            }),
+            agent: Agent::new(AgentConfig::default(), || Box::new(SentenceEnds::default())),
             now: 0,
             vad_pos: 0,
             speaker: PlaybackQueue::new(),
