@@ -42,11 +42,19 @@ struct Sound {
 }
 
 /// Real interruptions: speech fixtures said over the reply.
-const INTERRUPTIONS: [&str; 4] = [
+const INTERRUPTIONS: [&str; 12] = [
     "sense_and_sensibility_01_austen_64kb-0930.wav",
+    "sense_and_sensibility_01_austen_64kb-0870.wav",
+    "sense_and_sensibility_01_austen_64kb-0890.wav",
     "goforward.wav",
+    "001.wav",
+    "002.wav",
     "003.wav",
+    "005.wav",
     "Front_Left.wav",
+    "Front_Center.wav",
+    "Rear_Right.wav",
+    "Side_Left.wav",
 ];
 
 /// Questions, one per case in turn.

@@ -81,6 +81,13 @@ impl ReplyPlayout {
         }
     }
 
+    /// The listener hears what this playout sends `lag` later (a network and the far end's
+    /// jitter buffer): a pause rewinds by that much more, so nothing they did not hear is lost.
+    pub fn set_listener_lag(&mut self, lag: std::time::Duration) {
+        let samples = lag.as_secs_f64() * f64::from(self.rate);
+        self.queue.set_listener_lag(samples as usize);
+    }
+
     /// The sink's rate.
     pub fn rate(&self) -> u32 {
         self.rate

@@ -9,11 +9,12 @@
 //
 // The first stage of a barge-in happens here, at the edge: when the microphone turns loud while
 // the agent is audible (louder than a share of the agent's own level, so that an echo the
-// browser's canceller left does not count), the page ducks the agent's voice by 26 dB at once,
+// browser's canceller left does not count), the page ducks the agent's voice by 40 dB at once,
 // and releases it once the microphone has been quiet for 300 ms. The server pauses, resumes or
 // cuts the reply a few hundred ms later, over the network; the duck only bridges that time.
-// The duck: 26 dB down.
-const DUCK_GAIN = 0.05;
+// The duck: 40 dB down (the server rewinds a paused reply by the network's lag, so what the
+// duck hid is heard again when the reply resumes).
+const DUCK_GAIN = 0.01;
 
 class DuplexMeter extends AudioWorkletProcessor {
   constructor(options) {

@@ -10,8 +10,8 @@ const params = new URLSearchParams(location.search);
 const RAW = params.get('raw') === '1';
 const THRESHOLD = Number(params.get('threshold') || 0.02);
 const DUCK = params.get('duck') !== '0';
-// The duck's gain on the voice element (26 dB down); the meter applies the same.
-const DUCK_VOLUME = 0.05;
+// The duck's gain on the voice element (40 dB down); the meter applies the same.
+const DUCK_VOLUME = 0.01;
 const GATHER_TIMEOUT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 15000;
 

@@ -113,6 +113,9 @@ pub struct PlaybackQueue {
     progress: PlaybackProgress,
     /// The last hold epoch acted on (odd: paused).
     holds: u64,
+    /// How far the listener is behind what this queue counts as played (a network and the
+    /// far end's jitter buffer), in samples: a pause rewinds by this much more.
+    listener_lag: usize,
 }
 
 impl PlaybackQueue {
@@ -243,8 +246,9 @@ impl PlaybackQueue {
     /// Carries out hold number `epoch` (odd: pause, even: resume; older ones are ignored). A
     /// pause keeps everything queued but takes back what was pulled and not played (the caller
     /// has already discarded it from its sink), and rewinds to the start of the word it cut:
-    /// the last gap between words within [`REWIND_MAX_S`] of where playback stopped, found in
-    /// the audio at `rate` Hz. A resume plays on from there.
+    /// the last gap between words within [`REWIND_MAX_S`] of where playback stopped (for the
+    /// listener: see [`set_listener_lag`](Self::set_listener_lag)), found in the audio at `rate`
+    /// Hz. A resume plays on from there.
     pub fn hold(&mut self, epoch: u64, rate: u32) {
         if epoch <= self.holds {
             return;
@@ -254,6 +258,11 @@ impl PlaybackQueue {
         if self.is_paused() && !was_paused {
             self.rewind(rate);
         }
+    }
+
+    /// Sets how far the listener is behind the sink, in samples (see [`hold`](Self::hold)).
+    pub fn set_listener_lag(&mut self, samples: usize) {
+        self.listener_lag = samples;
     }
 
     /// Whether playback is paused.
@@ -285,7 +294,9 @@ impl PlaybackQueue {
             return;
         };
         let chunk = &mut self.queued[index];
-        let at = (at as usize).min(chunk.samples.len());
+        let at = (at as usize)
+            .min(chunk.samples.len())
+            .saturating_sub(self.listener_lag);
         let back = (f64::from(rate) * REWIND_MAX_S) as usize;
         chunk.next = word_start(&chunk.samples, at, back, (rate / 100).max(1) as usize);
         chunk.reached = chunk.next > 0;
@@ -457,6 +468,25 @@ mod tests {
         // Resumed inside the gap (3200..3680), not where it stopped.
         let resumed_at = mark.played - 320;
         assert!((3200..3680).contains(&resumed_at), "{resumed_at}");
+    }
+
+    #[test]
+    fn a_pause_rewinds_by_the_listeners_lag_too() {
+        let tone: Vec<f32> = (0..16_000).map(|i| (i as f32 * 0.2).sin() * 0.5).collect();
+        let mut q = PlaybackQueue::new();
+        q.set_listener_lag(3200); // 200 ms at 16 kHz
+        q.push(id(1, 0), tone);
+        let mut frame = vec![0.0; 400];
+        for _ in 0..30 {
+            q.pull_played(&mut frame); // 12000 sent, 8800 heard
+        }
+        q.hold(1, 16_000);
+        q.hold(2, 16_000);
+        q.pull_played(&mut frame);
+        // From where the listener was (8800), or a little before it (a quieter point of the
+        // tone within reach), never from where the sink was (12000).
+        let resumed_at = q.progress().mark.unwrap().played - 400;
+        assert!((3200..=8800).contains(&resumed_at), "{resumed_at}");
     }
 
     #[test]

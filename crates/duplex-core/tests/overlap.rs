@@ -127,6 +127,32 @@ fn a_short_word_that_takes_the_floor_cuts_the_reply_where_it_paused() {
 }
 
 #[test]
+fn two_lone_words_in_a_row_are_judged_together() {
+    let mut h = Harness::new();
+    let turn = ask_and_listen(&mut h, 40);
+    // "Front." alone lets the reply go on; "left" 300 ms later joins it: "front left" takes
+    // the floor (the fake transcriber hears the joined audio as the phrase).
+    h.transcript = "Front.".into();
+    h.frames(20, true);
+    h.frames(8, false);
+    assert_eq!(decisions(&h), vec![OverlapDecision::Backchannel]);
+    h.transcript = "Front left.".into();
+    h.frames(20, true);
+    h.frames(30, false);
+    assert_eq!(
+        decisions(&h),
+        vec![OverlapDecision::Backchannel, OverlapDecision::Interruption]
+    );
+    let (_, interrupted, acknowledged) = assistant_text(&h, turn).expect("closed");
+    assert!(interrupted);
+    assert!(
+        acknowledged.is_empty(),
+        "the joined word is no acknowledgement"
+    );
+    assert_eq!(generated(&h), vec!["tell me something", "Front left."]);
+}
+
+#[test]
 fn a_question_from_500_ms_before_the_end_of_a_reply_to_200_ms_after_is_always_answered() {
     // Where the reply ends, from an uninterrupted run.
     let mut base = Harness::new();

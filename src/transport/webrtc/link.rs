@@ -202,6 +202,11 @@ async fn receive_mic(
     }
 }
 
+/// How far behind the packets sent the browser plays them: the network, its jitter buffer and
+/// its output (measured in the page on loopback: a pause takes 270-380 ms from the user's onset
+/// to the page's silence, about 100 ms of it the server's own decision).
+const LISTENER_LAG: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Sends one Opus packet every 20 ms: queued agent speech, or silence; what is sent counts as
 /// played.
 async fn pace_output(
@@ -219,6 +224,7 @@ async fn pace_output(
         }
     };
     let mut playout = ReplyPlayout::new(OPUS_RATE, output);
+    playout.set_listener_lag(LISTENER_LAG);
     let mut frame = [0.0f32; OPUS_FRAME];
     let mut ticks = tokio::time::interval(PACKET_INTERVAL);
     loop {

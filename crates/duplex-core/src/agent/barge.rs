@@ -7,13 +7,19 @@
 //!   transcript (a cough, a click), is a false alarm: playback resumes, nothing lost;
 //! - a backchannel ("mm-hm", "right", "I see") resumes the reply too, and is noted with it.
 //!
-//! Sound that starts again before the transcript of what came before is back is judged as one
-//! with it. A sound still going on when the reply ends is the user's next turn.
+//! Sound that starts again before the transcript of what came before is back, or within
+//! [`REJOIN_MS`] of a sound that let the reply go on, is judged as one with it ("front" ...
+//! "left" is two words that take the floor, not two acknowledgements). A sound still going on
+//! when the reply ends is the user's next turn.
 
 use super::core::Agent;
 use super::io::{AgentEvent, Output, OverlapDecision, RequestId};
 use super::ms;
 use crate::text::{Overlap, classify_overlap};
+
+/// A sound that starts this soon after the end of one that let the reply go on is judged
+/// together with it.
+const REJOIN_MS: u32 = 1000;
 
 /// A sound over the agent's voice being judged.
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +46,18 @@ impl Agent {
             }
             return;
         }
+        // Soon after a sound that let the reply go on: judged together with it.
+        let mut start = at;
+        if let Some((earlier, end, acknowledged)) = self.last_overlap.take()
+            && at <= end + ms(REJOIN_MS)
+        {
+            start = earlier;
+            if acknowledged && let Some(reply) = self.reply.as_mut() {
+                reply.acknowledged.pop();
+            }
+        }
         self.barge = Some(Barge {
-            start: at,
+            start,
             voiced: 0,
             speech_end: None,
             transcript: None,
@@ -86,9 +102,9 @@ impl Agent {
 
     /// The VAD discarded the sound as too short for speech: a false alarm.
     pub(super) fn overlap_discarded(&mut self) {
-        if self.barge.is_some_and(|b| b.speech_end.is_none()) {
+        if let Some(barge) = self.barge.filter(|b| b.speech_end.is_none()) {
             self.barge = None;
-            self.resume(OverlapDecision::FalseAlarm, String::new());
+            self.resume(&barge, OverlapDecision::FalseAlarm, String::new());
         }
     }
 
@@ -99,8 +115,12 @@ impl Agent {
         };
         self.barge = None;
         match classify_overlap(text) {
-            Overlap::Backchannel => self.resume(OverlapDecision::Backchannel, text.trim().into()),
-            Overlap::NotSpeech => self.resume(OverlapDecision::FalseAlarm, text.trim().into()),
+            Overlap::Backchannel => {
+                self.resume(&barge, OverlapDecision::Backchannel, text.trim().into())
+            }
+            Overlap::NotSpeech => {
+                self.resume(&barge, OverlapDecision::FalseAlarm, text.trim().into())
+            }
             Overlap::Words => {
                 let speech_end = barge.speech_end.unwrap_or(self.now);
                 self.interrupt(barge.start, Some((request, text.to_owned(), speech_end)));
@@ -112,6 +132,7 @@ impl Agent {
     /// The reply ended (played to its end) while a sound over it was being judged: the sound is
     /// the user's next turn.
     pub(super) fn overlap_outlived_reply(&mut self) {
+        self.last_overlap = None;
         let Some(barge) = self.barge.take() else {
             return;
         };
@@ -127,16 +148,17 @@ impl Agent {
     }
 
     /// Playback resumes after a sound that does not take the floor.
-    fn resume(&mut self, decision: OverlapDecision, text: String) {
+    fn resume(&mut self, barge: &Barge, decision: OverlapDecision, text: String) {
         self.set_hold(false);
         let Some(turn) = self.current_turn() else {
             return;
         };
-        if decision == OverlapDecision::Backchannel
-            && let Some(reply) = self.reply.as_mut()
-        {
+        let acknowledged = decision == OverlapDecision::Backchannel;
+        if acknowledged && let Some(reply) = self.reply.as_mut() {
             reply.acknowledged.push(text.clone());
         }
+        let end = barge.speech_end.unwrap_or(self.now);
+        self.last_overlap = Some((barge.start, end, acknowledged));
         self.event(AgentEvent::OverlapJudged {
             turn,
             at: self.now,
@@ -151,6 +173,7 @@ impl Agent {
     /// the end-of-turn decision with that transcript.
     fn interrupt(&mut self, speech_start: u64, words: Option<(RequestId, String, u64)>) {
         self.barge = None;
+        self.last_overlap = None;
         let Some(reply) = self.reply.take() else {
             self.set_hold(false);
             return;

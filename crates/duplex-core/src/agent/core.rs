@@ -76,6 +76,9 @@ pub struct Agent {
     user: User,
     /// A sound over the agent's voice being judged (see [`super::barge`]).
     pub(super) barge: Option<Barge>,
+    /// The last sound over the reply that let it go on: where it began and ended, and whether
+    /// it was noted as an acknowledgement (a sound soon after it is judged together with it).
+    pub(super) last_overlap: Option<(u64, u64, bool)>,
     pub(super) reply: Option<Reply>,
     /// A transcription started at the first silent VAD chunk, before the pause is confirmed,
     /// and its text once known.
@@ -106,6 +109,7 @@ impl Agent {
             audio_start: 0,
             user: User::Silent,
             barge: None,
+            last_overlap: None,
             reply: None,
             early_transcript: None,
             playout: Playout::default(),
