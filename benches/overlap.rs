@@ -8,10 +8,13 @@
 //! - the file transport in real time: a first pass finds when the reply is heard, the second
 //!   pass places the sound a second into it.
 //!
-//! For each case: the stop time, from the sound's first sample above 0.02 (-34 dBFS) to the
-//! agent's audio at least 20 dB below its level of the 300 ms before (held for 120 ms); what the
-//! agent decided (interruption, backchannel, false alarm) against the truth; and whether a
-//! resumed reply was heard to its end (its text equal to the reply heard without the sound).
+//! For each case: the stop time, from the sound's first voiced sample (the first 20 ms frame
+//! above -40 dBFS whose normalised autocorrelation peaks above 0.6 at a pitch of 70-400 Hz; for
+//! a sound with no voiced frame, its first sample above 0.02) to the agent's audio at least 20 dB
+//! below its level of the 300 ms before (held for 120 ms); what the agent finally decided
+//! (interruption, backchannel, false alarm; none if it never paused) against the truth; and
+//! whether a resumed reply was heard to its end (its text equal to the reply heard without the
+//! sound). Stop-time percentiles are over the sounds the agent paused for.
 //! Writes `bench-results/overlap.json` (with the confusion table) and prints it.
 //!
 //! Run: `cargo bench --bench overlap` (after `bash scripts/setup.sh`).
@@ -133,11 +136,44 @@ fn stop_ms(audio: &[f32], rate: u32, onset: usize) -> Option<f64> {
     None
 }
 
+/// Where a sound (16 kHz) starts for the stop time: its first voiced sample, else its first
+/// sample above [`ONSET`]; and which of the two it is.
+fn onset_of(samples: &[f32]) -> (usize, &'static str) {
+    let (frame, hop) = (320, 160);
+    let voiced = (0..samples.len().saturating_sub(frame))
+        .step_by(hop)
+        .find(|&i| is_voiced(&samples[i..i + frame]));
+    match voiced {
+        Some(i) => (i, "voiced"),
+        None => (
+            samples.iter().position(|s| s.abs() > ONSET).unwrap_or(0),
+            "above 0.02",
+        ),
+    }
+}
+
+/// A 20 ms frame (16 kHz) above -40 dBFS whose normalised autocorrelation peaks above 0.6 at a
+/// lag of a 70-400 Hz pitch.
+fn is_voiced(x: &[f32]) -> bool {
+    let energy: f32 = x.iter().map(|s| s * s).sum();
+    if (energy / x.len() as f32).sqrt() < 0.01 {
+        return false;
+    }
+    (40..=228).any(|lag| {
+        let (a, b) = (&x[..x.len() - lag], &x[lag..]);
+        let dot: f32 = a.iter().zip(b).map(|(p, q)| p * q).sum();
+        let norm =
+            (a.iter().map(|s| s * s).sum::<f32>() * b.iter().map(|s| s * s).sum::<f32>()).sqrt();
+        norm > 0.0 && dot / norm > 0.6
+    })
+}
+
+/// The agent's last decision on a sound (a sound joined with a later one is decided again).
 fn decision_of(
     events: &[AgentEvent],
     turn: Option<duplex::agent::TurnId>,
 ) -> Option<OverlapDecision> {
-    events.iter().find_map(|e| match e {
+    events.iter().rev().find_map(|e| match e {
         AgentEvent::OverlapJudged {
             decision, turn: t, ..
         } if turn.is_none_or(|x| x == *t) => Some(*decision),
@@ -170,6 +206,7 @@ fn case_json(
     json!({
         "transport": transport,
         "sound": sound.name,
+        "onset": onset_of(&sound.samples).1,
         "truth": sound.truth,
         "decided": decided,
         "stop_ms": stop,
@@ -214,11 +251,9 @@ fn room_cases(sounds: &[Sound]) -> Vec<Value> {
         .into_iter()
         .map(|(start, from, to, i, self_pauses)| {
             let events = &outcome.events[from..to];
-            let onset = rec.user[start as usize..]
-                .iter()
-                .position(|u| u.abs() > ONSET)
-                .map(|p| p + start as usize);
-            let stop = onset.and_then(|o| stop_ms(&rec.speaker, rate, o));
+            let (onset16, _) = onset_of(&sounds[i].samples);
+            let onset = start as usize + onset16 * rate as usize / PIPELINE_RATE as usize;
+            let stop = stop_ms(&rec.speaker, rate, onset);
             let mut case = case_json(
                 "desktop (simulated room, AEC)",
                 &sounds[i],
@@ -275,14 +310,13 @@ fn file_cases(sounds: &[Sound]) -> Vec<Value> {
         let engines = load_local_engines(&config, &whisper).expect("engines");
         let second = converse(config.agent_config(), engines, &with_sound, Pace::RealTime);
         let events = agent_events(&second.events);
-        let onset16 = sound
-            .samples
-            .iter()
-            .position(|s| s.abs() > ONSET)
-            .map(|p| p + place);
+        let onset16 = place + onset_of(&sound.samples).0;
         let out_rate = second.output_rate;
-        let stop =
-            onset16.and_then(|o| stop_ms(&second.output, out_rate, o * out_rate as usize / rate16));
+        let stop = stop_ms(
+            &second.output,
+            out_rate,
+            onset16 * out_rate as usize / rate16,
+        );
         cases.push(case_json(
             "file (real time)",
             sound,
@@ -320,7 +354,17 @@ fn percentile(values: &[f64], p: f64) -> Option<f64> {
 
 /// Stop-time percentiles and the confusion table of one transport's cases.
 fn summary(cases: &[Value]) -> Value {
-    let stops: Vec<f64> = cases.iter().filter_map(|c| c["stop_ms"].as_f64()).collect();
+    let paused = |c: &&Value| !c["decided"].is_null();
+    let stops: Vec<f64> = cases
+        .iter()
+        .filter(paused)
+        .filter_map(|c| c["stop_ms"].as_f64())
+        .collect();
+    let interruption_stops: Vec<f64> = cases
+        .iter()
+        .filter(|c| c["truth"] == "interruption")
+        .filter_map(|c| c["stop_ms"].as_f64())
+        .collect();
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for c in cases {
         let truth = c["truth"].as_str().unwrap_or("?").to_owned();
@@ -355,6 +399,8 @@ fn summary(cases: &[Value]) -> Value {
         "stop_ms_measured": stops.len(),
         "stop_ms_p50": percentile(&stops, 50.0),
         "stop_ms_p95": percentile(&stops, 95.0),
+        "interruptions_stop_ms_p50": percentile(&interruption_stops, 50.0),
+        "interruptions_stop_ms_p95": percentile(&interruption_stops, 95.0),
         "confusion_truth_to_decided": confusion,
     })
 }
