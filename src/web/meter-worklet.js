@@ -1,20 +1,24 @@
 // duplex page: an AudioWorklet on the page's one AudioContext. Input 0 is the microphone,
 // input 1 the agent's voice. It reports the microphone level, and for each reply the time from
 // the last microphone sample above the threshold to the first reply sample above it, counted in
-// samples of the same audio clock (so no timer jitter enters the figure). When the microphone
-// turns loud while the agent is talking (a barge-in), it also reports the stop time: from that
-// onset to the agent's voice staying at least 20 dB below its speaking level (the mean power of
-// its sounding 10 ms windows in the second before), for 300 ms (longer than the voice's own
-// pauses), as the listener hears it (the duck below included).
+// samples of the same audio clock (so no timer jitter enters the figure).
 //
-// The first stage of a barge-in happens here, at the edge: when the microphone turns loud while
-// the agent is audible (louder than a share of the agent's own level, so that an echo the
-// browser's canceller left does not count), the page ducks the agent's voice by 40 dB at once,
-// and releases it once the microphone has been quiet for 300 ms. The server pauses, resumes or
-// cuts the reply a few hundred ms later, over the network; the duck only bridges that time.
+// Barge-in, at the edge. Every 10 ms the last 30 ms of microphone are checked for voice: above
+// -40 dBFS, with a normalised autocorrelation peak above 0.6 at a 70-400 Hz pitch (on the signal
+// halved in rate). When the microphone turns voiced while the agent is talking, and louder than a
+// share of the agent's own level (so that an echo the browser's canceller left does not count),
+// the page ducks the agent's voice by 40 dB at once and releases it once the microphone has been
+// unvoiced for 300 ms; the server pauses, resumes or cuts the reply a few hundred ms later, over
+// the network, and the duck bridges that time. The meter also reports the stop time: from the
+// first voiced microphone frame (after 300 ms without one) to the agent's voice, as the listener
+// hears it (the duck included), staying at least 20 dB below its speaking level (the mean power
+// of its sounding 10 ms windows in the second before) for 300 ms, longer than its own pauses.
+
 // The duck: 40 dB down (the server rewinds a paused reply by the network's lag, so what the
 // duck hid is heard again when the reply resumes).
 const DUCK_GAIN = 0.01;
+// The mic frame's level against the agent's that counts as the user (not echo).
+const OVER_ECHO = 0.25;
 
 class DuplexMeter extends AudioWorkletProcessor {
   constructor(options) {
@@ -31,12 +35,19 @@ class DuplexMeter extends AudioWorkletProcessor {
     this.remotePeak = 0;
     this.remoteLoud = 0;
     this.lastReport = 0;
-    // Stop-time meter: remote power per 10 ms window, the last 100 of them (1 s).
+    // Remote power per 10 ms window, the last 100 of them (1 s).
     this.win = Math.round(sampleRate / 100);
     this.winSum = 0;
     this.winCount = 0;
     this.recent = [];
     this.barge = null;
+    // Voicing: the last 30 ms of microphone at half the rate, checked every 10 ms.
+    this.frame = new Float32Array(Math.round((0.03 * sampleRate) / 2));
+    this.scratch = new Float32Array(this.frame.length);
+    this.framePos = 0;
+    this.half = 0;
+    this.sinceCheck = 0;
+    this.lastVoiced = -Infinity;
     this.duckEnabled = o.duck !== false;
     this.duckGain = 1;
     this.duckRelease = Math.round(0.3 * sampleRate);
@@ -47,6 +58,47 @@ class DuplexMeter extends AudioWorkletProcessor {
     if (gain === this.duckGain) return;
     this.duckGain = gain;
     this.port.postMessage({ type: 'duck', on });
+  }
+
+  // Whether the last 30 ms (at half the rate) are voiced, and their RMS.
+  voicing() {
+    const n = this.frame.length;
+    const x = this.scratch;
+    for (let i = 0; i < n; i++) x[i] = this.frame[(this.framePos + i) % n];
+    let energy = 0;
+    for (let i = 0; i < n; i++) energy += x[i] * x[i];
+    const rms = Math.sqrt(energy / n);
+    if (rms < 0.01) return { voiced: false, rms };
+    const rate = sampleRate / 2;
+    for (let lag = Math.floor(rate / 400); lag <= Math.ceil(rate / 70) && lag < n / 2; lag++) {
+      let dot = 0, a = 0, b = 0;
+      for (let i = 0; i + lag < n; i++) {
+        dot += x[i] * x[i + lag];
+        a += x[i] * x[i];
+        b += x[i + lag] * x[i + lag];
+      }
+      if (a > 0 && b > 0 && dot / Math.sqrt(a * b) > 0.6) return { voiced: true, rms };
+    }
+    return { voiced: false, rms };
+  }
+
+  // A 10 ms hop of microphone ended at `t`: barge-in onset and the duck.
+  onHop(t) {
+    const { voiced, rms } = this.voicing();
+    if (!voiced) return;
+    const agentTalking = t - this.lastRemoteLoud < sampleRate / 2;
+    const last = this.recent.slice(-10);
+    const agentRms = last.length ? Math.sqrt(last.reduce((a, b) => a + b, 0) / last.length) : 0;
+    const fresh = t - this.lastVoiced > this.replyGap;
+    this.lastVoiced = t;
+    if (!agentTalking) return;
+    if (this.duckEnabled && rms > OVER_ECHO * agentRms) this.setDuck(true);
+    if (fresh && !this.barge && this.recent.length === 100) {
+      const sounding = this.recent.filter((p) => p > 1e-6);
+      const level = sounding.reduce((a, b) => a + b, 0) / Math.max(1, sounding.length);
+      // The voiced frame began 30 ms before the hop's end.
+      this.barge = { onset: t - 3 * this.win, level, quietFrom: null };
+    }
   }
 
   // One 10 ms window of remote power is complete.
@@ -77,22 +129,17 @@ class DuplexMeter extends AudioWorkletProcessor {
         const s = mic[i];
         this.sumSq += s * s;
         this.count++;
+        // Half the rate (the mean of two) for the voicing check.
+        if (++this.half === 2) {
+          this.half = 0;
+          this.frame[this.framePos] = (s + (i > 0 ? mic[i - 1] : s)) / 2;
+          this.framePos = (this.framePos + 1) % this.frame.length;
+        }
+        if (++this.sinceCheck === this.win) {
+          this.sinceCheck = 0;
+          this.onHop(t0 + i + 1);
+        }
         if (Math.abs(s) > this.threshold) {
-          const t = t0 + i;
-          // The agent is talking: heard in the last 500 ms (its pauses between words included).
-          const agentTalking = t - this.lastRemoteLoud < sampleRate / 2;
-          if (agentTalking && this.duckEnabled && this.duckGain === 1 && this.recent.length > 0) {
-            // Louder than half the agent's level of the last 100 ms (no echo residual is).
-            const last = this.recent.slice(-10);
-            const agentRms = Math.sqrt(last.reduce((a, b) => a + b, 0) / last.length);
-            if (Math.abs(s) > 0.5 * agentRms) this.setDuck(true);
-          }
-          // The user's onset (after 300 ms of quiet) while the agent talks: time the stop.
-          if (agentTalking && !this.barge && t - this.lastMicLoud > this.replyGap && this.recent.length === 100) {
-            const sounding = this.recent.filter((p) => p > 1e-6);
-            const level = sounding.reduce((a, b) => a + b, 0) / Math.max(1, sounding.length);
-            this.barge = { onset: t, level, quietFrom: null };
-          }
           this.lastMicLoud = t0 + i;
           // Voice heard while the agent is silent: the next reply sample ends a turn.
           if (t0 + i - this.lastRemoteLoud > this.replyGap) this.armed = true;
@@ -124,7 +171,7 @@ class DuplexMeter extends AudioWorkletProcessor {
         }
       }
     }
-    if (this.duckGain !== 1 && t0 - this.lastMicLoud > this.duckRelease) this.setDuck(false);
+    if (this.duckGain !== 1 && t0 - this.lastVoiced > this.duckRelease) this.setDuck(false);
     if (t0 - this.lastReport >= sampleRate / 20) {
       this.lastReport = t0;
       const rms = this.count ? Math.sqrt(this.sumSq / this.count) : 0;
