@@ -203,8 +203,9 @@ async fn receive_mic(
 }
 
 /// How far behind the packets sent the browser plays them: the network, its jitter buffer and
-/// its output (measured in the page on loopback: a pause takes 270-380 ms from the user's onset
-/// to the page's silence, about 100 ms of it the server's own decision).
+/// its output (measured in the page on loopback: a pause reaches the page 90-150 ms after the
+/// user's voice starts, of which the server's own decision is 0-130 ms; rounded up for a real
+/// network's jitter). A pause rewinds by this much more, so the page's duck hides nothing.
 const LISTENER_LAG: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Sends one Opus packet every 20 ms: queued agent speech, or silence; what is sent counts as
