@@ -155,10 +155,25 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     }
     std::fs::write(&output, serde_json::to_string_pretty(&report)?)?;
     println!(
-        "p50 {:?} ms, p95 {:?} ms -> {}",
-        report["p50_ms"],
-        report["p95_ms"],
+        "voice-to-voice over {} utterances: p50 {} ms, p95 {} ms -> {}",
+        latencies.len(),
+        plain_ms(&report["p50_ms"]),
+        plain_ms(&report["p95_ms"]),
         output.display()
     );
+    if let Some(stages) = report["stage_medians_ms"].as_object() {
+        let figures: Vec<String> = stages
+            .iter()
+            .map(|(stage, ms)| format!("{stage} {}", plain_ms(ms)))
+            .collect();
+        println!("stage medians (ms): {}", figures.join(", "));
+    }
     Ok(())
+}
+
+/// A figure in whole milliseconds, or "none".
+fn plain_ms(value: &serde_json::Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "none".to_owned(), |ms| format!("{ms:.0}"))
 }
