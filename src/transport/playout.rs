@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use duplex_core::playback::{ChunkId, PlaybackProgress, PlaybackQueue};
+use duplex_core::playback::{ChunkId, PlaybackProgress, PlaybackQueue, is_pause};
 use tokio::sync::{mpsc, watch};
 
 use crate::audio::AudioError;
@@ -104,7 +104,7 @@ impl ReplyPlayout {
             return self.start_flush(flush);
         }
         if hold > self.queue.holds() {
-            if hold % 2 == 1 {
+            if is_pause(hold) {
                 self.discarding = Some(Discard::Pause(hold));
                 return Command::Discard;
             }

@@ -44,6 +44,7 @@ class DuplexMeter extends AudioWorkletProcessor {
     // Voicing: the last 30 ms of microphone at half the rate, checked every 10 ms.
     this.frame = new Float32Array(Math.round((0.03 * sampleRate) / 2));
     this.scratch = new Float32Array(this.frame.length);
+    this.cumulative = new Float64Array(this.frame.length + 1);
     this.framePos = 0;
     this.half = 0;
     this.sinceCheck = 0;
@@ -69,14 +70,15 @@ class DuplexMeter extends AudioWorkletProcessor {
     for (let i = 0; i < n; i++) energy += x[i] * x[i];
     const rms = Math.sqrt(energy / n);
     if (rms < 0.01) return { voiced: false, rms };
+    // Energies of the overlapping parts from running sums: one multiply per lag and sample.
+    const cum = this.cumulative;
+    for (let i = 0; i < n; i++) cum[i + 1] = cum[i] + x[i] * x[i];
     const rate = sampleRate / 2;
     for (let lag = Math.floor(rate / 400); lag <= Math.ceil(rate / 70) && lag < n / 2; lag++) {
-      let dot = 0, a = 0, b = 0;
-      for (let i = 0; i + lag < n; i++) {
-        dot += x[i] * x[i + lag];
-        a += x[i] * x[i];
-        b += x[i + lag] * x[i + lag];
-      }
+      let dot = 0;
+      for (let i = 0; i + lag < n; i++) dot += x[i] * x[i + lag];
+      const a = cum[n - lag];
+      const b = cum[n] - cum[lag];
       if (a > 0 && b > 0 && dot / Math.sqrt(a * b) > 0.6) return { voiced: true, rms };
     }
     return { voiced: false, rms };

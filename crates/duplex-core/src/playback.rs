@@ -73,6 +73,12 @@ pub struct PlaybackProgress {
     pub mark: Option<PlayedMark>,
 }
 
+/// Whether hold number `epoch` pauses playback (odd) rather than resuming it (even; 0 is the
+/// state before any hold).
+pub fn is_pause(epoch: u64) -> bool {
+    epoch % 2 == 1
+}
+
 /// A chunk queued for playback; kept until it has been played, so that a pause can rewind.
 #[derive(Debug)]
 struct Queued {
@@ -267,7 +273,7 @@ impl PlaybackQueue {
 
     /// Whether playback is paused.
     pub fn is_paused(&self) -> bool {
-        self.holds % 2 == 1
+        is_pause(self.holds)
     }
 
     /// The hold epoch carried out last.

@@ -33,16 +33,8 @@ fn two_hundred_interruptions_cut_the_history_exactly_where_playback_stopped() {
         // interruption limit (2.2 s).
         h.frames(if round % 2 == 0 { 40 } else { 110 }, true);
         h.frames(30, false);
-        let cut = h.events.iter().find_map(|e| match e {
-            AgentEvent::AssistantText {
-                turn: t,
-                text,
-                interrupted: true,
-                ..
-            } if *t == turn => Some(text.clone()),
-            _ => None,
-        });
-        let cut = cut
+        let cut = h
+            .cut_text(turn)
             .unwrap_or_else(|| panic!("round {round}: turn {turn:?} was not cut: {:#?}", h.events));
         assert_eq!(cut, h.truly_heard(turn), "round {round}");
         // The answer to the interruption plays to its end; nothing is left playing.
@@ -79,14 +71,5 @@ fn a_cut_whose_flush_is_never_confirmed_is_still_recorded_at_the_end() {
     );
     h.agent.end();
     h.feed(Input::Tick);
-    let heard = h.events.iter().find_map(|e| match e {
-        AgentEvent::AssistantText {
-            turn: t,
-            text,
-            interrupted: true,
-            ..
-        } if *t == turn => Some(text.clone()),
-        _ => None,
-    });
-    assert_eq!(heard.as_deref(), Some(h.truly_heard(turn).as_str()));
+    assert_eq!(h.cut_text(turn), Some(h.truly_heard(turn)));
 }

@@ -23,19 +23,6 @@ fn ask_and_listen(h: &mut Harness, listen: u64) -> TurnId {
     turn
 }
 
-fn assistant_text(h: &Harness, turn: TurnId) -> Option<(String, bool, Vec<String>)> {
-    h.events.iter().find_map(|e| match e {
-        AgentEvent::AssistantText {
-            turn: t,
-            text,
-            interrupted,
-            acknowledged,
-            ..
-        } if *t == turn => Some((text.clone(), *interrupted, acknowledged.clone())),
-        _ => None,
-    })
-}
-
 fn decisions(h: &Harness) -> Vec<OverlapDecision> {
     h.events
         .iter()
@@ -90,7 +77,7 @@ fn a_burst_too_short_for_speech_resumes_the_reply_with_nothing_lost() {
     assert_eq!(decisions(&h), vec![OverlapDecision::FalseAlarm]);
     assert_eq!(holds(&h).len(), 2, "paused once, resumed once");
     assert_eq!(
-        assistant_text(&h, turn),
+        h.assistant_text(turn),
         Some((full_reply(), false, Vec::new()))
     );
     assert!(!h.agent.is_busy());
@@ -106,7 +93,7 @@ fn a_backchannel_resumes_the_reply_and_is_noted_with_it() {
     h.frames(400, false);
     assert_eq!(decisions(&h), vec![OverlapDecision::Backchannel]);
     assert_eq!(
-        assistant_text(&h, turn),
+        h.assistant_text(turn),
         Some((full_reply(), false, vec!["Mm-hmm.".to_owned()]))
     );
     assert!(!h.agent.is_busy());
@@ -120,7 +107,7 @@ fn a_short_word_that_takes_the_floor_cuts_the_reply_where_it_paused() {
     h.frames(20, true);
     h.frames(30, false);
     assert_eq!(decisions(&h), vec![OverlapDecision::Interruption]);
-    let (text, interrupted, _) = assistant_text(&h, turn).expect("the reply was closed");
+    let (text, interrupted, _) = h.assistant_text(turn).expect("the reply was closed");
     assert!(interrupted);
     assert_eq!(text, h.truly_heard(turn));
     assert_eq!(generated(&h), vec!["tell me something", "Wait."]);
@@ -143,7 +130,7 @@ fn two_lone_words_in_a_row_are_judged_together() {
         decisions(&h),
         vec![OverlapDecision::Backchannel, OverlapDecision::Interruption]
     );
-    let (_, interrupted, acknowledged) = assistant_text(&h, turn).expect("closed");
+    let (_, interrupted, acknowledged) = h.assistant_text(turn).expect("closed");
     assert!(interrupted);
     assert!(
         acknowledged.is_empty(),
@@ -158,7 +145,7 @@ fn a_question_from_500_ms_before_the_end_of_a_reply_to_200_ms_after_is_always_an
     let mut base = Harness::new();
     let turn = ask_and_listen(&mut base, 0);
     let started = base.now;
-    while assistant_text(&base, turn).is_none() {
+    while base.assistant_text(turn).is_none() {
         base.frames(1, false);
     }
     let reply_frames = (base.now - started) / 320;
@@ -176,7 +163,7 @@ fn a_question_from_500_ms_before_the_end_of_a_reply_to_200_ms_after_is_always_an
                 if *turn != first && text == "what about tomorrow")
         });
         assert!(answered, "offset {offset_ms} ms: {:#?}", h.events);
-        let (text, interrupted, _) = assistant_text(&h, first).expect("first reply closed");
+        let (text, interrupted, _) = h.assistant_text(first).expect("first reply closed");
         if interrupted {
             assert_eq!(text, h.truly_heard(first), "offset {offset_ms} ms");
         } else {

@@ -15,6 +15,7 @@
 use super::core::Agent;
 use super::io::{AgentEvent, Output, OverlapDecision, RequestId};
 use super::ms;
+use crate::playback::is_pause;
 use crate::text::{Overlap, classify_overlap};
 
 /// A sound that starts this soon after the end of one that let the reply go on is judged
@@ -28,10 +29,8 @@ pub(super) struct Barge {
     pub start: u64,
     /// Samples of it the VAD scored as speech.
     pub voiced: u64,
-    /// Where it ended, once the VAD closed it; its transcript is then awaited.
-    pub speech_end: Option<u64>,
-    /// The request for its transcript.
-    pub transcript: Option<RequestId>,
+    /// Once the VAD closed it: where it ended, and the request for its transcript (awaited).
+    pub ended: Option<(u64, RequestId)>,
 }
 
 impl Agent {
@@ -40,8 +39,7 @@ impl Agent {
         if let Some(earlier) = self.barge.as_mut() {
             // The sound ended and was being transcribed, and goes on: it is judged as one, from
             // its first start (its voiced time adds up towards the interruption limit).
-            earlier.speech_end = None;
-            if let Some(request) = earlier.transcript.take() {
+            if let Some((_, request)) = earlier.ended.take() {
                 self.emit(Output::Abandon(request));
             }
             return;
@@ -59,8 +57,7 @@ impl Agent {
         self.barge = Some(Barge {
             start,
             voiced: 0,
-            speech_end: None,
-            transcript: None,
+            ended: None,
         });
         self.set_hold(true);
         if let Some(turn) = self.current_turn() {
@@ -74,7 +71,7 @@ impl Agent {
 
     /// Counts the voiced time of the sound; long speech interrupts whatever it says.
     pub(super) fn overlap_vad(&mut self, voiced_samples: u64) {
-        let Some(barge) = self.barge.as_mut().filter(|b| b.speech_end.is_none()) else {
+        let Some(barge) = self.barge.as_mut().filter(|b| b.ended.is_none()) else {
             return;
         };
         barge.voiced += voiced_samples;
@@ -94,15 +91,14 @@ impl Agent {
         let audio = self.audio_between(from, self.now);
         self.emit(Output::Transcribe { request, audio });
         if let Some(barge) = self.barge.as_mut() {
-            barge.speech_end = Some(speech_end);
-            barge.transcript = Some(request);
+            barge.ended = Some((speech_end, request));
         }
         true
     }
 
     /// The VAD discarded the sound as too short for speech: a false alarm.
     pub(super) fn overlap_discarded(&mut self) {
-        if let Some(barge) = self.barge.filter(|b| b.speech_end.is_none()) {
+        if let Some(barge) = self.barge.filter(|b| b.ended.is_none()) {
             self.barge = None;
             self.resume(&barge, OverlapDecision::FalseAlarm, String::new());
         }
@@ -110,9 +106,13 @@ impl Agent {
 
     /// The transcript of the sound: its words decide. False if it was not the sound's.
     pub(super) fn overlap_transcript(&mut self, request: RequestId, text: &str) -> bool {
-        let Some(barge) = self.barge.filter(|b| b.transcript == Some(request)) else {
+        let Some(barge) = self
+            .barge
+            .filter(|b| b.ended.is_some_and(|(_, r)| r == request))
+        else {
             return false;
         };
+        let speech_end = barge.ended.map_or(self.now, |(end, _)| end);
         self.barge = None;
         match classify_overlap(text) {
             Overlap::Backchannel => {
@@ -122,7 +122,6 @@ impl Agent {
                 self.resume(&barge, OverlapDecision::FalseAlarm, text.trim().into())
             }
             Overlap::Words => {
-                let speech_end = barge.speech_end.unwrap_or(self.now);
                 self.interrupt(barge.start, Some((request, text.to_owned(), speech_end)));
             }
         }
@@ -138,8 +137,8 @@ impl Agent {
         };
         self.set_hold(false);
         let utterance_start = barge.start.saturating_sub(ms(self.config.turns.preroll_ms));
-        match (barge.speech_end, barge.transcript) {
-            (Some(speech_end), Some(request)) => {
+        match barge.ended {
+            Some((speech_end, request)) => {
                 self.early_transcript = Some((request, None));
                 self.pause(utterance_start, speech_end);
             }
@@ -157,7 +156,7 @@ impl Agent {
         if acknowledged && let Some(reply) = self.reply.as_mut() {
             reply.acknowledged.push(text.clone());
         }
-        let end = barge.speech_end.unwrap_or(self.now);
+        let end = barge.ended.map_or(self.now, |(end, _)| end);
         self.last_overlap = Some((barge.start, end, acknowledged));
         self.event(AgentEvent::OverlapJudged {
             turn,
@@ -207,7 +206,7 @@ impl Agent {
 
     /// Pauses or resumes playback, if it is not already so.
     fn set_hold(&mut self, paused: bool) {
-        if paused != (self.holds % 2 == 1) {
+        if paused != is_pause(self.holds) {
             self.holds += 1;
             self.emit(Output::Hold { epoch: self.holds });
         }

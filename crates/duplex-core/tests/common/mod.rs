@@ -132,6 +132,28 @@ impl Harness {
         }
     }
 
+    /// How the agent closed `turn`: the text heard, whether it was interrupted, and what the user
+    /// acknowledged over it.
+    pub fn assistant_text(&self, turn: TurnId) -> Option<(String, bool, Vec<String>)> {
+        self.events.iter().find_map(|e| match e {
+            AgentEvent::AssistantText {
+                turn: t,
+                text,
+                interrupted,
+                acknowledged,
+                ..
+            } if *t == turn => Some((text.clone(), *interrupted, acknowledged.clone())),
+            _ => None,
+        })
+    }
+
+    /// The text heard of `turn`, if the user cut it.
+    pub fn cut_text(&self, turn: TurnId) -> Option<String> {
+        self.assistant_text(turn)
+            .filter(|(_, interrupted, _)| *interrupted)
+            .map(|(text, _, _)| text)
+    }
+
     fn carry_out_flush(&mut self) {
         if self.flush_asked > self.speaker.flushes() {
             self.speaker.flush(self.flush_asked);
