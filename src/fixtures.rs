@@ -21,6 +21,9 @@ pub struct Fixture {
 /// The two-question conversation (two fixtures joined by 2 s of silence).
 pub const CONVERSATION_FIXTURE: &str = "conversation.wav";
 
+/// The questions asked in [`CONVERSATION_FIXTURE`].
+pub const CONVERSATION_QUESTIONS: usize = 2;
+
 /// The fixtures directory of this source tree.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-fixtures")

@@ -8,6 +8,7 @@ pub mod asr;
 pub mod audio;
 pub mod config;
 pub mod conversation_report;
+pub mod cpu;
 pub mod fixtures;
 pub mod llm;
 pub mod models;

@@ -91,7 +91,7 @@ fn assistant_texts(sim: &Sim) -> Vec<(String, bool)> {
 }
 
 #[test]
-fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
+fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs_without_waiting_for_the_score() {
     let mut sim = Sim::new(AgentConfig::default(), engines());
     sim.run(&mut vad(), &audio("goforward.wav"), 6000);
 
@@ -108,9 +108,16 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs() {
     // Complete score: the turn ends as soon as both score (50 ms) and transcript (120 ms) are in.
     let answered = (d + ms(50)).max(t + ms(120));
     assert_eq!(end_of_turn, answered);
-    // First chunk "Sure, I will." is complete at the third token; then 40 ms of synthesis.
+    // The reply does not wait for the score: it is generated as soon as the pause is confirmed
+    // and transcribed, and held until the turn ends.
+    let generate = sim.times_of(|o| matches!(o, Output::Generate { .. }));
+    assert_eq!(generate, vec![d.max(t + ms(120))]);
+    // First chunk "Sure, I will." is complete at the third token; then 40 ms of synthesis. It
+    // plays when it is ready or when the turn ends, whichever is later.
+    let ready = generate[0] + ms(80) + 2 * ms(20) + ms(40);
     let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
-    assert_eq!(first_play, answered + ms(80) + 2 * ms(20) + ms(40));
+    assert_eq!(first_play, ready.max(end_of_turn));
+    assert!(first_play < answered + ms(80) + 2 * ms(20) + ms(40));
     // The endpoint delay itself: from the end of speech to the pause being detected.
     let speech_end = first_speech_end(&sim);
     let min_silence = ms(AgentConfig::default().vad.min_silence_ms);

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
@@ -24,12 +23,6 @@ const POSITIONS_PER_SECOND: usize = 50;
 
 /// The full encoder context of the Whisper models.
 const FULL_AUDIO_CONTEXT: usize = 1500;
-
-/// Time allowed to a fitted-context pass before it is taken to be looping: a fixed part plus a
-/// part per second of audio (measured passes: 215 ms for 3 s, 513 ms for 10 s of speech).
-const FITTED_BUDGET_BASE: Duration = Duration::from_millis(500);
-/// See [`FITTED_BUDGET_BASE`].
-const FITTED_BUDGET_PER_SECOND: Duration = Duration::from_millis(100);
 
 /// Token budget per second of audio (fast speech is about 4 words, 5 to 6 tokens, a second).
 const MAX_TOKENS_PER_SECOND: f64 = 10.0;
@@ -99,25 +92,29 @@ impl WhisperSession {
     /// Transcribes 16 kHz mono speech. `cancel`, when set by another thread, aborts the decoder.
     ///
     /// With a fitted audio context, the decoder can fall into a loop on some inputs (a known
-    /// whisper.cpp behaviour): such a result is decoded again with the full window.
+    /// whisper.cpp behaviour). A loop is bounded by the token budget (tokens per second of
+    /// audio), never by wall time, so a busy machine does not make a pass look like one; a
+    /// looping result is decoded again with twice the context margin, then with the full window.
     pub fn transcribe(
         &mut self,
         samples: &[f32],
         cancel: Option<Arc<AtomicBool>>,
     ) -> Result<Transcript, AsrError> {
+        let guard = AbortGuard { cancel };
         if self.config.fit_audio_context {
-            let seconds = samples.len() as f64 / f64::from(PIPELINE_RATE);
-            let budget = FITTED_BUDGET_BASE + FITTED_BUDGET_PER_SECOND.mul_f64(seconds);
-            let guard = AbortGuard::new(cancel.clone(), Some(Instant::now() + budget));
-            if let Some(text) = self.decode(samples, &guard, true)?
-                && !is_degenerate(&text.text, samples.len())
-            {
-                return Ok(text);
+            let margin = self.config.audio_context_margin;
+            for margin in [margin, margin * 2] {
+                let context = audio_context_for(samples.len().max(MIN_INPUT_SAMPLES), margin);
+                if context >= FULL_AUDIO_CONTEXT {
+                    break;
+                }
+                let text = self.decode(samples, &guard, Some(context))?;
+                if !is_degenerate(&text.text, samples.len()) {
+                    return Ok(text);
+                }
             }
         }
-        let guard = AbortGuard::new(cancel, None);
-        self.decode(samples, &guard, false)?
-            .ok_or_else(|| AsrError::Decode("the full-window decode timed out".into()))
+        self.decode(samples, &guard, None)
     }
 
     /// [`transcribe`](Self::transcribe) stopped by duplex's one cancellation token: a hook on the
@@ -133,13 +130,13 @@ impl WhisperSession {
         self.transcribe(samples, Some(flag))
     }
 
-    /// One decoding pass; `None` when the guard's time limit stopped it.
+    /// One decoding pass, with the encoder context given (`None`: the full 30 s window).
     fn decode(
         &mut self,
         samples: &[f32],
         guard: &AbortGuard,
-        fit_context: bool,
-    ) -> Result<Option<Transcript>, AsrError> {
+        context: Option<usize>,
+    ) -> Result<Transcript, AsrError> {
         let mut padded;
         let input = if samples.len() < MIN_INPUT_SAMPLES {
             padded = samples.to_vec();
@@ -149,7 +146,7 @@ impl WhisperSession {
             samples
         };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(self.config.threads.max(1) as i32);
+        params.set_n_threads(crate::cpu::threads_for(self.config.threads) as i32);
         params.set_language(Some(&self.config.language));
         params.set_translate(false);
         params.set_no_context(true);
@@ -163,8 +160,8 @@ impl WhisperSession {
         params.set_temperature_inc(0.0);
         let seconds = input.len() as f64 / f64::from(PIPELINE_RATE);
         params.set_max_tokens((seconds * MAX_TOKENS_PER_SECOND).ceil() as i32 + 8);
-        if fit_context {
-            params.set_audio_ctx(audio_context_for(input.len(), &self.config) as i32);
+        if let Some(context) = context {
+            params.set_audio_ctx(context as i32);
         }
         // whisper-rs 0.16's `set_abort_callback_safe` hands the C side a pointer of another type
         // than its trampoline reads (a boxed trait object read as the closure), so the callback
@@ -180,9 +177,6 @@ impl WhisperSession {
         if guard.cancelled() {
             return Err(AsrError::Cancelled);
         }
-        if guard.timed_out.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
         result.map_err(|e| AsrError::Decode(e.to_string()))?;
         let mut text = String::new();
         for segment in self.state.as_iter() {
@@ -191,30 +185,18 @@ impl WhisperSession {
                 .map_err(|e| AsrError::Decode(e.to_string()))?;
             text.push_str(&piece);
         }
-        Ok(Some(Transcript {
+        Ok(Transcript {
             text: text.trim().to_owned(),
-        }))
+        })
     }
 }
 
-/// What whisper.cpp's abort callback reads: the caller's cancel flag and, for a pass with a
-/// fitted context, a time limit past which the pass is taken to be looping (a loop otherwise
-/// decodes up to 224 tokens: 7 s measured on 005.wav).
+/// What whisper.cpp's abort callback reads: the caller's cancel flag.
 struct AbortGuard {
     cancel: Option<Arc<AtomicBool>>,
-    deadline: Option<Instant>,
-    timed_out: AtomicBool,
 }
 
 impl AbortGuard {
-    fn new(cancel: Option<Arc<AtomicBool>>, deadline: Option<Instant>) -> Self {
-        Self {
-            cancel,
-            deadline,
-            timed_out: AtomicBool::new(false),
-        }
-    }
-
     fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()
@@ -222,18 +204,11 @@ impl AbortGuard {
     }
 }
 
-/// whisper.cpp's abort callback: aborts when cancelled or past the guard's time limit.
+/// whisper.cpp's abort callback: aborts when cancelled.
 unsafe extern "C" fn abort_when(user_data: *mut std::ffi::c_void) -> bool {
     // SAFETY: `user_data` is the `AbortGuard` that `decode` keeps alive for the whole call.
     let guard = unsafe { &*(user_data as *const AbortGuard) };
-    if guard.cancelled() {
-        return true;
-    }
-    let late = guard.deadline.is_some_and(|d| Instant::now() >= d);
-    if late {
-        guard.timed_out.store(true, Ordering::Relaxed);
-    }
-    late
+    guard.cancelled()
 }
 
 /// Whether a transcript looks like a decoder loop: more words than anyone says in that time,
@@ -263,10 +238,10 @@ fn is_degenerate(text: &str, samples: usize) -> bool {
     })
 }
 
-/// Encoder positions needed for `samples` of audio plus the configured margin.
-pub fn audio_context_for(samples: usize, config: &AsrConfig) -> usize {
+/// Encoder positions needed for `samples` of audio plus `margin`.
+pub fn audio_context_for(samples: usize, margin: u32) -> usize {
     let needed = samples.div_ceil(PIPELINE_RATE as usize / POSITIONS_PER_SECOND);
-    (needed + config.audio_context_margin as usize).min(FULL_AUDIO_CONTEXT)
+    (needed + margin as usize).min(FULL_AUDIO_CONTEXT)
 }
 
 #[cfg(test)]
@@ -290,8 +265,8 @@ mod tests {
 
     #[test]
     fn context_grows_with_audio_and_caps_at_the_window() {
-        let cfg = AsrConfig::default();
-        assert_eq!(audio_context_for(16_000, &cfg), 50 + 320);
-        assert_eq!(audio_context_for(16_000 * 40, &cfg), FULL_AUDIO_CONTEXT);
+        let margin = AsrConfig::default().audio_context_margin;
+        assert_eq!(audio_context_for(16_000, margin), 50 + 320);
+        assert_eq!(audio_context_for(16_000 * 40, margin), FULL_AUDIO_CONTEXT);
     }
 }

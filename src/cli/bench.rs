@@ -8,7 +8,7 @@ use duplex::asr::WhisperModel;
 use duplex::audio::{FRAME_SAMPLES, PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::conversation_report::summarize;
-use duplex::fixtures::{CONVERSATION_FIXTURE, fixture_path, manifest};
+use duplex::fixtures::{CONVERSATION_FIXTURE, CONVERSATION_QUESTIONS, fixture_path, manifest};
 use duplex::runtime::load_local_engines;
 use duplex::transport::file::{Pace, converse};
 use serde_json::json;
@@ -27,7 +27,8 @@ enum BenchKind {
     /// Voice-to-voice latency of whole conversations at real-time pace.
     Latency {
         /// Fixture files (in audio-fixtures/) to ask, one conversation each; by default every
-        /// single-utterance speech fixture of the manifest.
+        /// single-utterance speech fixture of the manifest. The two-question conversation
+        /// fixture may be named too: its turns are counted (lost or merged under load).
         #[arg(long, value_delimiter = ',')]
         fixtures: Vec<String>,
         /// Where to write the JSON report.
@@ -97,6 +98,9 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
     let mut rows = Vec::new();
     let mut latencies = Vec::new();
+    let (mut turns_lost, mut turns_merged) = (0, 0);
+    let (mut gaps_at_punctuation, mut gaps_elsewhere) = (0, 0);
+    let mut longest_gap_elsewhere: f64 = 0.0;
     for file in &fixtures {
         let input = load_pipeline_audio(&fixture_path(file))?;
         let engines = load_local_engines(config, &whisper)?;
@@ -116,6 +120,19 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         if let Some(ms) = latency_ms {
             latencies.push(ms);
         }
+        let expected = if file == CONVERSATION_FIXTURE {
+            CONVERSATION_QUESTIONS
+        } else {
+            1
+        };
+        let answered = turns.iter().filter(|t| t.first_audio_s.is_some()).count();
+        turns_merged += expected.saturating_sub(turns.len());
+        turns_lost += turns.len().min(expected).saturating_sub(answered);
+        let gaps = super::bench_gaps::reply_gaps(&conversation);
+        gaps_at_punctuation += gaps["at_punctuation"].as_u64().unwrap_or(0);
+        gaps_elsewhere += gaps["elsewhere"].as_u64().unwrap_or(0);
+        longest_gap_elsewhere =
+            longest_gap_elsewhere.max(gaps["longest_elsewhere_ms"].as_f64().unwrap_or(0.0));
         let turn = turns.last();
         let stages = turn.map(|t| {
             json!({
@@ -136,6 +153,8 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
             "voice_to_voice_ms": latency_ms,
             "last_voiced_input_s": last_voiced as f64 / f64::from(PIPELINE_RATE),
             "stages": stages,
+            "user_turns_expected": expected,
+            "reply_gaps": gaps,
             "turns": turns,
         }));
     }
@@ -148,6 +167,13 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         "p50_ms": percentile(&latencies, 0.5),
         "p95_ms": percentile(&latencies, 0.95),
         "stage_medians_ms": stage_medians(&rows),
+        "turns_lost": turns_lost,
+        "turns_merged": turns_merged,
+        "reply_gaps_over_120_ms": {
+            "at_punctuation": gaps_at_punctuation,
+            "elsewhere": gaps_elsewhere,
+            "longest_elsewhere_ms": longest_gap_elsewhere,
+        },
         "utterances": rows,
     });
     if let Some(dir) = output.parent() {
@@ -160,6 +186,10 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         plain_ms(&report["p50_ms"]),
         plain_ms(&report["p95_ms"]),
         output.display()
+    );
+    println!(
+        "turns lost {turns_lost}, merged {turns_merged}; silences over {} ms inside replies: {gaps_at_punctuation} at punctuation, {gaps_elsewhere} elsewhere (longest {longest_gap_elsewhere:.0} ms)",
+        super::bench_gaps::GAP_MS
     );
     if let Some(stages) = report["stage_medians_ms"].as_object() {
         let figures: Vec<String> = stages

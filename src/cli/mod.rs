@@ -1,6 +1,7 @@
 //! Subcommands of the `duplex` binary, one file each.
 
 pub mod bench;
+pub mod bench_gaps;
 pub mod bench_quality;
 pub mod chat;
 pub mod converse;

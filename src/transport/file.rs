@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::playout::ReplyPlayout;
 use crate::agent::AgentConfig;
 use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE};
+use crate::playback::ChunkId;
 use crate::runtime::{
     Engines, SessionEvent, TransportEnds, TransportIn, run_session, session_channels,
 };
@@ -36,6 +37,8 @@ pub struct Conversation {
     pub output_rate: u32,
     /// Everything the session recorded.
     pub events: Vec<SessionEvent>,
+    /// Where each reply chunk began in `output` (its first sample), in the order played.
+    pub chunk_starts: Vec<(ChunkId, usize)>,
 }
 
 /// Longest extra listening after the input ends, waiting for the last reply to finish.
@@ -80,6 +83,7 @@ async fn converse_async(
     let input_frames = input.len().div_ceil(FRAME_SAMPLES);
     let mut output = Vec::with_capacity(input.len() * OUTPUT_FRAME / FRAME_SAMPLES);
     let mut period = [0.0f32; OUTPUT_FRAME];
+    let mut chunk_starts = Vec::new();
     let start = tokio::time::Instant::now();
     let silence = [0.0f32; FRAME_SAMPLES];
     for i in 0..input_frames + tail_frames {
@@ -112,6 +116,12 @@ async fn converse_async(
             break;
         }
         output.extend_from_slice(&period);
+        if let Some(mark) = playout.progress().mark
+            && chunk_starts.last().is_none_or(|(id, _)| *id != mark.id)
+        {
+            let played = (mark.played as usize).min(period.len());
+            chunk_starts.push((mark.id, output.len() - played));
+        }
         let input_over = i + 1 >= input_frames;
         if input_over && playout.is_idle() && !status.busy.load(Ordering::SeqCst) {
             break;
@@ -126,5 +136,6 @@ async fn converse_async(
         output,
         output_rate: OUTPUT_RATE,
         events,
+        chunk_starts,
     }
 }

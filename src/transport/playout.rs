@@ -190,6 +190,11 @@ impl ReplyPlayout {
         self.report();
     }
 
+    /// How far playback has got: the chunk being played and how much of it.
+    pub fn progress(&self) -> PlaybackProgress {
+        self.queue.progress()
+    }
+
     /// Samples pulled so far.
     pub fn pulled_total(&self) -> u64 {
         self.queue.pulled_total()

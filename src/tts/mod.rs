@@ -9,6 +9,7 @@
 
 #![deny(unsafe_code)]
 
+mod edges;
 mod espeak;
 mod phonemize;
 mod piper;
@@ -81,8 +82,11 @@ pub struct TtsConfig {
     /// Overrides the voice's `noise_w` (variation of phoneme durations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise_w: Option<f32>,
-    /// Silence after each sentence, in milliseconds.
+    /// Silence after each sentence, in milliseconds (the voice's own trailing silence is
+    /// trimmed first).
     pub sentence_silence_ms: u32,
+    /// Silence after a chunk that ends with `,` `;` or `:`, in milliseconds.
+    pub clause_silence_ms: u32,
     /// The `espeak-ng-data` directory (or its parent); found automatically when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub espeak_data: Option<PathBuf>,
@@ -98,6 +102,7 @@ impl Default for TtsConfig {
             noise_scale: None,
             noise_w: None,
             sentence_silence_ms: 150,
+            clause_silence_ms: 100,
             espeak_data: None,
             chunker: ChunkerConfig::default(),
         }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use duplex_core::cancel::{CancelHook, CancelToken};
 
+use super::edges::{ends_clause, trim_silent_edges};
 use super::phonemize::{PhonemeIds, Phonemizer, Utterance, find_espeak_data};
 use super::{TtsConfig, TtsError};
 use crate::models::ModelPaths;
@@ -170,6 +171,7 @@ pub struct PiperVoice {
     phonemizer: Phonemizer,
     scales: [f32; 3],
     sentence_silence: usize,
+    clause_silence: usize,
     sid: bool,
 }
 
@@ -194,14 +196,16 @@ impl PiperVoice {
             voice.length_scale / config.speed,
             config.noise_w.unwrap_or(voice.noise_w),
         ];
-        let sentence_silence =
-            (u64::from(voice.sample_rate) * u64::from(config.sentence_silence_ms) / 1000) as usize;
+        let samples_for = |ms: u32| (u64::from(voice.sample_rate) * u64::from(ms) / 1000) as usize;
+        let sentence_silence = samples_for(config.sentence_silence_ms);
+        let clause_silence = samples_for(config.clause_silence_ms);
         Ok(Self {
             session,
             voice,
             phonemizer,
             scales,
             sentence_silence,
+            clause_silence,
             sid,
         })
     }
@@ -285,9 +289,15 @@ impl PiperVoice {
         let cancel = OnnxCancel::new(cancel)?;
         for u in utterances {
             let mut samples = self.infer_with(&u.ids, &cancel)?;
-            if u.ends_sentence {
-                samples.resize(samples.len() + self.sentence_silence, 0.0);
-            }
+            trim_silent_edges(&mut samples, self.sample_rate());
+            let pause = if u.ends_sentence {
+                self.sentence_silence
+            } else if ends_clause(&u.text) {
+                self.clause_silence
+            } else {
+                0
+            };
+            samples.resize(samples.len() + pause, 0.0);
             let samples = crate::audio::resample::resample(&samples, self.sample_rate(), rate)?;
             if cancel.is_cancelled() {
                 return Err(TtsError::Cancelled);

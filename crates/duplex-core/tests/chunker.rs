@@ -135,15 +135,15 @@ fn markdown_only_lines_are_dropped() {
 }
 
 #[test]
-fn first_chunk_comes_early_at_a_clause_in_a_long_first_sentence() {
+fn a_long_first_sentence_is_cut_within_a_few_words_before_its_first_clause() {
     let text = "Well, the capital of France is Paris, which is a lovely city. \
                 It has the Louvre, the Eiffel Tower, and much more.";
     let got = run(&words(text));
     assert_eq!(
         got,
         pairs(&[
-            (" which", "Well, the capital of France is Paris,"),
-            (" It", "which is a lovely city."),
+            (" is", "Well, the capital of France"),
+            (" It", "is Paris, which is a lovely city."),
             (
                 "<end>",
                 "It has the Louvre, the Eiffel Tower, and much more."
@@ -234,7 +234,7 @@ fn quotes_stay_with_their_sentence_and_a_mid_line_number_ends_one() {
 #[test]
 fn reset_drops_an_interrupted_reply() {
     let mut chunker = SentenceChunker::default();
-    assert!(chunker.push("Hello there, my good").is_empty());
+    assert!(chunker.push("Hello my good").is_empty());
     chunker.reset();
     assert_eq!(chunker.pending(), "");
     assert_eq!(chunker.finish(), None);
@@ -268,12 +268,12 @@ fn a_long_first_sentence_without_commas_is_cut_early() {
     let got = run(&words(
         "Paris has been the capital of France for more than a thousand years.",
     ));
-    // Six words would end on "of": the cut waits one word.
+    // Four words would end on "the": the cut waits one word.
     assert_eq!(
         got,
         pairs(&[
-            (" for", "Paris has been the capital of France"),
-            ("<end>", "for more than a thousand years."),
+            (" of", "Paris has been the capital"),
+            ("<end>", "of France for more than a thousand years."),
         ])
     );
 }

@@ -39,6 +39,20 @@ struct Pause {
     transcript: Option<String>,
 }
 
+/// Whether a prepared reply may be heard yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Floor {
+    /// The turn-end score of the pause is not back: the reply is prepared meanwhile and held.
+    AwaitingScore {
+        request: RequestId,
+        detected_at: u64,
+    },
+    /// The turn ends at this input position, unless the user goes on first.
+    At(u64),
+    /// The turn has ended: the reply plays.
+    Taken,
+}
+
 /// The agent's reply in progress.
 pub(super) struct Reply {
     pub(super) turn: TurnId,
@@ -48,9 +62,8 @@ pub(super) struct Reply {
     speech_end: u64,
     /// What the user said.
     user_text: String,
-    /// While set, the reply is prepared but held: the turn ends (and playback may start) at
-    /// this input position, unless the user goes on first.
-    hold_until: Option<u64>,
+    /// Until the turn ends, the reply is prepared but held, and dropped if the user goes on.
+    floor: Floor,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
     /// Synthesized chunks not yet sent to playback: their rate and samples.
@@ -147,7 +160,10 @@ impl Agent {
     /// The next time at which the agent will act without new input (a turn-end deadline), so a
     /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.reply.as_ref().and_then(|r| r.hold_until)
+        match self.reply.as_ref()?.floor {
+            Floor::At(until) => Some(until),
+            Floor::AwaitingScore { .. } | Floor::Taken => None,
+        }
     }
 
     /// Feeds one input at input position `now` (samples of input received so far).
@@ -364,13 +380,23 @@ impl Agent {
     fn on_score(&mut self, request: RequestId, probability: f32) {
         let now = self.now;
         let endpoint = self.config.turns.endpoint.clone();
-        let User::Paused(pause) = &mut self.user else {
-            return;
-        };
-        if pause.score_request != request {
+        if let User::Paused(pause) = &mut self.user
+            && pause.score_request == request
+        {
+            pause.deadline =
+                Some(endpoint.deadline(pause.speech_end, pause.detected_at, probability));
+        } else if let Some(reply) = self.reply.as_mut()
+            && let Floor::AwaitingScore {
+                request: awaited,
+                detected_at,
+            } = reply.floor
+            && awaited == request
+        {
+            // The reply started on the transcript; the score now says when it may be heard.
+            reply.floor = Floor::At(endpoint.deadline(reply.speech_end, detected_at, probability));
+        } else {
             return;
         }
-        pause.deadline = Some(endpoint.deadline(pause.speech_end, pause.detected_at, probability));
         self.event(AgentEvent::TurnScored {
             at: now,
             probability,
@@ -394,15 +420,23 @@ impl Agent {
         }
     }
 
-    /// Starts the reply as soon as the pause is scored and transcribed. When the score asks for
-    /// more silence, the reply is prepared meanwhile but held until the turn-end deadline, and
-    /// dropped if the user goes on: a late end of turn then costs no extra time.
+    /// Starts the reply as soon as the pause is transcribed, whether or not its turn-end score
+    /// is back: the reply is prepared but held until the score says the turn is over (at once,
+    /// or after more silence), and dropped if the user goes on first. Neither the score nor a
+    /// late end of turn then adds to the time to the first audio.
     fn maybe_start_reply(&mut self) {
         let User::Paused(pause) = &self.user else {
             return;
         };
-        let (Some(deadline), Some(text)) = (pause.deadline, &pause.transcript) else {
+        let Some(text) = &pause.transcript else {
             return;
+        };
+        let floor = match pause.deadline {
+            Some(deadline) => Floor::At(deadline),
+            None => Floor::AwaitingScore {
+                request: pause.score_request,
+                detected_at: pause.detected_at,
+            },
         };
         let text = text.trim().to_owned();
         let (utterance_start, speech_end) = (pause.utterance_start, pause.speech_end);
@@ -423,7 +457,7 @@ impl Agent {
             utterance_start,
             speech_end,
             user_text: text,
-            hold_until: Some(deadline),
+            floor,
             chunker: (self.new_chunker)(),
             chunk_texts: Vec::new(),
             synthesized: BTreeMap::new(),
@@ -441,10 +475,10 @@ impl Agent {
         let Some(reply) = self.reply.as_mut() else {
             return;
         };
-        if reply.hold_until.is_none_or(|until| now < until) {
+        if !matches!(reply.floor, Floor::At(until) if now >= until) {
             return;
         }
-        reply.hold_until = None;
+        reply.floor = Floor::Taken;
         let (turn, speech_end, text) = (reply.turn, reply.speech_end, reply.user_text.clone());
         self.event(AgentEvent::EndOfTurn {
             turn,
@@ -510,7 +544,7 @@ impl Agent {
 
     /// Sends the synthesized chunks that are next in order to playback, unless the reply is held.
     fn play_ready(&mut self) {
-        let Some(reply) = self.reply.as_mut().filter(|r| r.hold_until.is_none()) else {
+        let Some(reply) = self.reply.as_mut().filter(|r| r.floor == Floor::Taken) else {
             return;
         };
         let turn = reply.turn;
@@ -528,6 +562,12 @@ impl Agent {
             if first {
                 self.event(AgentEvent::FirstAudio { turn, at: self.now });
             }
+            self.event(AgentEvent::ReplyChunk {
+                turn,
+                chunk,
+                at: self.now,
+                text: text.clone(),
+            });
             self.playout.queue(ChunkId { turn, chunk }, text);
             self.emit(Output::Play {
                 turn,
@@ -540,7 +580,7 @@ impl Agent {
 
     /// Closes the reply when the model is done and every chunk has been played.
     fn finish_reply_if_heard(&mut self) {
-        let Some(reply) = self.reply.as_ref().filter(|r| r.hold_until.is_none()) else {
+        let Some(reply) = self.reply.as_ref().filter(|r| r.floor == Floor::Taken) else {
             return;
         };
         let all_played = reply.next_play as usize == reply.chunk_texts.len();

@@ -184,6 +184,17 @@ pub enum AgentEvent {
         /// When.
         at: u64,
     },
+    /// A chunk of the reply went to playback (after the previous ones).
+    ReplyChunk {
+        /// The turn.
+        turn: TurnId,
+        /// Index of the chunk within the turn.
+        chunk: u32,
+        /// When.
+        at: u64,
+        /// Its words.
+        text: String,
+    },
     /// The reply is over; `text` is what the user heard.
     AssistantText {
         /// The turn.

@@ -41,9 +41,9 @@ pub struct ChunkerConfig {
 impl Default for ChunkerConfig {
     fn default() -> Self {
         Self {
-            first_clause_min_words: 4,
+            first_clause_min_words: 2,
             clause_min_words: 10,
-            first_max_words: 6,
+            first_max_words: 4,
             max_words: 40,
         }
     }
@@ -372,15 +372,21 @@ mod tests {
     #[test]
     fn the_first_chunk_is_short_and_does_not_end_on_a_linking_word() {
         let mut c = SentenceChunker::default();
-        let reply = "The Queen of Clubs is a card in a standard deck of cards";
+        let reply = "I think that the Queen of Clubs is a card in a standard deck";
         let chunks = c.push(reply);
-        // Six words would end on "a": the split waits for "card".
-        assert_eq!(texts(&chunks), ["The Queen of Clubs is a card"]);
-        assert_eq!(c.finish().unwrap().text, "in a standard deck of cards");
+        // Four words would end on "the": the split waits for "Queen".
+        assert_eq!(texts(&chunks), ["I think that the Queen"]);
+        assert_eq!(
+            c.finish().unwrap().text,
+            "of Clubs is a card in a standard deck"
+        );
         let short = "Hello there, how are you today? Fine.";
         let mut c = SentenceChunker::default();
         let mut chunks = c.push(short);
         chunks.extend(c.finish());
-        assert_eq!(texts(&chunks), ["Hello there, how are you today?", "Fine."]);
+        assert_eq!(
+            texts(&chunks),
+            ["Hello there,", "how are you today?", "Fine."]
+        );
     }
 }
