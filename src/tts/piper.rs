@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use duplex_core::cancel::{CancelHook, CancelToken};
 
-use super::edges::{ends_clause, trim_silent_edges};
+use super::edges::{ends_clause, shorten_unmarked_pauses, trim_silent_edges};
 use super::phonemize::{PhonemeIds, Phonemizer, Utterance, find_espeak_data};
 use super::{TtsConfig, TtsError};
 use crate::models::ModelPaths;
@@ -290,6 +290,7 @@ impl PiperVoice {
         for u in utterances {
             let mut samples = self.infer_with(&u.ids, &cancel)?;
             trim_silent_edges(&mut samples, self.sample_rate());
+            shorten_unmarked_pauses(&mut samples, self.sample_rate(), &u.text);
             let pause = if u.ends_sentence {
                 self.sentence_silence
             } else if ends_clause(&u.text) {

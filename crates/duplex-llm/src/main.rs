@@ -50,8 +50,10 @@ struct Args {
     /// CPU threads (0: all cores but one).
     #[arg(long, default_value_t = 0)]
     pub threads: u32,
-    /// CPU threads for prompt prefill (0: all cores): prefill is short and happens when the
-    /// user has just stopped speaking, when the other stages are idle.
+    /// CPU threads for prompt prefill (0: all cores but one, as for generation). Prefill starts
+    /// as soon as the user's words are transcribed, while the turn-end model may still run, and
+    /// on a machine where another process keeps a core busy two threads stalled it: the first
+    /// token took 129 ms instead of 64 with one thread (`scripts/bench_vs_peer.sh`, LOAD=1).
     #[arg(long, default_value_t = 0)]
     pub threads_batch: u32,
     /// Flash attention: on, off or auto. Off by default: on 2 CPU cores it made turn 20 of a
@@ -102,7 +104,7 @@ fn run(args: &Args, out: &serve::Output) -> Result<(), String> {
         args.threads
     };
     let threads_batch = if args.threads_batch == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
+        auto_threads()
     } else {
         args.threads_batch
     };
