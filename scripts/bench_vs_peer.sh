@@ -33,8 +33,11 @@ if [[ -z "${FIXTURES:-}" ]]; then
     FIXTURES="$(python3 -c '
 import json, wave
 def peer_reads(name):
-    with wave.open("audio-fixtures/" + name) as w:
-        return w.getframerate() == 16000 and w.getnchannels() == 1
+    try:
+        with wave.open("audio-fixtures/" + name) as w:
+            return w.getframerate() == 16000 and w.getnchannels() == 1
+    except wave.Error:  # not plain PCM: the peer cannot read it either
+        return False
 m = json.load(open("audio-fixtures/manifest.json"))
 print(",".join(f["file"] for f in m
                if f.get("reference") and f["file"] != "conversation.wav" and peer_reads(f["file"])))')"
@@ -42,11 +45,6 @@ fi
 mkdir -p "$OUT"
 rm -f "$OUT"/run*.json "$OUT"/run*.peer
 
-spin_one_core() {
-    # Another process keeping one core busy for as long as the run lasts.
-    python3 -c 'while True: pass' &
-    echo $!
-}
 
 for run in $(seq "$RUNS"); do
     echo "== run $run of $RUNS: the peer on the same fixtures"
@@ -57,7 +55,9 @@ for run in $(seq "$RUNS"); do
     "$DUPLEX" bench latency --fixtures "$FIXTURES" --output "$OUT/run$run.duplex.json" | tail -n 3
     if [[ "$LOAD" == 1 ]]; then
         echo "== run $run of $RUNS: duplex with one core kept busy"
-        SPIN="$(spin_one_core)"
+        # Another process keeping one core busy for as long as the run lasts.
+        python3 -c 'while True: pass' > /dev/null 2>&1 &
+        SPIN=$!
         trap 'kill "$SPIN" 2>/dev/null || true' EXIT
         "$DUPLEX" bench latency --fixtures "$FIXTURES,conversation.wav" \
             --output "$OUT/run$run.loaded.json" | tail -n 3

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// How often the load is sampled.
-const SAMPLE_EVERY: Duration = Duration::from_millis(200);
-/// Weight of the newest sample in the smoothed figure (about a second of memory).
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// Weight of the newest sample in the smoothed figure (about half a second of memory).
 const NEWEST_WEIGHT: f64 = 0.3;
 
 /// Cores busy with other processes, in hundredths, as last smoothed.
@@ -23,7 +23,7 @@ static SAMPLER: OnceLock<()> = OnceLock::new();
 /// Threads a job that wants `wanted` should use now: no more than the cores other processes
 /// leave free (rounded to the nearest), and at least one.
 pub fn threads_for(wanted: u32) -> u32 {
-    start_sampler();
+    start();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let busy = f64::from(OTHERS_BUSY.load(Ordering::Relaxed)) / 100.0;
     let free = (cores - busy).round().max(1.0) as u32;
@@ -32,11 +32,12 @@ pub fn threads_for(wanted: u32) -> u32 {
 
 /// Cores busy with other processes, as last smoothed (for reports).
 pub fn others_busy() -> f64 {
-    start_sampler();
+    start();
     f64::from(OTHERS_BUSY.load(Ordering::Relaxed)) / 100.0
 }
 
-fn start_sampler() {
+/// Starts sampling (once per process), so that the figure is known by the time a job asks.
+pub fn start() {
     SAMPLER.get_or_init(|| {
         let Some(mut last) = Sample::read() else {
             return;
@@ -44,12 +45,14 @@ fn start_sampler() {
         let spawned = std::thread::Builder::new()
             .name("duplex-cpu".into())
             .spawn(move || {
-                let mut smoothed = 0.0;
+                let mut smoothed: Option<f64> = None;
                 loop {
                     std::thread::sleep(SAMPLE_EVERY);
                     let Some(now) = Sample::read() else { return };
                     if let Some(busy) = now.others_busy_since(&last) {
-                        smoothed = NEWEST_WEIGHT * busy + (1.0 - NEWEST_WEIGHT) * smoothed;
+                        let smoothed = *smoothed.insert(smoothed.map_or(busy, |old| {
+                            NEWEST_WEIGHT * busy + (1.0 - NEWEST_WEIGHT) * old
+                        }));
                         OTHERS_BUSY.store((smoothed * 100.0).round() as u32, Ordering::Relaxed);
                     }
                     last = now;

@@ -31,7 +31,7 @@ fn engines() -> FakeEngines {
         ]
         .map(String::from)
         .to_vec(),
-        transcripts_by_length: Vec::new(),
+        phrases_by_time: Vec::new(),
         tts_ms: 40,
         audio_ms_per_char: 60,
     }
@@ -325,19 +325,19 @@ fn an_incomplete_turn_prepares_the_reply_and_plays_it_at_the_deadline() {
 fn held_replies_are_dropped_while_the_user_goes_on() {
     // jfk.wav pauses inside its sentences ("And so my fellow Americans, ..."): with an
     // "incomplete" score at every pause, each reply is held, then dropped when the speech resumes;
-    // only the reply after the last pause is heard.
+    // only the reply after the last pause is heard, to the whole sentence.
     let mut sim = Sim::new(
         AgentConfig::default(),
         FakeEngines {
             score: 0.1,
             // By length: the first words end near 2.3 s, "for you" near 5.6 s.
-            transcripts_by_length: vec![
-                (0.0, "and so my fellow americans".into()),
-                (3.0, "and so my fellow americans ask not".into()),
-                (
-                    5.0,
-                    "and so my fellow americans ask not what your country can do for you".into(),
-                ),
+            // Each phrase with the time it has been said by (the pauses after them are near
+            // 2.3, 4.4, 7.7 and 10.6 s).
+            phrases_by_time: vec![
+                (2.2, "and so my fellow americans".into()),
+                (4.35, "ask not".into()),
+                (7.6, "what your country can do for you".into()),
+                (10.55, "ask what you can do for your country".into()),
             ],
             ..engines()
         },
@@ -372,7 +372,26 @@ fn held_replies_are_dropped_while_the_user_goes_on() {
         assert!(played.is_empty(), "nothing of a dropped reply plays");
     }
     assert_eq!(generated[0].1, "and so my fellow americans");
-    assert!(last_text.ends_with("can do for you"), "{last_text:?}");
+    // Each pause's transcript was kept when the user went on, and later ones covered only the
+    // speech after it: the words come out whole and once.
+    assert_eq!(
+        last_text,
+        "and so my fellow americans ask not what your country can do for you \
+         ask what you can do for your country"
+    );
+    let transcribed: Vec<usize> = sim
+        .log
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Transcribe { audio, .. } => Some(audio.len()),
+            _ => None,
+        })
+        .collect();
+    let longest = transcribed.iter().max().copied().unwrap_or(0);
+    assert!(
+        longest < 16_000 * 4,
+        "no transcription covers the whole 10 s: {transcribed:?}"
+    );
     let ended: Vec<TurnId> = events(&sim)
         .into_iter()
         .filter_map(|(_, e)| match e {

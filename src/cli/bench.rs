@@ -96,6 +96,8 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         fixtures
     };
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
+    let references = manifest().map_err(anyhow::Error::msg)?;
+    let mut heard_pairs = Vec::new();
     let mut rows = Vec::new();
     let mut latencies = Vec::new();
     let (mut turns_lost, mut turns_merged) = (0, 0);
@@ -128,6 +130,19 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         let answered = turns.iter().filter(|t| t.first_audio_s.is_some()).count();
         turns_merged += expected.saturating_sub(turns.len());
         turns_lost += turns.len().min(expected).saturating_sub(answered);
+        // Every user turn's words in order, against what the recording says.
+        let heard: Vec<&str> = turns
+            .iter()
+            .filter_map(|t| t.transcript.as_deref())
+            .collect();
+        let heard = heard.join(" ");
+        if let Some(reference) = references
+            .iter()
+            .find(|f| f.file == *file)
+            .and_then(|f| f.reference.clone())
+        {
+            heard_pairs.push((reference, heard.clone()));
+        }
         let gaps = super::bench_gaps::reply_gaps(&conversation);
         gaps_at_punctuation += gaps["at_punctuation"].as_u64().unwrap_or(0);
         gaps_elsewhere += gaps["elsewhere"].as_u64().unwrap_or(0);
@@ -154,6 +169,7 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
             "last_voiced_input_s": last_voiced as f64 / f64::from(PIPELINE_RATE),
             "stages": stages,
             "user_turns_expected": expected,
+            "heard": heard,
             "reply_gaps": gaps,
             "turns": turns,
         }));
@@ -167,6 +183,9 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         "p50_ms": percentile(&latencies, 0.5),
         "p95_ms": percentile(&latencies, 0.95),
         "stage_medians_ms": stage_medians(&rows),
+        "transcript_wer": duplex::wer::corpus_wer(
+            heard_pairs.iter().map(|(r, h)| (r.as_str(), h.as_str()))
+        ),
         "turns_lost": turns_lost,
         "turns_merged": turns_merged,
         "reply_gaps_over_120_ms": {
@@ -186,6 +205,10 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         plain_ms(&report["p50_ms"]),
         plain_ms(&report["p95_ms"]),
         output.display()
+    );
+    println!(
+        "word error rate of the turns' transcripts: {:.1} %",
+        report["transcript_wer"].as_f64().unwrap_or(f64::NAN) * 100.0
     );
     println!(
         "turns lost {turns_lost}, merged {turns_merged}; silences over {} ms inside replies: {gaps_at_punctuation} at punctuation, {gaps_elsewhere} elsewhere (longest {longest_gap_elsewhere:.0} ms)",

@@ -162,9 +162,10 @@ pub struct EmbeddedConfig {
     /// synthesis runs while the reply is generated): measured on 2 cores with one busy neighbour,
     /// 2 threads made 1 to 11 tokens/s, 1 thread 42.
     pub threads: u32,
-    /// CPU threads prefilling the prompt; 0: all cores but one. Prefill starts as soon as the
-    /// user's words are transcribed, while the turn-end model may still run; with another
-    /// process keeping one of 2 cores busy, 2 threads took the first token from 64 to 129 ms.
+    /// CPU threads prefilling the prompt; 0: the cores other processes leave free when the
+    /// worker starts (all of them on an idle machine). With another process keeping one of 2
+    /// cores busy, 2 threads took the first token from 64 to 129 ms; on an idle machine 1 thread
+    /// took a 25-token question from about 50 to 140 ms.
     pub threads_batch: u32,
     /// llama.cpp's flash attention. Off: on 2 CPU cores it made the first token of turn 20 of a
     /// conversation 50 % slower.

@@ -53,7 +53,11 @@ impl EmbeddedBackend {
             "--threads".to_owned(),
             config.threads.to_string(),
             "--threads-batch".to_owned(),
-            config.threads_batch.to_string(),
+            match config.threads_batch {
+                // The cores other processes leave free now (all of them on an idle machine).
+                0 => crate::cpu::threads_for(u32::MAX).to_string(),
+                n => n.to_string(),
+            },
             "--flash-attn".to_owned(),
             if config.flash_attention { "on" } else { "off" }.to_owned(),
         ];

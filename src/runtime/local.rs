@@ -14,6 +14,8 @@ use crate::vad::SileroVad;
 
 /// Loads every engine a session needs, as the configuration names them.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
+    // The load on the machine sizes the engines' threads: sample it while they load.
+    crate::cpu::start();
     let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
     let asr = whisper
         .session()

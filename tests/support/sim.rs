@@ -25,9 +25,10 @@ pub struct FakeEngines {
     /// Transcripts handed out in order, one per request that is answered without having been
     /// abandoned (an abandoned one gets an empty text, as a cancelled engine gives).
     pub transcripts: Vec<String>,
-    /// When not empty, used instead of `transcripts`: the answer to a request is the text of the
-    /// last entry whose length in seconds the request's audio reaches (the words said so far).
-    pub transcripts_by_length: Vec<(f32, String)>,
+    /// When not empty, used instead of `transcripts`: each phrase of the input with the time
+    /// (seconds into the input) at which it has been said; the answer to a request is the
+    /// phrases said within its audio, which ends when the request is made.
+    pub phrases_by_time: Vec<(f32, String)>,
     /// Time to the first token after `Generate`.
     pub first_token_ms: u32,
     /// Time between later tokens.
@@ -130,11 +131,15 @@ impl Sim {
             ),
             // Without lengths, the text is chosen on delivery (see `deliver_until`).
             Output::Transcribe { request, audio } => {
-                let seconds = audio.len() as f32 / 16_000.0;
-                let mut by_length = e.transcripts_by_length.iter().rev();
-                let text = by_length
-                    .find(|(s, _)| seconds >= *s)
-                    .map(|(_, t)| t.clone());
+                let to = now as f32 / 16_000.0;
+                let from = to - audio.len() as f32 / 16_000.0;
+                let said: Vec<&str> = e
+                    .phrases_by_time
+                    .iter()
+                    .filter(|(at, _)| *at > from && *at <= to)
+                    .map(|(_, phrase)| phrase.as_str())
+                    .collect();
+                let text = (!said.is_empty()).then(|| said.join(" "));
                 self.later(
                     now + ms(e.transcribe_ms),
                     Input::Transcript {
@@ -235,7 +240,7 @@ impl Sim {
                 (Some(r), d) if r <= until && d.is_none_or(|d| r <= d) => {
                     let Reverse((due, _, InputBox(mut input))) = self.pending.pop().unwrap();
                     if let Input::Transcript { request, text } = &mut input
-                        && self.engines.transcripts_by_length.is_empty()
+                        && self.engines.phrases_by_time.is_empty()
                         && !self.abandoned.contains(request)
                     {
                         let next = self.engines.transcripts.get(self.transcripts_used);

@@ -50,10 +50,9 @@ struct Args {
     /// CPU threads (0: all cores but one).
     #[arg(long, default_value_t = 0)]
     pub threads: u32,
-    /// CPU threads for prompt prefill (0: all cores but one, as for generation). Prefill starts
-    /// as soon as the user's words are transcribed, while the turn-end model may still run, and
-    /// on a machine where another process keeps a core busy two threads stalled it: the first
-    /// token took 129 ms instead of 64 with one thread (`scripts/bench_vs_peer.sh`, LOAD=1).
+    /// CPU threads for prompt prefill (0: all cores). duplex passes the cores that other
+    /// processes leave free when it starts the worker: on 2 cores with another process keeping
+    /// one busy, 2 threads took the first token from 64 to 129 ms.
     #[arg(long, default_value_t = 0)]
     pub threads_batch: u32,
     /// Flash attention: on, off or auto. Off by default: on 2 CPU cores it made turn 20 of a
@@ -104,7 +103,7 @@ fn run(args: &Args, out: &serve::Output) -> Result<(), String> {
         args.threads
     };
     let threads_batch = if args.threads_batch == 0 {
-        auto_threads()
+        std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     } else {
         args.threads_batch
     };

@@ -90,6 +90,9 @@ impl Agent {
         let from = start.saturating_sub(ms(self.config.turns.preroll_ms));
         let audio = self.audio_between(from, self.now);
         self.emit(Output::Transcribe { request, audio });
+        // If the sound takes the floor, it is the start of the user's utterance.
+        self.said.clear();
+        self.said.requested_to = self.now;
         if let Some(barge) = self.barge.as_mut() {
             barge.ended = Some((speech_end, request));
         }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::barge::Barge;
 use super::io::{AgentEvent, Input, Output, RequestId, TurnId};
 use super::playout::Playout;
+use super::said::Said;
 use super::{AgentConfig, ChunkText, ms};
 use crate::playback::ChunkId;
 use crate::vad::{Segmenter, VadEvent};
@@ -37,6 +38,8 @@ struct Pause {
     transcript_request: RequestId,
     deadline: Option<u64>,
     transcript: Option<String>,
+    /// Where the pause's transcription ends.
+    transcribed_to: u64,
 }
 
 /// Whether a prepared reply may be heard yet.
@@ -62,6 +65,8 @@ pub(super) struct Reply {
     speech_end: u64,
     /// What the user said.
     user_text: String,
+    /// Where the transcription of `user_text` ends.
+    transcribed_to: u64,
     /// Until the turn ends, the reply is prepared but held, and dropped if the user goes on.
     floor: Floor,
     chunker: Box<dyn ChunkText>,
@@ -96,6 +101,8 @@ pub struct Agent {
     /// A transcription started at the first silent VAD chunk, before the pause is confirmed,
     /// and its text once known.
     pub(super) early_transcript: Option<(RequestId, Option<String>)>,
+    /// The current utterance's settled segments (see [`super::said`]).
+    pub(super) said: Said,
     pub(super) playout: Playout,
     /// Interrupted turns waiting for the transport to carry out their flush (its epoch): their
     /// heard text is taken from where playback really stopped; with what the user acknowledged.
@@ -125,6 +132,7 @@ impl Agent {
             last_overlap: None,
             reply: None,
             early_transcript: None,
+            said: Said::default(),
             playout: Playout::default(),
             cuts_pending: VecDeque::new(),
             holds: 0,
@@ -275,7 +283,8 @@ impl Agent {
         };
         if probability < self.config.vad.neg_threshold && self.early_transcript.is_none() {
             let request = self.request_id();
-            let audio = self.audio_between(utterance_start, self.now);
+            let audio = self.audio_between(self.said.from(utterance_start), self.now);
+            self.said.requested_to = self.now;
             self.emit(Output::Transcribe { request, audio });
             self.early_transcript = Some((request, None));
         }
@@ -299,15 +308,22 @@ impl Agent {
                 turn: reply.turn,
                 at: self.now,
             });
+            // What the reply answered stays said: the next transcription covers what follows.
+            self.said.settle_all(reply.user_text, reply.transcribed_to);
             self.user = User::Speaking {
                 utterance_start: reply.utterance_start,
                 resumed_from: Some(reply.speech_end),
             };
             return;
         }
-        if let User::Paused(p) = &self.user {
-            let request = p.transcript_request;
-            self.emit(Output::Abandon(request));
+        match &self.user {
+            // The user goes on after a pause: its transcription is kept as a segment.
+            User::Paused(p) => {
+                self.said
+                    .settle(p.transcript_request, p.transcript.clone(), p.transcribed_to)
+            }
+            User::Silent => self.said.clear(),
+            User::Speaking { .. } => {}
         }
         let preroll = ms(self.config.turns.preroll_ms);
         self.user = match &self.user {
@@ -348,7 +364,8 @@ impl Agent {
             Some(early) => early,
             None => {
                 let request = self.request_id();
-                let audio = self.audio_between(utterance_start, self.now);
+                let audio = self.audio_between(self.said.from(utterance_start), self.now);
+                self.said.requested_to = self.now;
                 self.emit(Output::Transcribe { request, audio });
                 (request, None)
             }
@@ -361,6 +378,7 @@ impl Agent {
             transcript_request,
             deadline: None,
             transcript,
+            transcribed_to: self.said.requested_to,
         });
     }
 
@@ -404,7 +422,7 @@ impl Agent {
     }
 
     fn on_transcript(&mut self, request: RequestId, text: String) {
-        if self.overlap_transcript(request, &text) {
+        if self.overlap_transcript(request, &text) || self.said.on_transcript(request, &text) {
             return;
         }
         if let Some((early, transcript)) = &mut self.early_transcript
@@ -428,7 +446,11 @@ impl Agent {
         let User::Paused(pause) = &self.user else {
             return;
         };
-        let Some(text) = &pause.transcript else {
+        let Some(text) = pause
+            .transcript
+            .as_deref()
+            .and_then(|t| self.said.with_tail(t))
+        else {
             return;
         };
         let floor = match pause.deadline {
@@ -438,9 +460,10 @@ impl Agent {
                 detected_at: pause.detected_at,
             },
         };
-        let text = text.trim().to_owned();
         let (utterance_start, speech_end) = (pause.utterance_start, pause.speech_end);
+        let transcribed_to = pause.transcribed_to;
         self.user = User::Silent;
+        self.said.clear();
         if text.is_empty() {
             return; // nothing intelligible was said
         }
@@ -457,6 +480,7 @@ impl Agent {
             utterance_start,
             speech_end,
             user_text: text,
+            transcribed_to,
             floor,
             chunker: (self.new_chunker)(),
             chunk_texts: Vec::new(),

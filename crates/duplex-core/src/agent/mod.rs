@@ -11,6 +11,7 @@ mod core;
 mod endpoint;
 mod io;
 mod playout;
+mod said;
 
 pub use core::Agent;
 pub use endpoint::EndpointConfig;
