@@ -43,7 +43,7 @@ pub fn start() {
             return;
         };
         let spawned = std::thread::Builder::new()
-            .name("duplex-cpu".into())
+            .name("cpu-load-sampler".into()) // process-wide: not one of a session's "duplex-" threads
             .spawn(move || {
                 let mut smoothed: Option<f64> = None;
                 loop {

@@ -4,6 +4,9 @@
 //! channel that only the session drains: a deadlock. Now jobs wait in the session's outbox, and
 //! the whole reply is generated, spoken and heard.
 
+#[path = "support/fake_vad.rs"]
+mod fake_vad;
+
 use std::time::Duration;
 
 use duplex::agent::AgentEvent;
@@ -12,19 +15,9 @@ use duplex::config::Config;
 use duplex::runtime::{EngineError, Engines, Respond, SessionEventKind, Speak, Transcribe};
 use duplex::transport::file::{Pace, converse};
 use duplex::turn::{TurnError, TurnScorer};
-use duplex::vad::{SpeechProbability, VAD_CHUNK, VadError};
+use fake_vad::LoudIsSpeech;
 
 const SENTENCES: usize = 1_000;
-
-/// Speech wherever the signal is loud.
-struct LoudIsSpeech;
-impl SpeechProbability for LoudIsSpeech {
-    fn probability(&mut self, chunk: &[f32; VAD_CHUNK]) -> Result<f32, VadError> {
-        let rms = (chunk.iter().map(|s| s * s).sum::<f32>() / VAD_CHUNK as f32).sqrt();
-        Ok(if rms > 0.05 { 0.95 } else { 0.02 })
-    }
-    fn reset(&mut self) {}
-}
 
 struct Words;
 impl Transcribe for Words {

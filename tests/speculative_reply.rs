@@ -3,6 +3,9 @@
 //! prompt holds the user's whole utterance once and no trace of the dropped reply. The runtime
 //! with fake speech engines and the real turn manager and memory over a recording backend.
 
+#[path = "support/fake_vad.rs"]
+mod fake_vad;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,27 +19,24 @@ use duplex::llm::{
 use duplex::runtime::{EngineError, Engines, SessionEventKind, Speak, Transcribe};
 use duplex::transport::file::{OUTPUT_RATE, Pace, converse};
 use duplex::turn::{TurnError, TurnScorer};
-use duplex::vad::{SpeechProbability, VAD_CHUNK, VadError};
+use fake_vad::LoudIsSpeech;
 
-/// Speech wherever the signal is loud.
-struct LoudIsSpeech;
-impl SpeechProbability for LoudIsSpeech {
-    fn probability(&mut self, chunk: &[f32; VAD_CHUNK]) -> Result<f32, VadError> {
-        let rms = (chunk.iter().map(|s| s * s).sum::<f32>() / VAD_CHUNK as f32).sqrt();
-        Ok(if rms > 0.05 { 0.95 } else { 0.02 })
-    }
-    fn reset(&mut self) {}
-}
-
-/// The words said so far: the first phrase, or both once the audio holds the second.
-struct ByLength;
-impl Transcribe for ByLength {
+/// The words in the audio: the first phrase is a tone at 0.3, the second one at 0.5.
+struct TwoPhrases;
+impl Transcribe for TwoPhrases {
     fn transcribe(&mut self, audio: &[f32], _: &CancelToken) -> Result<String, EngineError> {
-        Ok(if audio.len() < 16_000 * 2 {
-            "I was thinking".into()
-        } else {
-            "I was thinking about the weekend".into()
-        })
+        let peaks: Vec<f32> = audio
+            .chunks(320)
+            .map(|f| f.iter().fold(0.0f32, |m, s| m.max(s.abs())))
+            .collect();
+        let mut words = Vec::new();
+        if peaks.iter().any(|p| (0.25..0.35).contains(p)) {
+            words.push("I was thinking");
+        }
+        if peaks.iter().any(|p| *p > 0.45) {
+            words.push("about the weekend");
+        }
+        Ok(words.join(" "))
     }
 }
 
@@ -90,9 +90,9 @@ impl Speak for Hum {
     }
 }
 
-fn tone(seconds: f32) -> Vec<f32> {
+fn tone(seconds: f32, level: f32) -> Vec<f32> {
     (0..(16_000.0 * seconds) as usize)
-        .map(|i| 0.3 * (i as f32 * 0.05).sin())
+        .map(|i| level * (i as f32 * 0.05).sin())
         .collect()
 }
 
@@ -106,16 +106,16 @@ fn a_dropped_speculative_reply_leaves_no_trace_in_the_history() {
     );
     let engines = Engines {
         vad: Box::new(LoudIsSpeech),
-        asr: Box::new(ByLength),
+        asr: Box::new(TwoPhrases),
         turn: Box::new(Unfinished),
         llm: Box::new(llm),
         tts: Box::new(Hum),
     };
     // A phrase, a 600 ms pause (long enough to be transcribed and answered, shorter than the
     // 1.2 s an unfinished turn waits for), the rest of the sentence, then silence.
-    let mut input = tone(1.0);
+    let mut input = tone(1.0, 0.3);
     input.extend(vec![0.0; 16_000 * 6 / 10]);
-    input.extend(tone(1.2));
+    input.extend(tone(1.2, 0.5));
     input.extend(vec![0.0; 16_000 * 4]);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
