@@ -41,7 +41,9 @@ pub enum TransportOut {
 /// A recorded event: what happened, at which input sample, and when on the wall clock.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionEvent {
-    /// Input sample position when it happened.
+    /// Input sample position when it was recorded; `recorded_at` in JSON, because an agent
+    /// event carries its own `at` (when it happened) beside it.
+    #[serde(rename = "recorded_at")]
     pub at: u64,
     /// Milliseconds since the session started (wall clock, for metrics only).
     pub wall_ms: f64,
@@ -130,4 +132,26 @@ pub struct SessionIo {
     pub events: mpsc::Sender<SessionEvent>,
     /// Counters shared with the transport.
     pub status: Arc<SessionStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::AgentEvent;
+
+    #[test]
+    fn an_event_s_json_has_each_key_once() {
+        let event = SessionEvent {
+            at: 3_200,
+            wall_ms: 12.5,
+            kind: SessionEventKind::Agent(AgentEvent::UserSpeechStart { at: 1_600 }),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(json.matches("\"at\":").count(), 1, "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (value["at"].as_u64(), value["recorded_at"].as_u64()),
+            (Some(1_600), Some(3_200))
+        );
+    }
 }

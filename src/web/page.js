@@ -54,7 +54,7 @@ const agentLines = new Map();
 
 function onEvent(e) {
   if (state.events.length < 500) {
-    state.events.push({ event: e.event || e.stage, at: e.at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
+    state.events.push({ event: e.event || e.stage, at: e.at ?? e.recorded_at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
   }
   switch (e.event) {
     case 'user_text':

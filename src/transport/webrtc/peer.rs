@@ -179,7 +179,7 @@ pub async fn answer_offer(
         .with_media_engine(media)
         .with_interceptor_registry(registry)
         .with_handler(handler)
-        .with_udp_addrs(vec![format!("{}:0", options.rtc_ip)])
+        .with_udp_addrs(vec![udp_bind_addr(options.rtc_ip)])
         .build()
         .await
         .map_err(failed("create the peer connection"))?;
@@ -260,4 +260,23 @@ async fn negotiate(
             detail: "no local description after set_local_description".into(),
         })?;
     Ok((speaker, ssrc, payload_type, answer.sdp))
+}
+
+/// The address the peer's UDP socket binds: any port on `ip` (IPv6 in brackets).
+fn udp_bind_addr(ip: IpAddr) -> String {
+    std::net::SocketAddr::new(ip, 0).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_and_ipv6_bind_addresses_parse() {
+        for ip in ["127.0.0.1", "::1", "fe80::1"] {
+            let addr = udp_bind_addr(ip.parse().unwrap());
+            let parsed: std::net::SocketAddr = addr.parse().expect("a socket address");
+            assert_eq!((parsed.ip().to_string(), parsed.port()), (ip.to_owned(), 0));
+        }
+    }
 }
