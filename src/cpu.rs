@@ -30,12 +30,6 @@ pub fn threads_for(wanted: u32) -> u32 {
     wanted.clamp(1, free.max(1))
 }
 
-/// Cores busy with other processes, as last smoothed (for reports).
-pub fn others_busy() -> f64 {
-    start();
-    f64::from(OTHERS_BUSY.load(Ordering::Relaxed)) / 100.0
-}
-
 /// Starts sampling (once per process), so that the figure is known by the time a job asks.
 pub fn start() {
     SAMPLER.get_or_init(|| {

@@ -8,7 +8,9 @@ use duplex::asr::WhisperModel;
 use duplex::audio::{FRAME_SAMPLES, PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::conversation_report::summarize;
-use duplex::fixtures::{CONVERSATION_FIXTURE, CONVERSATION_QUESTIONS, fixture_path, manifest};
+use duplex::fixtures::{
+    CONVERSATION_FIXTURE, CONVERSATION_QUESTIONS, Fixture, fixture_path, manifest,
+};
 use duplex::runtime::load_local_engines;
 use duplex::transport::file::{Pace, converse};
 use serde_json::json;
@@ -38,13 +40,12 @@ enum BenchKind {
 }
 
 /// Every fixture of the manifest with speech in it, except the joined conversation.
-fn default_fixtures() -> anyhow::Result<Vec<String>> {
-    Ok(manifest()
-        .map_err(anyhow::Error::msg)?
-        .into_iter()
+fn default_fixtures(manifest: &[Fixture]) -> Vec<String> {
+    manifest
+        .iter()
         .filter(|f| f.reference.is_some() && f.file != CONVERSATION_FIXTURE)
-        .map(|f| f.file)
-        .collect())
+        .map(|f| f.file.clone())
+        .collect()
 }
 
 /// A 20 ms frame counts as voiced above this RMS (-40 dBFS).
@@ -90,13 +91,13 @@ pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         BenchKind::Quality(a) => return super::bench_quality::run(config, a),
         BenchKind::Latency { fixtures, output } => (fixtures, output),
     };
+    let references = manifest().map_err(anyhow::Error::msg)?;
     let fixtures = if fixtures.is_empty() {
-        default_fixtures()?
+        default_fixtures(&references)
     } else {
         fixtures
     };
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
-    let references = manifest().map_err(anyhow::Error::msg)?;
     let mut heard_pairs = Vec::new();
     let mut rows = Vec::new();
     let mut latencies = Vec::new();

@@ -8,44 +8,26 @@ use std::collections::BTreeMap;
 use duplex::agent::{AgentEvent, TurnId};
 use duplex::runtime::SessionEventKind;
 use duplex::transport::file::Conversation;
+use duplex::tts::{inner_marks, quiet_stretches};
 use serde_json::json;
 
 /// Silences longer than this inside a reply are counted.
 pub const GAP_MS: f64 = 120.0;
 /// Output below this level (-40 dBFS) is silence.
 const SILENT: f32 = 0.01;
-/// The silence scan's step.
-const STEP_MS: usize = 10;
 
 fn ends_with_mark(text: &str) -> bool {
     text.trim_end()
         .ends_with(['.', ',', ';', ':', '!', '?', '-', '…', '—'])
 }
 
-fn has_inner_mark(text: &str) -> bool {
-    let body = text
-        .trim_end()
-        .trim_end_matches(['.', ',', ';', ':', '!', '?', '"']);
-    body.contains(['.', ',', ';', ':', '!', '?', '—'])
-}
-
-/// Lengths (ms) of the silent stretches longer than [`GAP_MS`] in `audio`.
+/// Lengths (ms) of the silent stretches longer than [`GAP_MS`] inside `audio`.
 fn inner_silences(audio: &[f32], rate: u32) -> Vec<f64> {
-    let step = rate as usize * STEP_MS / 1000;
-    let mut found = Vec::new();
-    let mut run = 0usize;
-    for frame in audio.chunks(step) {
-        if frame.iter().all(|s| s.abs() < SILENT) {
-            run += frame.len();
-            continue;
-        }
-        let ms = run as f64 * 1000.0 / f64::from(rate);
-        if ms > GAP_MS {
-            found.push(ms);
-        }
-        run = 0;
-    }
-    found
+    quiet_stretches(audio, rate)
+        .into_iter()
+        .map(|(_, len)| len as f64 * 1000.0 / f64::from(rate))
+        .filter(|ms| *ms > GAP_MS)
+        .collect()
 }
 
 /// The gaps of every reply in `conversation`, as JSON: how many fell at punctuation and the
@@ -91,7 +73,7 @@ pub fn reply_gaps(conversation: &Conversation) -> serde_json::Value {
         let text = text_of(id.turn, id.chunk);
         let mut gaps: Vec<(f64, bool)> = inner_silences(&span[first..=last], rate)
             .into_iter()
-            .map(|ms| (ms, has_inner_mark(&text)))
+            .map(|ms| (ms, inner_marks(&text) > 0))
             .collect();
         if let Some((_, next_start)) = next {
             // The join: from this chunk's last sound to the next chunk's first.

@@ -21,35 +21,44 @@ const PAUSE_LEVEL: f32 = 0.01;
 pub const UNMARKED_PAUSE_MS: u32 = 100;
 
 /// Marks inside `text` that call for a pause (not counting the final one).
-fn inner_marks(text: &str) -> usize {
+pub fn inner_marks(text: &str) -> usize {
     let body = text
         .trim_end()
         .trim_end_matches(['.', ',', ';', ':', '!', '?', '"', ')']);
     body.matches([',', ';', ':', '.', '!', '?', '—']).count()
 }
 
-/// Shortens the pauses inside `samples` (at `rate` Hz) that `text`'s marks do not account
-/// for: the longest pauses, one per inner mark, are kept; the others lose their middle down to
-/// [`UNMARKED_PAUSE_MS`].
-pub fn shorten_unmarked_pauses(samples: &mut Vec<f32>, rate: u32, text: &str) {
+/// The stretches of 10 ms frames quieter than -40 dBFS inside `samples` (at `rate` Hz), as
+/// (first sample, length): sound comes before and after each.
+pub fn quiet_stretches(samples: &[f32], rate: u32) -> Vec<(usize, usize)> {
     let step = (rate / 100) as usize; // 10 ms
-    let longest = UNMARKED_PAUSE_MS as usize * rate as usize / 1000;
-    let mut pauses = Vec::new(); // (start, len) in samples
+    let mut stretches = Vec::new();
     let mut run_start = None;
     for (i, frame) in samples.chunks(step).enumerate() {
         let quiet = frame.iter().all(|s| s.abs() < PAUSE_LEVEL);
         match (quiet, run_start) {
             (true, None) => run_start = Some(i * step),
             (false, Some(start)) => {
-                let len = i * step - start;
-                if start > 0 && len > longest {
-                    pauses.push((start, len));
+                if start > 0 {
+                    stretches.push((start, i * step - start));
                 }
                 run_start = None;
             }
             _ => {}
         }
     }
+    stretches
+}
+
+/// Shortens the pauses inside `samples` (at `rate` Hz) that `text`'s marks do not account
+/// for: the longest pauses, one per inner mark, are kept; the others lose their middle down to
+/// [`UNMARKED_PAUSE_MS`].
+pub fn shorten_unmarked_pauses(samples: &mut Vec<f32>, rate: u32, text: &str) {
+    let longest = UNMARKED_PAUSE_MS as usize * rate as usize / 1000;
+    let mut pauses: Vec<(usize, usize)> = quiet_stretches(samples, rate)
+        .into_iter()
+        .filter(|&(_, len)| len > longest)
+        .collect();
     pauses.sort_by_key(|&(_, len)| std::cmp::Reverse(len));
     let mut cut: Vec<(usize, usize)> = pauses.into_iter().skip(inner_marks(text)).collect();
     cut.sort_unstable();

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use duplex_core::cancel::CancelToken;
+pub use edges::{inner_marks, quiet_stretches};
 pub use phonemize::{Clause, PhonemeIds, Phonemizer, Utterance, find_espeak_data, split_clauses};
 pub use piper::{PiperVoice, SpeechPiece, VoiceFile};
 
