@@ -95,8 +95,9 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs_without_waiting_fo
     let mut sim = Sim::new(AgentConfig::default(), engines());
     sim.run(&mut vad(), &audio("goforward.wav"), 6000);
 
-    let detected = sim.times_of(|o| matches!(o, Output::ScoreTurn { .. }));
-    assert_eq!(detected.len(), 1, "one pause, one score request");
+    // The pause is confirmed when its speech end is reported.
+    let detected = sim.times_of(|o| matches!(o, Output::Event(AgentEvent::UserSpeechEnd { .. })));
+    assert_eq!(detected.len(), 1, "one pause");
     let d = detected[0];
     // Transcription started at the first silent VAD chunk, before the pause was confirmed; the
     // requests abandoned earlier (silences inside the utterance) got no transcript.
@@ -104,24 +105,50 @@ fn reply_starts_exactly_at_endpoint_delay_plus_declared_costs_without_waiting_fo
     let t = *transcribed.last().unwrap();
     assert!(t < d, "transcription starts before the pause is confirmed");
     assert_eq!(sim.abandoned.len(), transcribed.len() - 1);
-    let end_of_turn = first_end_of_turn(&sim);
-    // Complete score: the turn ends as soon as both score (50 ms) and transcript (120 ms) are in.
-    let answered = (d + ms(50)).max(t + ms(120));
-    assert_eq!(end_of_turn, answered);
     // The reply does not wait for the score: it is generated as soon as the pause is confirmed
     // and transcribed, and held until the turn ends.
     let generate = sim.times_of(|o| matches!(o, Output::Generate { .. }));
     assert_eq!(generate, vec![d.max(t + ms(120))]);
+    // The turn-end score is asked for at the reply's first token (80 ms), beside token-by-token
+    // generation rather than beside Whisper; a complete score (50 ms) ends the turn at once.
+    let first_token = generate[0] + ms(80);
+    let scored = sim.times_of(|o| matches!(o, Output::ScoreTurn { .. }));
+    assert_eq!(scored, vec![first_token]);
+    let end_of_turn = first_end_of_turn(&sim);
+    assert_eq!(end_of_turn, first_token + ms(50));
     // First chunk "Sure, I will." is complete at the third token; then 40 ms of synthesis. It
     // plays when it is ready or when the turn ends, whichever is later.
     let ready = generate[0] + ms(80) + 2 * ms(20) + ms(40);
     let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
     assert_eq!(first_play, ready.max(end_of_turn));
-    assert!(first_play < answered + ms(80) + 2 * ms(20) + ms(40));
     // The endpoint delay itself: from the end of speech to the pause being detected.
     let speech_end = first_speech_end(&sim);
     let min_silence = ms(AgentConfig::default().vad.min_silence_ms);
     assert!(d >= speech_end + min_silence && d <= speech_end + min_silence + ms(32 + 20));
+    assert_eq!(
+        assistant_texts(&sim),
+        vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]
+    );
+}
+
+#[test]
+fn the_score_is_asked_for_200_ms_after_the_pause_when_no_token_comes() {
+    // The LLM's first token takes 600 ms: the score does not wait for it beyond 200 ms.
+    let slow_llm = FakeEngines {
+        first_token_ms: 600,
+        ..engines()
+    };
+    let mut sim = Sim::new(AgentConfig::default(), slow_llm);
+    sim.run(&mut vad(), &audio("goforward.wav"), 6000);
+    let d = sim.times_of(|o| matches!(o, Output::Event(AgentEvent::UserSpeechEnd { .. })))[0];
+    let scored = sim.times_of(|o| matches!(o, Output::ScoreTurn { .. }));
+    assert_eq!(scored.len(), 1, "one score request");
+    assert!(
+        scored[0] >= d + ms(200) && scored[0] <= d + ms(200 + 20),
+        "asked for at {} ms, pause confirmed at {} ms",
+        scored[0] / 16,
+        d / 16
+    );
     assert_eq!(
         assistant_texts(&sim),
         vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]

@@ -14,6 +14,10 @@ use crate::vad::{Segmenter, VadEvent};
 /// Audio the turn-end model looks at: the last 8 s.
 const SCORE_WINDOW: u64 = 8 * 16_000;
 
+/// How long after a pause is confirmed its turn-end score may wait for the reply's first token
+/// (see [`Agent::send_score`]): 200 ms.
+const SCORE_DEFER: u64 = 200 * 16;
+
 /// The user's side of the floor.
 #[derive(Debug, Clone)]
 enum User {
@@ -35,6 +39,8 @@ struct Pause {
     speech_end: u64,
     detected_at: u64,
     score_request: RequestId,
+    /// Whether the score was asked for (it waits for the reply's first token).
+    score_sent: bool,
     transcript_request: RequestId,
     deadline: Option<u64>,
     transcript: Option<String>,
@@ -49,6 +55,8 @@ enum Floor {
     AwaitingScore {
         request: RequestId,
         detected_at: u64,
+        /// Whether the score was asked for.
+        sent: bool,
     },
     /// The turn ends at this input position, unless the user goes on first.
     At(u64),
@@ -165,11 +173,22 @@ impl Agent {
         self.finish_cuts(true);
     }
 
-    /// The next time at which the agent will act without new input (a turn-end deadline), so a
+    /// The next time at which the agent will act without new input (a turn-end deadline, or a
+    /// deferred turn-end score falling due), so a
     /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
     pub fn next_deadline(&self) -> Option<u64> {
+        if let User::Paused(p) = &self.user
+            && !p.score_sent
+        {
+            return Some(p.detected_at + SCORE_DEFER);
+        }
         match self.reply.as_ref()?.floor {
             Floor::At(until) => Some(until),
+            Floor::AwaitingScore {
+                detected_at,
+                sent: false,
+                ..
+            } => Some(detected_at + SCORE_DEFER),
             Floor::AwaitingScore { .. } | Floor::Taken => None,
         }
     }
@@ -201,7 +220,48 @@ impl Agent {
             }
         }
         self.maybe_start_reply();
+        self.maybe_send_score(false);
         self.maybe_end_turn();
+    }
+
+    /// Asks for the turn-end score of the current pause if it is due: at once when `now` says
+    /// so (the reply's first token is in), else once the pause is [`SCORE_DEFER`] old.
+    ///
+    /// The score is only needed when the first audio is ready to play. Asked for as the pause
+    /// is confirmed, it ran beside Whisper and the LLM's prefill, the two stages that use both
+    /// cores, and slowed them; after the first token it runs beside token-by-token generation,
+    /// which leaves a core free.
+    fn maybe_send_score(&mut self, now: bool) {
+        let due = |detected_at: u64| now || self.now >= detected_at + SCORE_DEFER;
+        let (request, detected_at) = match (&mut self.user, self.reply.as_mut()) {
+            (User::Paused(p), _) if !p.score_sent && due(p.detected_at) => {
+                p.score_sent = true;
+                (p.score_request, p.detected_at)
+            }
+            (
+                _,
+                Some(Reply {
+                    floor:
+                        Floor::AwaitingScore {
+                            request,
+                            detected_at,
+                            sent: sent @ false,
+                        },
+                    ..
+                }),
+            ) if due(*detected_at) => {
+                *sent = true;
+                (*request, *detected_at)
+            }
+            _ => return,
+        };
+        self.send_score(request, detected_at);
+    }
+
+    /// Asks for the turn-end score of a pause confirmed at `detected_at`, on the audio up to it.
+    fn send_score(&mut self, request: RequestId, detected_at: u64) {
+        let audio = self.audio_between(detected_at.saturating_sub(SCORE_WINDOW), detected_at);
+        self.emit(Output::ScoreTurn { request, audio });
     }
 
     pub(super) fn emit(&mut self, output: Output) {
@@ -355,11 +415,6 @@ impl Agent {
     pub(super) fn pause(&mut self, utterance_start: u64, speech_end: u64) {
         self.event(AgentEvent::UserSpeechEnd { at: speech_end });
         let score_request = self.request_id();
-        let score_audio = self.audio_between(self.now.saturating_sub(SCORE_WINDOW), self.now);
-        self.emit(Output::ScoreTurn {
-            request: score_request,
-            audio: score_audio,
-        });
         let (transcript_request, transcript) = match self.early_transcript.take() {
             Some(early) => early,
             None => {
@@ -375,6 +430,7 @@ impl Agent {
             speech_end,
             detected_at: self.now,
             score_request,
+            score_sent: false,
             transcript_request,
             deadline: None,
             transcript,
@@ -407,6 +463,7 @@ impl Agent {
             && let Floor::AwaitingScore {
                 request: awaited,
                 detected_at,
+                ..
             } = reply.floor
             && awaited == request
         {
@@ -458,6 +515,7 @@ impl Agent {
             None => Floor::AwaitingScore {
                 request: pause.score_request,
                 detected_at: pause.detected_at,
+                sent: pause.score_sent,
             },
         };
         let (utterance_start, speech_end) = (pause.utterance_start, pause.speech_end);
@@ -532,6 +590,7 @@ impl Agent {
         let chunks = reply.chunker.push(text);
         if first {
             self.event(AgentEvent::FirstToken { turn, at: now });
+            self.maybe_send_score(true);
         }
         self.synthesize(turn, chunks);
     }
