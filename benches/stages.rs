@@ -1,6 +1,7 @@
 //! Stage bench for listening: VAD cost per second of audio, and Whisper latency and real-time
 //! factor per fixture segment, with the encoder context sized to the segment and with the full
-//! 30 s window. Writes JSON to `bench-results/stages.json` and prints it.
+//! 30 s window (back to back), and with 1 and 2 threads after 300 ms of idle each (as in a
+//! conversation). Writes JSON to `bench-results/stages.json` and prints it.
 //!
 //! Run: `cargo bench --bench stages` (after `bash scripts/setup.sh`).
 
@@ -16,6 +17,9 @@ use serde_json::json;
 
 /// Timed repetitions per measurement; the median is reported.
 const REPEATS: usize = 3;
+
+/// Idle time before each transcription in the after-idle measurement.
+const IDLE_BEFORE: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -111,9 +115,35 @@ fn main() {
         }));
     }
 
+    // Whisper after idle: the cores rest between utterances in a conversation (the user is
+    // speaking), and waking them for each graph costs a multi-threaded decode more than it gains.
+    let mut after_idle = Vec::new();
+    for threads in [1, 2] {
+        let asr_config = AsrConfig {
+            threads,
+            ..config.asr.clone()
+        };
+        let model = WhisperModel::load(&config.models, &asr_config).expect("whisper loads");
+        let mut session = model.session().expect("state");
+        session.transcribe(&speech[0].2, None).expect("warm-up");
+        let mut times = Vec::new();
+        for (_, _, utterance) in &speech {
+            std::thread::sleep(IDLE_BEFORE);
+            let started = Instant::now();
+            session.transcribe(utterance, None).expect("asr");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        after_idle.push(json!({
+            "threads": threads,
+            "idle_before_ms": IDLE_BEFORE.as_millis() as u64,
+            "median_latency_ms": median(times),
+        }));
+    }
+
     let report = json!({
         "bench": "stages",
         "threads": config.asr.threads,
+        "asr_after_idle": after_idle,
         "vad": {
             "audio_s": audio_s,
             "chunks": chunks,

@@ -214,3 +214,50 @@ fn a_network_drop_ends_the_session_on_its_own() {
     assert_eq!(report["healthAfter"]["sessions"], 0);
     assert_eq!(report["serverExit"], 0);
 }
+
+#[test]
+fn a_page_from_another_origin_cannot_start_a_call_and_the_real_page_can() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("cross-origin", SHORT_FIXTURE);
+    let attempts = report["foreignAttempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 8, "{report}");
+    // The preflighted request never reaches the server's handler: the browser refuses it.
+    for attempt in attempts.iter().filter(|a| a["kind"] == "sdp") {
+        assert_eq!(attempt["sent"], false, "{report}");
+    }
+    assert_eq!(report["sessionsAfterForeign"], 0, "{report}");
+    let refused = report["serverLog"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|l| l.as_str().is_some_and(|l| l.contains("offer refused")))
+        .count();
+    assert!(refused >= 4, "the simple requests were refused: {report}");
+    assert_eq!(report["sessionsDuring"], 1, "{report}");
+    assert_eq!(report["healthAfter"]["sessions"], 0);
+    assert_eq!(report["serverExit"], 0);
+}
+
+#[test]
+fn a_browser_on_the_lan_talks_over_https_with_a_self_signed_certificate() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("https-lan", SHORT_FIXTURE);
+    let url = report["url"].as_str().expect("url");
+    assert!(url.starts_with("https://10.7.0.1:"), "{report}");
+    // Not localhost: the microphone is given only because the page is served over HTTPS.
+    assert_eq!(report["secureContext"], true, "{report}");
+    assert!(
+        report["fingerprint"]
+            .as_str()
+            .is_some_and(|f| f.len() == 95),
+        "the fingerprint is printed: {report}"
+    );
+    assert_eq!(report["sessionsDuring"], 1);
+    assert_answered(&report["calls"][0], SHORT_REFERENCE);
+    assert_eq!(report["healthAfter"]["sessions"], 0);
+    assert_eq!(report["serverExit"], 0);
+}

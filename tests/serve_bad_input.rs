@@ -136,3 +136,185 @@ fn bad_offers_get_4xx_with_a_message_and_the_server_keeps_serving() {
         .read_to_string(&mut stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// POSTs a minimal offer with exactly these headers (Host included) over a plain TCP
+/// connection; returns the status and the text.
+fn offer_with(server: &Server, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::Write;
+    let addr = server.url.trim_start_matches("http://");
+    let body = format!("{SESSION}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
+    let mut request = String::from("POST /offer HTTP/1.1\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let text = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, t)| t)
+        .to_owned();
+    (status, text)
+}
+
+fn metrics(server: &Server) -> String {
+    agent()
+        .get(&format!("{}/metrics", server.url))
+        .call()
+        .expect("GET /metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics text")
+}
+
+/// A refused offer: what it is, its headers, the status and a word of the message expected.
+type RefusalCase = (&'static str, Vec<(&'static str, String)>, u16, &'static str);
+
+#[test]
+fn offers_from_other_sites_are_refused_before_any_work_and_counted() {
+    let server = start();
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let port = host.rsplit(':').next().unwrap().to_owned();
+    let cases: Vec<RefusalCase> = vec![
+        (
+            "a simple cross-site request",
+            vec![
+                ("Host", host.clone()),
+                ("Content-Type", "text/plain;charset=UTF-8".into()),
+                ("Origin", "https://evil.example".into()),
+            ],
+            415,
+            "application/sdp",
+        ),
+        (
+            "another site's page",
+            vec![
+                ("Host", host.clone()),
+                ("Content-Type", "application/sdp".into()),
+                ("Origin", "https://evil.example".into()),
+            ],
+            403,
+            "--allow-origin",
+        ),
+        (
+            "a rebound host name",
+            vec![
+                ("Host", format!("evil.example:{port}")),
+                ("Content-Type", "application/sdp".into()),
+                ("Origin", format!("http://evil.example:{port}")),
+            ],
+            403,
+            "host name",
+        ),
+    ];
+    for (name, headers, status, message) in cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (got, text) = offer_with(&server, &headers);
+        assert_eq!(got, status, "{name}: {text}");
+        assert!(text.contains(message), "{name}: {text}");
+        assert_eq!(healthy(&server)["sessions"], 0, "{name}");
+    }
+    // The page's own origin passes the checks (the offer itself is then judged: 400 here).
+    let own = format!("http://{host}");
+    let (got, text) = offer_with(
+        &server,
+        &[
+            ("Host", host.as_str()),
+            ("Content-Type", "application/sdp"),
+            ("Origin", own.as_str()),
+        ],
+    );
+    assert_eq!(got, 400, "{text}");
+    let text = metrics(&server);
+    assert!(
+        text.contains("duplex_offers_refused_total{reason=\"origin\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("duplex_offers_refused_total{reason=\"bad_offer\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("duplex_sessions_live 0"), "{text}");
+}
+
+#[test]
+fn slow_and_oversized_clients_are_cut_off_while_the_page_still_answers() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let server = start();
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    // 200 clients that send a request line and then trickle a header, one byte a second.
+    let mut slow: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .expect("write");
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let mut page = agent()
+        .get(&server.url)
+        .call()
+        .expect("GET / beside 200 slow clients");
+    let page_ms = started.elapsed().as_millis();
+    assert!(
+        page.body_mut()
+            .read_to_string()
+            .expect("page")
+            .contains("Talk")
+    );
+    println!("GET / beside 200 slow clients: {page_ms} ms");
+    // A body that declares 1 TB is refused at once, not read.
+    let mut big = TcpStream::connect(&addr).expect("connect");
+    big.write_all(
+        format!(
+            "POST /offer HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/sdp\r\nContent-Length: 1000000000000\r\n\r\nv=0\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    big.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let mut answer = [0u8; 64];
+    let n = big.read(&mut answer).expect("an answer within 3 s");
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    // The slow clients are cut off once the header timeout (5 s) has passed.
+    std::thread::sleep(Duration::from_secs(7));
+    let mut closed = 0;
+    for s in &mut slow {
+        let _ = s.write_all(b"a");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut buf = [0u8; 256];
+        // A cut-off connection reads an end of file (after hyper's 408, if it sent one) or fails.
+        match s.read(&mut buf) {
+            Ok(_) => closed += 1,
+            Err(e)
+                if e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut =>
+            {
+                closed += 1
+            }
+            Err(_) => {}
+        }
+    }
+    assert_eq!(closed, 200, "every slow client was cut off");
+    assert_eq!(healthy(&server)["sessions"], 0);
+}

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,8 @@ use anyhow::{Context, bail};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
 use duplex::transport::webrtc::{IceServer, PeerOptions};
-use duplex::web::{AppState, ReplyMode, ServeOptions, SessionRegistry, serve};
+use duplex::web::tls::TlsSource;
+use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
 
 /// Arguments of `duplex serve`.
 #[derive(clap::Args)]
@@ -34,13 +36,40 @@ pub struct ServeArgs {
     /// Most conversations at once (each runs its own engines and LLM worker).
     #[arg(long, default_value_t = 4)]
     max_sessions: usize,
+    /// Most conversations at once from one client address.
+    #[arg(long, default_value_t = 2)]
+    max_sessions_per_client: usize,
+    /// Another origin whose pages may start calls (repeatable), e.g. https://duplex.lan:8443;
+    /// by default only the page this server serves, reached by an IP address or localhost.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Browsers give the
+    /// microphone only to https pages (and localhost), so another machine needs HTTPS.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for localhost, the --rtc-ip address and the
+    /// --allow-origin names, made once and kept in --tls-dir; its fingerprint is printed so
+    /// that you can check it when the browser warns about it.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// Where --tls-self-signed keeps its certificate and key.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_tls_dir())]
+    tls_dir: PathBuf,
     /// MEASUREMENT TOOL, not a conversation: answer every utterance with a fixed tone this
     /// many milliseconds after the caller stops, to measure the transport's own overhead.
     #[arg(long, value_name = "MS")]
     measure_tone_after_ms: Option<u64>,
 }
 
-/// Runs the subcommand until Ctrl-C.
+/// Runs the subcommand until Ctrl-C or SIGTERM, then ends the sessions and exits.
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let rtc_ip = args.rtc_ip.unwrap_or(args.bind.ip());
     if rtc_ip.is_unspecified() {
@@ -49,9 +78,14 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             args.bind
         );
     }
-    if args.max_sessions == 0 {
-        bail!("--max-sessions must be at least 1");
+    if args.max_sessions == 0 || args.max_sessions_per_client == 0 {
+        bail!("--max-sessions and --max-sessions-per-client must be at least 1");
     }
+    let origins = OriginPolicy::new(&args.allow_origins).map_err(anyhow::Error::msg)?;
+    let tls = match tls_source(&args, rtc_ip, &origins) {
+        Some(source) => Some(source.load()?),
+        None => None,
+    };
     let mode = match args.measure_tone_after_ms {
         Some(ms) => ReplyMode::ToneProbe {
             after: Duration::from_millis(ms),
@@ -82,15 +116,23 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             },
             mode,
             max_sessions: args.max_sessions,
+            max_sessions_per_client: args.max_sessions_per_client,
+            origins,
         },
         sessions: SessionRegistry::default(),
+        metrics: Arc::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let fingerprint = tls
+        .as_ref()
+        .map(|t| (t.fingerprint.clone(), t.cert_path.clone()));
     runtime.block_on(serve(
         state,
+        tls.map(|t| t.acceptor),
         |addr| {
             if let ReplyMode::ToneProbe { after } = mode {
                 println!(
@@ -98,12 +140,73 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
                     after.as_millis()
                 );
             }
-            println!("duplex serve: listening on http://{addr}/");
+            if let Some((fingerprint, cert)) = &fingerprint {
+                println!(
+                    "duplex serve: HTTPS certificate {} (SHA-256 fingerprint {fingerprint}); a browser that warns about a self-signed certificate shows the same fingerprint",
+                    cert.display()
+                );
+            }
+            println!("duplex serve: listening on {scheme}://{addr}/");
             let _ = std::io::stdout().flush();
         },
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
+        stop_signal(),
     ))?;
     Ok(())
+}
+
+/// Completes at Ctrl-C (SIGINT) or SIGTERM, the signals a user or a service manager stops the
+/// server with.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    println!("duplex serve: stopping: ending the calls");
+    let _ = std::io::stdout().flush();
+}
+
+/// Where `--tls-self-signed` keeps its certificate by default: `$XDG_DATA_HOME/duplex/tls`, or
+/// `~/.local/share/duplex/tls`.
+fn default_tls_dir() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("duplex/tls")
+}
+
+/// The HTTPS certificate the arguments ask for, if any.
+fn tls_source(args: &ServeArgs, rtc_ip: IpAddr, origins: &OriginPolicy) -> Option<TlsSource> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Some(TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    if !args.tls_self_signed {
+        return None;
+    }
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        rtc_ip.to_string(),
+    ];
+    names.extend(origins.hosts().iter().cloned());
+    names.sort();
+    names.dedup();
+    Some(TlsSource::SelfSigned {
+        dir: args.tls_dir.clone(),
+        names,
+    })
 }

@@ -1,4 +1,4 @@
-//! The page, its script and its AudioWorklet, embedded in the binary (no build step).
+//! The page, its script, its AudioWorklet and its icon, embedded in the binary (no build step).
 
 /// The page.
 pub const PAGE_HTML: &str = include_str!("page.html");
@@ -6,3 +6,5 @@ pub const PAGE_HTML: &str = include_str!("page.html");
 pub const PAGE_JS: &str = include_str!("page.js");
 /// The AudioWorklet that meters the microphone and times each reply on the audio clock.
 pub const WORKLET_JS: &str = include_str!("meter-worklet.js");
+/// The page's icon (also answered at `/favicon.ico`, where browsers look by default).
+pub const FAVICON_SVG: &str = include_str!("favicon.svg");

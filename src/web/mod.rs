@@ -3,8 +3,12 @@
 //! (own engines, own history) until the peer goes away.
 
 mod assets;
+mod guard;
+mod listener;
+pub mod metrics;
 mod routes;
 mod sessions;
+pub mod tls;
 pub mod tone;
 
 use std::net::SocketAddr;
@@ -15,6 +19,7 @@ use crate::asr::WhisperModel;
 use crate::config::Config;
 use crate::transport::webrtc::PeerOptions;
 
+pub use guard::{OriginPolicy, Refusal};
 pub use routes::router;
 pub use sessions::SessionRegistry;
 
@@ -42,6 +47,10 @@ pub struct ServeOptions {
     pub mode: ReplyMode,
     /// Most sessions at once; further offers get 503.
     pub max_sessions: usize,
+    /// Most sessions at once from one client address; further offers from it get 429.
+    pub max_sessions_per_client: usize,
+    /// Who may send offers (see [`OriginPolicy`]).
+    pub origins: OriginPolicy,
 }
 
 /// Everything a request handler needs.
@@ -54,6 +63,8 @@ pub struct AppState {
     pub options: ServeOptions,
     /// Live sessions.
     pub sessions: SessionRegistry,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Errors starting the server.
@@ -67,15 +78,17 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
-    /// The server stopped with an I/O error.
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
 }
 
+/// How long a stopping server waits for its sessions to close.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Binds, then calls `on_listening` with the bound address, then serves until `shutdown`
-/// completes.
+/// completes; then stops taking calls, ends the sessions (each closes its peer and its
+/// conversation as if the caller had left) and returns once they are done.
 pub async fn serve(
     state: Arc<AppState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -87,8 +100,14 @@ pub async fn serve(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     on_listening(local);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Serve)
+    listener::accept_loop(listener, router(state.clone()), tls, shutdown).await;
+    let live = state.sessions.live();
+    if live > 0 {
+        tracing::info!("stopping: ending {live} session(s)");
+    }
+    let left = state.sessions.stop_all(DRAIN_TIMEOUT).await;
+    if left > 0 {
+        tracing::warn!("{left} session(s) did not end within {DRAIN_TIMEOUT:?}");
+    }
+    Ok(())
 }

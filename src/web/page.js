@@ -31,6 +31,7 @@ const state = (window.duplex = {
   onsets: [],
   events: [],
   error: null,
+  errors: [],
 });
 
 const $ = (id) => document.getElementById(id);
@@ -55,6 +56,14 @@ const agentLines = new Map();
 function onEvent(e) {
   if (state.events.length < 500) {
     state.events.push({ event: e.event || e.stage, at: e.at ?? e.recorded_at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
+  }
+  if (e.error !== undefined) {
+    // An engine failed: say so in words, not only in the server's log.
+    state.errors.push(e.error);
+    line('error', e.severity === 'fatal'
+      ? 'The agent stopped working (' + e.error + '). Reload the page to start a new call.'
+      : 'One step failed and was skipped (' + e.error + '); the agent carries on.');
+    return;
   }
   switch (e.event) {
     case 'user_text':

@@ -1,16 +1,22 @@
-//! The HTTP routes: the page and its scripts, `POST /offer` (SDP offer in the body, SDP answer
-//! back; a body limit, and a 4xx with a message for any bad offer) and `GET /health`.
+//! The HTTP routes: the page, its scripts and icon, `POST /offer` (SDP offer in the body, SDP
+//! answer back; only from the served page (see [`super::guard`]), a body limit, and a 4xx with a
+//! message for any bad offer), `GET /health` and `GET /metrics` (see [`super::metrics`]).
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use super::assets::{PAGE_HTML, PAGE_JS, WORKLET_JS};
+use super::assets::{FAVICON_SVG, PAGE_HTML, PAGE_JS, WORKLET_JS};
 use super::sessions::{StartError, start_session};
 use super::{AppState, ReplyMode};
 use crate::transport::webrtc::MAX_OFFER_BYTES;
@@ -21,7 +27,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(|| async { Html(PAGE_HTML) }))
         .route("/page.js", get(|| async { script(PAGE_JS) }))
         .route("/meter-worklet.js", get(|| async { script(WORKLET_JS) }))
+        .route("/favicon.svg", get(|| async { icon() }))
+        .route("/favicon.ico", get(|| async { icon() }))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/offer", post(offer))
         .layer(DefaultBodyLimit::max(MAX_OFFER_BYTES))
         .with_state(state)
@@ -35,6 +44,65 @@ fn script(text: &'static str) -> Response {
         .into_response()
 }
 
+fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        FAVICON_SVG,
+    )
+        .into_response()
+}
+
+/// The offer's text: refused at once when it declares more than the limit, and when it does not
+/// arrive within [`BODY_TIMEOUT`].
+async fn read_offer(headers: &HeaderMap, body: Body) -> Result<String, (StatusCode, String)> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the offer is over the {} KiB length limit; a browser's offer is a few KiB",
+                MAX_OFFER_BYTES / 1024
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_OFFER_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_OFFER_BYTES)).await {
+        Err(_) => {
+            return Err((
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the offer did not arrive within {BODY_TIMEOUT:?}"),
+            ));
+        }
+        Ok(Err(_)) => return Err(too_large()),
+        Ok(Ok(bytes)) => bytes,
+    };
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            "the offer is not UTF-8 text; send the SDP the browser made".to_owned(),
+        )
+    })
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(state.sessions.live()),
+    )
+        .into_response()
+}
+
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let mode = match state.options.mode {
         ReplyMode::Conversation => "conversation".to_owned(),
@@ -44,17 +112,47 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-async fn offer(State(state): State<Arc<AppState>>, body: String) -> Response {
+/// Longest a client may take to send an offer's body once its headers are in.
+const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn offer(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Body,
+) -> Response {
+    if let Err(refusal) = state.options.origins.check(&headers) {
+        state.metrics.refused("origin");
+        tracing::warn!("offer refused: {refusal}");
+        return (refusal.status(), format!("{refusal}\n")).into_response();
+    }
+    let body = match read_offer(&headers, body).await {
+        Ok(body) => body,
+        Err((status, message)) => {
+            state.metrics.refused("bad_offer");
+            tracing::warn!("offer refused ({status}): {message}");
+            return (status, format!("{message}\n")).into_response();
+        }
+    };
+    // The client's address, where the server was started with it (tests drive the router
+    // without a socket: they all count as one client).
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(std::net::Ipv6Addr::UNSPECIFIED.into(), |c| c.0.ip());
     // Run in its own task: a panic anywhere in the WebRTC stack becomes a 500, not a dead server.
-    let outcome = tokio::spawn(start_session(state, body)).await;
+    let outcome = tokio::spawn(start_session(state.clone(), body, client)).await;
     match outcome {
         Ok(Ok(answer)) => ([(header::CONTENT_TYPE, "application/sdp")], answer).into_response(),
         Ok(Err(e)) => {
-            let status = match e {
-                StartError::Offer(_) | StartError::Negotiation(_) => StatusCode::BAD_REQUEST,
-                StartError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
-                StartError::Engines(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            let (status, reason) = match e {
+                StartError::Offer(_) | StartError::Negotiation(_) => {
+                    (StatusCode::BAD_REQUEST, "bad_offer")
+                }
+                StartError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "full"),
+                StartError::ClientFull(_) => (StatusCode::TOO_MANY_REQUESTS, "client_full"),
+                StartError::Engines(_) => (StatusCode::INTERNAL_SERVER_ERROR, "engines"),
             };
+            state.metrics.refused(reason);
             tracing::warn!("offer refused ({status}): {e}");
             (status, format!("{e}\n")).into_response()
         }

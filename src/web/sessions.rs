@@ -2,9 +2,13 @@
 //! answer, then run the conversation (or the tone probe) and the WebRTC link side by side until
 //! the peer goes away; the slot, the engines and the LLM worker are freed when both are done.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use super::tone::run_tone_probe;
 use super::{AppState, ReplyMode};
@@ -13,29 +17,62 @@ use crate::transport::webrtc::{
     LinkStats, OfferError, WebRtcError, answer_offer, drive_peer, parse_offer,
 };
 
-/// Counts live sessions and numbers new ones.
-#[derive(Debug, Default)]
+/// Counts live sessions, in all and per client address, numbers new ones, and tells them when
+/// the server stops.
+#[derive(Debug)]
 pub struct SessionRegistry {
     live: Arc<AtomicUsize>,
+    by_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
     next_id: AtomicU64,
+    stopping: watch::Sender<bool>,
+}
+
+impl Default for SessionRegistry {
+    fn default() -> Self {
+        Self {
+            live: Arc::default(),
+            by_client: Arc::default(),
+            next_id: AtomicU64::new(0),
+            stopping: watch::channel(false).0,
+        }
+    }
 }
 
 impl SessionRegistry {
+    /// Ends every session (their peers are closed, their conversations end as if the caller
+    /// had left) and waits up to `patience` for them to finish; returns how many were left.
+    pub async fn stop_all(&self, patience: Duration) -> usize {
+        self.stopping.send_replace(true);
+        let deadline = tokio::time::Instant::now() + patience;
+        while self.live() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.live()
+    }
+
     /// Sessions running now.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
     }
 
-    /// Takes a slot if fewer than `max` are live.
-    fn take_slot(&self, max: usize) -> Option<Slot> {
-        let taken = self
-            .live
+    /// Takes a slot if fewer than `max` are live in all and fewer than `per_client` for
+    /// `client`.
+    fn take_slot(&self, max: usize, client: IpAddr, per_client: usize) -> Result<Slot, StartError> {
+        let mut clients = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = clients.entry(client).or_default();
+        if *mine >= per_client {
+            return Err(StartError::ClientFull(per_client));
+        }
+        self.live
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < max).then_some(n + 1)
             })
-            .is_ok();
-        taken.then(|| Slot {
+            .map_err(|_| StartError::Full(max))?;
+        *mine += 1;
+        Ok(Slot {
             live: self.live.clone(),
+            by_client: self.by_client.clone(),
+            client,
             id: self.next_id.fetch_add(1, Ordering::SeqCst) + 1,
         })
     }
@@ -44,11 +81,20 @@ impl SessionRegistry {
 /// One taken session slot, given back when dropped.
 struct Slot {
     live: Arc<AtomicUsize>,
+    by_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    client: IpAddr,
     id: u64,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        let mut clients = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = clients.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                clients.remove(&self.client);
+            }
+        }
         self.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -67,6 +113,11 @@ pub enum StartError {
         "the server already runs its maximum of {0} sessions; close another tab or restart with a larger --max-sessions"
     )]
     Full(usize),
+    /// This client address already has its share of sessions (429).
+    #[error(
+        "this address already runs {0} sessions, the most one client may; end one first, or restart the server with a larger --max-sessions-per-client"
+    )]
+    ClientFull(usize),
     /// The engines could not be built (500).
     #[error("cannot start the conversation engines: {0}")]
     Engines(String),
@@ -80,11 +131,20 @@ enum Replier {
     Tone(Duration),
 }
 
-/// Answers `body` (an SDP offer) and starts its session; returns the SDP answer.
-pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String, StartError> {
+/// Answers `body` (an SDP offer from `client`) and starts its session; returns the SDP answer.
+pub async fn start_session(
+    state: Arc<AppState>,
+    body: String,
+    client: IpAddr,
+) -> Result<String, StartError> {
     let offer = parse_offer(&body)?;
-    let max = state.options.max_sessions;
-    let slot = state.sessions.take_slot(max).ok_or(StartError::Full(max))?;
+    let options = &state.options;
+    let slot = state.sessions.take_slot(
+        options.max_sessions,
+        client,
+        options.max_sessions_per_client,
+    )?;
+    let stopping = state.sessions.stopping.subscribe();
     let peer = answer_offer(offer, &state.options.peer)
         .await
         .map_err(StartError::Negotiation)?;
@@ -97,7 +157,10 @@ pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String,
     };
     let answer = peer.answer.clone();
 
-    let (io, ends) = session_channels();
+    let (io, mut ends) = session_channels();
+    ends.events = state.metrics.tap(ends.events);
+    state.metrics.sessions_started.inc();
+    let metrics = state.metrics.clone();
     let session = match replier {
         Replier::Agent(engines) => {
             tokio::spawn(run_session(state.config.agent_config(), *engines, io))
@@ -107,10 +170,16 @@ pub async fn start_session(state: Arc<AppState>, body: String) -> Result<String,
     let stats = Arc::new(LinkStats::default());
     tracing::info!("session {}: started", slot.id);
     tokio::spawn(async move {
-        let reason = drive_peer(peer, ends, stats.clone()).await;
+        let reason = drive_peer(peer, ends, stats.clone(), stopping).await;
         // The link dropped the session's input: the session ends, its engines (and the LLM
         // worker process) are dropped, and only then is the slot given back.
         let _ = session.await;
+        metrics
+            .mic_frames
+            .inc_by(stats.frames_in.load(Ordering::Relaxed));
+        metrics
+            .mic_frames_dropped
+            .inc_by(stats.frames_dropped.load(Ordering::Relaxed));
         tracing::info!(
             "session {}: ended ({reason}); frames in {}, dropped {}, packets out {}",
             slot.id,

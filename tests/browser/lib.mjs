@@ -10,10 +10,11 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-// Starts the server on a free loopback port; resolves to { url, proc, log }.
-export function startServer(bin, extraArgs = []) {
+// Starts the server on a free port of `host` (loopback by default); resolves to
+// { url, proc, log }.
+export function startServer(bin, extraArgs = [], host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ['serve', '--bind', '127.0.0.1:0', ...extraArgs], {
+    const proc = spawn(bin, ['serve', '--bind', `${host}:0`, ...extraArgs], {
       env: { ...process.env, DUPLEX_LOG: process.env.DUPLEX_LOG || 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -23,7 +24,7 @@ export function startServer(bin, extraArgs = []) {
     proc.stdout.on('data', (d) => {
       const text = d.toString();
       log.push(text);
-      const m = text.match(/listening on (http:\/\/\S+)/);
+      const m = text.match(/listening on (https?:\/\/\S+)/);
       if (m && !done) {
         done = true;
         resolve({ url: m[1], proc, log });
@@ -63,7 +64,7 @@ export async function waitHealth(url, check, timeoutMs) {
   return null;
 }
 
-export async function launchBrowser(wav) {
+export async function launchBrowser(wav, extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -80,6 +81,7 @@ export async function launchBrowser(wav) {
       `--use-file-for-fake-audio-capture=${wav}%noloop`,
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
+      ...extraArgs,
     ],
   });
 }

@@ -3,8 +3,15 @@
 //   node scenario.mjs BIN SCENARIO WAV
 // SCENARIO: single (one call), concurrent (two calls at once), close-mid-reply (two calls;
 // the first tab is closed as soon as its reply is heard, the second must still be answered),
-// network-drop (loopback goes down under a live call, then comes back).
+// network-drop (loopback goes down under a live call, then comes back), cross-origin (a page
+// from another origin tries to start calls; then the real page starts one), https-lan (the
+// page over HTTPS with a self-signed certificate, on a LAN address that is not loopback).
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   startServer, stopServer, launchBrowser, openCall, waitPage, waitHealth, health, replied,
   pageState, sleep,
@@ -16,9 +23,31 @@ const FREE_TIMEOUT_MS = 20000;
 // Longer than the server's 10 s silence timeout.
 const DROP_MS = 15000;
 
+// The LAN address of the https-lan scenario, on a veth interface of the private namespace.
+const LAN_IP = '10.7.0.1';
+
 async function main() {
-  const server = await startServer(bin);
-  const browser = await launchBrowser(wav);
+  const lan = scenario === 'https-lan';
+  let tlsDir = null;
+  if (lan) {
+    if (process.env.DUPLEX_IN_NETNS !== '1') {
+      throw new Error('https-lan adds a network interface, so it needs a private network namespace: run as root (or with user namespaces) where `unshare -n` is permitted');
+    }
+    // A network interface that is not loopback (a veth pair; its other end only needs to be up).
+    execFileSync('ip', ['link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1']);
+    execFileSync('ip', ['addr', 'add', `${LAN_IP}/24`, 'dev', 'lan0']);
+    execFileSync('ip', ['link', 'set', 'lan1', 'up']);
+    execFileSync('ip', ['link', 'set', 'lan0', 'up']);
+    tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'duplex-tls-'));
+    // This process's own requests (/health) accept the self-signed certificate; the browser
+    // is told to trust its key below, as a user accepts it after checking the fingerprint.
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  }
+  const server = lan
+    ? await startServer(bin, ['--tls-self-signed', '--tls-dir', tlsDir], LAN_IP)
+    : await startServer(bin);
+  const browserArgs = lan ? [`--ignore-certificate-errors-spki-list=${spkiHash(path.join(tlsDir, 'cert.pem'))}`] : [];
+  const browser = await launchBrowser(wav, browserArgs);
   const report = { scenario, calls: [] };
   try {
     if (scenario === 'single') {
@@ -64,6 +93,26 @@ async function main() {
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
       report.pageStatus = (await pageState(call)).status;
       await call.context.close();
+    } else if (scenario === 'https-lan') {
+      const call = await openCall(browser, server.url);
+      const s = await waitPage(call, replied, REPLY_TIMEOUT_MS, 'a reply');
+      report.url = server.url;
+      report.secureContext = await call.page.evaluate(() => window.isSecureContext);
+      report.fingerprint = (server.log.join('').match(/SHA-256 fingerprint ([0-9A-F:]+)/) || [])[1] || null;
+      report.calls.push(s);
+      report.sessionsDuring = (await health(server.url)).sessions;
+      await call.context.close();
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+    } else if (scenario === 'cross-origin') {
+      Object.assign(report, await crossOrigin(browser, server));
+      // The real page still gets its call at once.
+      const t0 = Date.now();
+      const call = await openCall(browser, server.url);
+      await waitPage(call, (s) => s.status === 'listening', REPLY_TIMEOUT_MS, 'the real call to start');
+      report.realCallListeningMs = Date.now() - t0;
+      report.sessionsDuring = (await health(server.url)).sessions;
+      await call.context.close();
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
     } else {
       throw new Error(`unknown scenario ${scenario}`);
     }
@@ -74,6 +123,72 @@ async function main() {
     report.serverLog = server.log.join('').split('\n').filter((l) => /session|offer|error|panick/i.test(l));
   }
   console.log(JSON.stringify(report));
+}
+
+// base64 of the SHA-256 of a certificate's public key (what Chromium's
+// --ignore-certificate-errors-spki-list takes).
+function spkiHash(certFile) {
+  const cert = new crypto.X509Certificate(fs.readFileSync(certFile));
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('base64');
+}
+
+// A page on another origin (another port of the same host) makes a real WebRTC offer and sends
+// it to duplex's /offer as a CORS "simple" request (text/plain, no preflight) and as
+// application/sdp (which needs a preflight): neither may start a session.
+async function crossOrigin(browser, server) {
+  const foreign = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>another site</title><p>another site</p>');
+  });
+  await new Promise((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+  const foreignUrl = `http://127.0.0.1:${foreign.address().port}/`;
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(foreignUrl);
+    const attempts = await page.evaluate(async (target) => {
+      const offer = async () => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('audio', { direction: 'sendrecv' });
+        pc.createDataChannel('events');
+        await pc.setLocalDescription(await pc.createOffer());
+        await new Promise((r) => {
+          if (pc.iceGatheringState === 'complete') r();
+          pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r();
+          setTimeout(r, 3000);
+        });
+        const sdp = pc.localDescription.sdp;
+        pc.close();
+        return sdp;
+      };
+      const out = [];
+      for (let i = 0; i < 4; i++) {
+        const sdp = await offer();
+        try {
+          await fetch(target + '/offer', { method: 'POST', mode: 'no-cors', body: sdp, headers: { 'Content-Type': 'text/plain' } });
+          out.push({ kind: 'simple', sent: true });
+        } catch (e) {
+          out.push({ kind: 'simple', sent: false, error: String(e) });
+        }
+        try {
+          const res = await fetch(target + '/offer', { method: 'POST', body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+          out.push({ kind: 'sdp', sent: true, status: res.status });
+        } catch (e) {
+          out.push({ kind: 'sdp', sent: false, error: String(e) });
+        }
+      }
+      return out;
+    }, server.url.replace(/\/$/, ''));
+    return {
+      foreignOrigin: foreignUrl,
+      foreignAttempts: attempts,
+      sessionsAfterForeign: (await health(server.url)).sessions,
+    };
+  } finally {
+    await context.close();
+    foreign.close();
+  }
 }
 
 main().catch((e) => {

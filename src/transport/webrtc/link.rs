@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::media::Sample;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
@@ -33,6 +33,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connected peer that sends no audio this long is treated as gone (network drop).
 const SILENCE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection that ICE reports `disconnected` gets this long to come back (it often does within
+/// seconds, when a Wi-Fi link hiccups or a route changes) before the session ends.
+const ICE_GRACE: Duration = Duration::from_secs(8);
+
+/// Data channels a page may open; the page needs one (events), further ones are ignored.
+const MAX_DATA_CHANNELS: usize = 2;
+
 /// How often the driver checks the deadlines above.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -44,21 +51,27 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 pub enum EndReason {
     /// The connection closed, failed or disconnected.
     Peer(String),
+    /// ICE reported the connection disconnected and it did not come back within [`ICE_GRACE`].
+    Disconnected,
     /// It never connected.
     NeverConnected,
     /// No audio arrived for [`SILENCE_TIMEOUT`].
     Silent,
     /// The session stopped listening.
     SessionOver,
+    /// The server is stopping.
+    ServerStopping,
 }
 
 impl std::fmt::Display for EndReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Peer(state) => write!(f, "the connection is {state}"),
+            Self::Disconnected => write!(f, "the connection stayed disconnected for {ICE_GRACE:?}"),
             Self::NeverConnected => write!(f, "no connection within {CONNECT_TIMEOUT:?}"),
             Self::Silent => write!(f, "no audio from the browser for {SILENCE_TIMEOUT:?}"),
             Self::SessionOver => write!(f, "the session ended"),
+            Self::ServerStopping => write!(f, "the server is stopping"),
         }
     }
 }
@@ -76,12 +89,13 @@ pub struct LinkStats {
     last_packet_ms: AtomicU64,
 }
 
-/// Runs the link until the peer or the session goes away, then closes the connection and drops
-/// the session's input (which ends the session).
+/// Runs the link until the peer or the session goes away (or `stopping` turns true), then closes
+/// the connection and drops the session's input (which ends the session).
 pub async fn drive_peer(
     peer: AnsweredPeer,
     ends: TransportEnds,
     stats: Arc<LinkStats>,
+    mut stopping: watch::Receiver<bool>,
 ) -> EndReason {
     let AnsweredPeer {
         connection,
@@ -99,11 +113,17 @@ pub async fn drive_peer(
     } = ends;
     let started = Instant::now();
     let (channel_tx, channel_rx) = mpsc::channel(1);
+    let (closed_tx, mut closed_rx) = mpsc::channel::<()>(1);
     let mut tasks: Vec<JoinHandle<()>> = vec![tokio::spawn(forward_events(events, channel_rx))];
     let mut output = Some(playout);
     let mut connected = false;
+    let mut disconnected_since: Option<Instant> = None;
+    let (mut mic_taken, mut data_channels) = (false, 0usize);
     let mut watch = tokio::time::interval(WATCH_INTERVAL);
     let reason = loop {
+        if *stopping.borrow_and_update() {
+            break EndReason::ServerStopping;
+        }
         tokio::select! {
             signal = signals.recv() => match signal {
                 None => break EndReason::Peer("gone".into()),
@@ -114,25 +134,52 @@ pub async fn drive_peer(
                             let (track, stats) = (speaker.clone(), stats.clone());
                             tasks.push(tokio::spawn(pace_output(track, ssrc, payload_type, output, stats)));
                         }
+                        if disconnected_since.take().is_some() {
+                            tracing::info!("the connection is back after ICE disconnected");
+                        }
                         connected = true;
                     }
-                    RTCPeerConnectionState::Failed
-                    | RTCPeerConnectionState::Closed
-                    | RTCPeerConnectionState::Disconnected => break EndReason::Peer(state.to_string()),
+                    RTCPeerConnectionState::Disconnected => {
+                        tracing::info!("ICE disconnected: waiting up to {ICE_GRACE:?} for it to come back");
+                        disconnected_since.get_or_insert_with(Instant::now);
+                    }
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                        break EndReason::Peer(state.to_string())
+                    }
                     _ => {}
                 },
-                Some(PeerSignal::Track(track)) => {
+                // Only the first audio track is the microphone; the page sends one.
+                Some(PeerSignal::Track(track)) if !mic_taken => {
+                    mic_taken = true;
                     let (input, stats) = (input.clone(), stats.clone());
                     tasks.push(tokio::spawn(receive_mic(track, input, stats, started)));
                 }
+                Some(PeerSignal::Track(_)) => tracing::warn!("a further audio track was ignored"),
+                Some(PeerSignal::DataChannel(channel)) if data_channels < MAX_DATA_CHANNELS => {
+                    data_channels += 1;
+                    let (open, closed) = (channel_tx.clone(), closed_tx.clone());
+                    tasks.push(tokio::spawn(watch_channel(channel, open, closed)));
+                }
                 Some(PeerSignal::DataChannel(channel)) => {
-                    tasks.push(tokio::spawn(watch_channel(channel, channel_tx.clone())));
+                    tracing::warn!("data channel beyond the first {MAX_DATA_CHANNELS} closed");
+                    let _ = channel.close().await;
                 }
             },
             _ = input.closed() => break EndReason::SessionOver,
+            // The page's events channel closed: the tab is gone or hung up; unlike an ICE
+            // disconnect, that does not come back.
+            Some(()) = closed_rx.recv() => break EndReason::Peer("closed by the page".into()),
+            Ok(()) = stopping.changed() => {
+                if *stopping.borrow_and_update() {
+                    break EndReason::ServerStopping;
+                }
+            }
             _ = watch.tick() => {
                 if !connected && started.elapsed() > CONNECT_TIMEOUT {
                     break EndReason::NeverConnected;
+                }
+                if disconnected_since.is_some_and(|since| since.elapsed() > ICE_GRACE) {
+                    break EndReason::Disconnected;
                 }
                 let last = Duration::from_millis(stats.last_packet_ms.load(Ordering::Relaxed));
                 if connected && started.elapsed().saturating_sub(last) > SILENCE_TIMEOUT {
@@ -253,14 +300,27 @@ async fn pace_output(
 
 /// Hands the page's data channel to the event forwarder once it is open, and reads (ignoring
 /// them) the channel's events so that its queue never fills.
-async fn watch_channel(channel: Arc<dyn DataChannel>, open: mpsc::Sender<Arc<dyn DataChannel>>) {
+/// Hands `channel` to the events forwarder once open; when the channel that carries the events
+/// closes (the page closed its tab or hung up), says so on `closed`.
+async fn watch_channel(
+    channel: Arc<dyn DataChannel>,
+    open: mpsc::Sender<Arc<dyn DataChannel>>,
+    closed: mpsc::Sender<()>,
+) {
     let mut handed = false;
     if matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open)) {
         handed = open.try_send(channel.clone()).is_ok();
     }
     while let Some(event) = channel.poll().await {
-        if !handed && matches!(event, DataChannelEvent::OnOpen) {
-            handed = open.try_send(channel.clone()).is_ok();
+        match event {
+            DataChannelEvent::OnOpen if !handed => {
+                handed = open.try_send(channel.clone()).is_ok();
+            }
+            DataChannelEvent::OnClose if handed => {
+                let _ = closed.try_send(());
+                return;
+            }
+            _ => {}
         }
     }
 }
