@@ -30,16 +30,16 @@ pub struct AsrConfig {
     /// CPU threads for one transcription. One by default: whisper.cpp starts its helper threads
     /// for every graph it computes (each decoded token), and when the cores were idle just
     /// before (as they are while the user speaks) waking them costs more than the second
-    /// thread gains. Measured over the 21 referenced fixtures with 300 ms of idle before each:
-    /// median 107 ms with 1 thread, 181 ms with 2 (67 ms with 2 when run back to back).
+    /// thread gains. `cargo bench --bench stages` (`asr_after_idle`, 21 fixture utterances,
+    /// 300 ms idle before each): median 106 ms with 1 thread, 170 ms with 2.
     pub threads: u32,
     /// Size the encoder's audio context to the segment instead of the fixed 30 s window.
     pub fit_audio_context: bool,
     /// Extra encoder positions (50 per second) beyond the segment when fitting the context.
-    /// Each position costs encoder time (about 0.35 ms on 2 cores); too small a margin makes the
-    /// decoder loop (stopped by the loop guard) or clip the end. Over the 21 referenced fixtures
-    /// (timestamp tokens on, loop guard, non-speech tokens suppressed): 240 gave a median of
-    /// 79 ms and 4.8 % WER, 160 60 ms and 4.8 %, 96 54 ms and 5.5 %.
+    /// Each position costs encoder time; too small a margin makes the decoder loop (stopped by
+    /// the loop guard) or drop words. `DUPLEX_CONFIG=<[asr] audio_context_margin = N>
+    /// DUPLEX_BENCH_FITTED_ONLY=1 cargo bench --bench stages`, 1 thread, 21 utterances: 240 gave
+    /// a median of 139 ms and 7.5 % WER, 160 107 ms and 7.5 %, 96 104 ms and 11.0 %.
     pub audio_context_margin: u32,
     /// Spoken language, as a Whisper code.
     pub language: String,

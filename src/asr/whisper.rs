@@ -161,9 +161,8 @@ impl WhisperSession {
         params.set_translate(false);
         params.set_no_context(true);
         // Timestamp tokens on: the decoder ends a segment with one, and with a fitted encoder
-        // context it loops less (1 of the 21 referenced fixtures at a margin of 240, against 4
-        // without them). Symbols that are not speech (quotes, brackets) are never written: a
-        // short noise came out as `" "`.
+        // context it loops less often than without them. Symbols that are not speech (quotes,
+        // brackets) are never written: a short noise came out as `" "`.
         params.set_no_timestamps(false);
         params.set_single_segment(true);
         params.set_suppress_blank(true);
