@@ -1,0 +1,71 @@
+// A soak of back-to-back calls against `duplex serve` (run by scripts/soak_serve.sh inside
+// run_in_netns.sh, not by CI):  node soak.mjs BIN SECONDS WAV[,WAV...]
+// Measures the resident memory of the server and its child processes (LLM workers) at rest
+// before the calls, after each call, and 15 s after the last; checks that /metrics counted every
+// call. Prints JSON on stdout.
+import fs from 'node:fs';
+import { startServer, stopServer, eachCall, waitPage, replied, sleep } from './lib.mjs';
+
+const [bin, secondsArg, wavsArg] = process.argv.slice(2);
+const seconds = Number(secondsArg);
+const wavs = wavsArg.split(',');
+const REST_MS = 15000;
+
+// Resident memory (MiB) of `pid` and all its descendants.
+function treeRssMb(pid) {
+  let kb = 0;
+  const visit = (p) => {
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      kb += Number((status.match(/VmRSS:\s+(\d+)/) || [0, 0])[1]);
+      for (const task of fs.readdirSync(`/proc/${p}/task`)) {
+        const children = fs.readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        for (const c of children ? children.split(/\s+/) : []) visit(c);
+      }
+    } catch {
+      // the process ended while being read
+    }
+  };
+  visit(pid);
+  return kb / 1024;
+}
+
+async function metric(url, name) {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.split(' ')[1]) : null;
+}
+
+async function main() {
+  const server = await startServer(bin);
+  const report = { seconds, calls: [] };
+  try {
+    await sleep(5000);
+    report.baselineMb = treeRssMb(server.proc.pid);
+    const t0 = Date.now();
+    let i = 0;
+    while ((Date.now() - t0) / 1000 < seconds) {
+      const [result] = await eachCall(server, 1, [wavs[i % wavs.length]], 'raw=1', async (call) => {
+        const s = await waitPage(call, replied, 240000, `call ${i + 1} reply`);
+        return { latencyMs: s.latenciesMs[0], userTexts: s.userTexts };
+      });
+      result.rssMb = treeRssMb(server.proc.pid);
+      report.calls.push(result);
+      i += 1;
+    }
+    await sleep(REST_MS);
+    report.afterRestMb = treeRssMb(server.proc.pid);
+    report.afterOverBaseline = report.afterRestMb / report.baselineMb;
+    report.peakMb = Math.max(report.baselineMb, ...report.calls.map((c) => c.rssMb));
+    report.metricsSessionsStarted = await metric(server.url, 'duplex_sessions_started_total');
+    report.metricsTurns = await metric(server.url, 'duplex_turns_total');
+  } finally {
+    report.serverExit = await stopServer(server);
+  }
+  console.log(JSON.stringify(report));
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e));
+  process.exit(1);
+});
