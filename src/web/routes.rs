@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +32,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/offer", post(offer))
-        .layer(DefaultBodyLimit::max(MAX_OFFER_BYTES))
         .with_state(state)
 }
 

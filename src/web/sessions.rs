@@ -59,8 +59,8 @@ impl SessionRegistry {
     /// `client`.
     fn take_slot(&self, max: usize, client: IpAddr, per_client: usize) -> Result<Slot, StartError> {
         let mut clients = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = clients.entry(client).or_default();
-        if *mine >= per_client {
+        // Counted only once a slot is taken: a refused client leaves no entry behind.
+        if clients.get(&client).is_some_and(|&n| n >= per_client) {
             return Err(StartError::ClientFull(per_client));
         }
         self.live
@@ -68,7 +68,7 @@ impl SessionRegistry {
                 (n < max).then_some(n + 1)
             })
             .map_err(|_| StartError::Full(max))?;
-        *mine += 1;
+        *clients.entry(client).or_default() += 1;
         Ok(Slot {
             live: self.live.clone(),
             by_client: self.by_client.clone(),
