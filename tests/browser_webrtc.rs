@@ -79,10 +79,31 @@ fn padded_fixture(dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+/// The fixture, a pause long enough for the reply, the fixture again, then 2 s of silence.
+fn twice_asked_fixture(dir: &Path, name: &str) -> PathBuf {
+    let once = load_pipeline_audio(&fixture_path(name)).expect("fixture");
+    let mut audio = once.clone();
+    audio.extend(vec![0.0; 15 * PIPELINE_RATE as usize]);
+    audio.extend(&once);
+    audio.extend(vec![0.0; 2 * PIPELINE_RATE as usize]);
+    let path = dir.join(name);
+    write_wav(&path, &audio, PIPELINE_RATE).expect("twice-asked fixture");
+    path
+}
+
 fn run_scenario(scenario: &str, fixture: &str) -> Value {
+    run_scenario_with(scenario, fixture, padded_fixture)
+}
+
+/// Runs `scenario` with the microphone playing what `microphone` makes of `fixture`.
+fn run_scenario_with(
+    scenario: &str,
+    fixture: &str,
+    microphone: fn(&Path, &str) -> PathBuf,
+) -> Value {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
-    let wav = padded_fixture(dir.path(), fixture);
+    let wav = microphone(dir.path(), fixture);
     let output = Command::new(repo().join("tests/browser/run_in_netns.sh"))
         .args([
             "node",
@@ -260,4 +281,40 @@ fn a_browser_on_the_lan_talks_over_https_with_a_self_signed_certificate() {
     assert_answered(&report["calls"][0], SHORT_REFERENCE);
     assert_eq!(report["healthAfter"]["sessions"], 0);
     assert_eq!(report["serverExit"], 0);
+}
+
+#[test]
+fn a_killed_brain_is_restarted_and_the_next_question_answered() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario_with("brain-restart", SHORT_FIXTURE, twice_asked_fixture);
+    let killed = report["killedWorkers"].as_array().expect("killed workers");
+    assert_eq!(killed.len(), 1, "one LLM worker for the one session");
+    let call = &report["calls"][0];
+    // The page told the user, in words, and the second question got a spoken answer.
+    assert!(call["restarts"].as_u64() >= Some(1), "{call}");
+    let replies = call["agentTexts"].as_array().expect("agent texts").len();
+    assert!(replies >= 2, "a reply after the restart: {call}");
+    let told = call["transcript"]
+        .as_array()
+        .expect("transcript")
+        .iter()
+        .any(|l| {
+            l["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("restarted its brain")
+        });
+    assert!(told, "the page says the brain restarted: {call}");
+    assert!(
+        call["firstAudio"].as_u64() >= Some(2),
+        "both replies were heard: {call}"
+    );
+    let metrics = report["metrics"].as_str().expect("metrics");
+    assert!(
+        metrics.contains("duplex_engine_failures_total{severity=\"recovered\"} 1"),
+        "{metrics}"
+    );
+    assert_server_healthy(&report);
 }

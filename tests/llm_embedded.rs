@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use duplex::llm::embedded::EmbeddedBackend;
+use duplex::llm::revive::{RevivePolicy, RevivingBackend};
 use duplex::llm::{
     CancelToken, ChatMessage, Conversation, FinishReason, LlmBackend, LlmError, LlmEvent,
     TurnManager,
@@ -217,4 +218,90 @@ fn worker_killed_mid_reply_is_a_clear_error() {
     // Later requests fail at once too.
     let again = backend.generate(&messages, &common::greedy(5), &CancelToken::new());
     assert!(again.is_err());
+}
+
+/// The embedded backend as `duplex` builds it: restarted when its worker dies.
+fn reviving() -> RevivingBackend {
+    let (config, model) = (common::embedded_config(), common::model());
+    RevivingBackend::start(
+        RevivePolicy::default(),
+        Box::new(move || {
+            let backend = EmbeddedBackend::spawn(&config, &model)?;
+            Ok(Box::new(backend) as Box<dyn LlmBackend>)
+        }),
+    )
+    .expect("starting duplex-llm")
+}
+
+/// Kills `pid` and waits until it is gone (a zombie counts as gone: it is its parent's to reap).
+fn kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(Instant::now() < deadline, "worker {pid} did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_killed_worker_is_restarted_and_the_conversation_goes_on() {
+    let _serial = serial();
+    let mut m = common::manager(Box::new(reviving()), 48);
+    common::say(&mut m, "My name is Ada.");
+    let first_pid = m.backend_mut().process_id().expect("a worker");
+
+    // Killed between turns: the next question restarts it, with the history.
+    kill(first_pid);
+    let second = common::say(&mut m, "What is my name?");
+    assert!(
+        second.text.to_lowercase().contains("ada"),
+        "{:?}",
+        second.text
+    );
+    let second_pid = m.backend_mut().process_id().expect("a worker");
+    assert_ne!(second_pid, first_pid, "a new worker");
+    let notices = m.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("restarted"), "{notices:?}");
+    assert!(
+        std::fs::metadata(format!("/proc/{first_pid}")).is_err(),
+        "the dead worker was reaped"
+    );
+
+    // Killed mid-reply: the reply breaks off with an error, and the history keeps what was
+    // said, marked as cut off.
+    let mut killed = false;
+    let result = m.respond(
+        "Tell me a long story about a dragon and a knight.",
+        &CancelToken::new(),
+        &mut |_| {
+            if !killed {
+                killed = true;
+                kill(second_pid);
+            }
+        },
+    );
+    let error = result.expect_err("the reply breaks off");
+    assert!(error.is_fatal(), "{error}");
+    let last = m.memory().turns().last().expect("a turn").clone();
+    assert!(last.interrupted, "the broken-off reply is marked: {last:?}");
+    assert!(!last.text.trim().is_empty(), "{last:?}");
+    // Recovery restarts the worker at once with the history; the next question is answered.
+    m.recover().expect("a new worker");
+    assert_eq!(m.take_notices().len(), 1);
+    let third = common::say(&mut m, "What is my name?");
+    assert!(!third.text.trim().is_empty());
+    // The history was prefilled into the new worker by the recovery: only the new turn is
+    // computed when the question comes.
+    let w = third.finish.worker.expect("worker stats");
+    assert!(
+        w.cached_tokens > 100 && w.prompt_tokens - w.cached_tokens < 25,
+        "{w:?}"
+    );
+    assert_eq!(m.memory().turns().len(), 8, "four exchanges");
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use duplex::aec::{Aec3, EchoCanceller};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
-use duplex::runtime::{SessionEventKind, load_local_engines};
+use duplex::runtime::{SessionEventKind, Severity, load_local_engines};
 use duplex::transport::desktop::pump::{TalkSetup, talk_over};
 use duplex::transport::desktop::streams::{DeviceStreams, open_devices, select_devices};
 
@@ -52,6 +52,17 @@ fn close_streams(streams: DeviceStreams) {
     }
 }
 
+/// An engine failure in words for the person at the keyboard.
+fn describe_failure(error: &str, severity: Severity) -> String {
+    match severity {
+        Severity::Recovered => format!("the agent restarted its brain ({error}); go on talking"),
+        Severity::Transient => format!("one step failed and was skipped ({error})"),
+        Severity::Fatal => {
+            format!("the agent stopped working ({error}); the conversation ends")
+        }
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
     let devices = select_devices(args.input.as_deref(), args.output.as_deref())?;
@@ -83,12 +94,16 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
         aec,
         stop,
         stop_on_signals: true,
-        on_event: Box::new(|e| {
-            if let SessionEventKind::Agent(event) = &e.kind
-                && let Ok(line) = serde_json::to_string(event)
-            {
-                eprintln!("{line}");
+        on_event: Box::new(|e| match &e.kind {
+            SessionEventKind::Agent(event) => {
+                if let Ok(line) = serde_json::to_string(event) {
+                    eprintln!("{line}");
+                }
             }
+            SessionEventKind::EngineFailed { error, severity } => {
+                eprintln!("{}", describe_failure(error, *severity));
+            }
+            SessionEventKind::Cost { .. } => {}
         }),
     };
     let report = talk_over(engines, link, setup)?;

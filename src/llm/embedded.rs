@@ -173,6 +173,14 @@ impl LlmBackend for EmbeddedBackend {
         }))
     }
 
+    fn is_alive(&mut self) -> bool {
+        self.process.is_running()
+    }
+
+    fn process_id(&self) -> Option<u32> {
+        Some(self.process.pid())
+    }
+
     fn prefill(&mut self, messages: &[ChatMessage]) -> Result<(), LlmError> {
         let id = self.new_id();
         self.process.send(&Request::Prefill {

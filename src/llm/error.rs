@@ -51,6 +51,19 @@ pub enum LlmError {
         /// How long it was given.
         seconds: f64,
     },
+    /// The worker kept dying: restarting it did not help.
+    #[error(
+        "the language model failed again after {restarts} restarts within {minutes:.0} min; \
+         last failure: {cause}. Check the model file and free memory, then start a new conversation"
+    )]
+    GaveUp {
+        /// Restarts within the window.
+        restarts: usize,
+        /// The window, in minutes.
+        minutes: f64,
+        /// The last failure.
+        cause: String,
+    },
     /// The worker reported a failed request.
     #[error("LLM worker: {0}")]
     Worker(String),
@@ -109,6 +122,7 @@ impl LlmError {
                 | Self::WorkerSpawn { .. }
                 | Self::WorkerExited { .. }
                 | Self::WorkerTimeout { .. }
+                | Self::GaveUp { .. }
                 | Self::Protocol(_)
         )
     }

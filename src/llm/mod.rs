@@ -19,6 +19,7 @@ pub mod embedded;
 pub mod error;
 pub mod memory;
 pub mod openai;
+pub mod revive;
 pub mod sse;
 pub mod turns;
 mod worker;
@@ -133,6 +134,22 @@ pub trait LlmBackend: Send {
         let _ = messages;
         Ok(())
     }
+
+    /// The process that runs the model, where it runs in one of ours (the embedded worker).
+    fn process_id(&self) -> Option<u32> {
+        None
+    }
+
+    /// Whether the backend can still serve (an embedded worker whose process has died cannot).
+    fn is_alive(&mut self) -> bool {
+        true
+    }
+
+    /// What happened to the backend since the last call that the user should be told (a
+    /// restarted worker), oldest first.
+    fn take_notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Builds the backend chosen by the `[llm]` section; `model` is the resolved GGUF path for the
@@ -143,7 +160,14 @@ pub fn build_backend(
 ) -> Result<Box<dyn LlmBackend>, LlmError> {
     Ok(match config.backend {
         BackendKind::Embedded => {
-            Box::new(embedded::EmbeddedBackend::spawn(&config.embedded, model)?)
+            let (embedded, model) = (config.embedded.clone(), model.to_owned());
+            Box::new(revive::RevivingBackend::start(
+                revive::RevivePolicy::default(),
+                Box::new(move || {
+                    let backend = embedded::EmbeddedBackend::spawn(&embedded, &model)?;
+                    Ok(Box::new(backend) as Box<dyn LlmBackend>)
+                }),
+            )?)
         }
         BackendKind::Openai => Box::new(openai::OpenAiBackend::new(config.openai.clone())),
     })

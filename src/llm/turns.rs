@@ -131,6 +131,17 @@ impl TurnManager {
         self.backend.prefill(&self.memory.messages())
     }
 
+    /// Gives the conversation so far to the backend again (after its worker died, a new one
+    /// starts here), so that the next reply computes only the user's new turn.
+    pub fn recover(&mut self) -> Result<(), LlmError> {
+        self.backend.prefill(&self.memory.messages())
+    }
+
+    /// What the backend has to tell the user (a restarted worker), oldest first.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        self.backend.take_notices()
+    }
+
     /// Answers `user_text`, calling `on_token` with each piece as it arrives.
     pub fn respond(
         &mut self,
@@ -175,34 +186,56 @@ impl TurnManager {
         // Cancelled by the caller, or here once the reply has said enough.
         let generation = cancel.child();
         let mut capped = false;
-        let result = (|| {
-            let stream = self
-                .backend
-                .generate(&messages, &self.sampling, &generation)?;
-            for event in stream {
-                match event? {
-                    LlmEvent::Token(_) if capped => {}
-                    LlmEvent::Token(piece) => {
-                        first_token.get_or_insert_with(|| start.elapsed());
-                        on_token(&piece);
-                        text.push_str(&piece);
-                        if limit > 0 && ended_sentences(&text) >= limit {
-                            capped = true;
-                            generation.cancel();
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            let result = (|| {
+                let stream = self
+                    .backend
+                    .generate(&messages, &self.sampling, &generation)?;
+                for event in stream {
+                    match event? {
+                        LlmEvent::Token(_) if capped => {}
+                        LlmEvent::Token(piece) => {
+                            first_token.get_or_insert_with(|| start.elapsed());
+                            on_token(&piece);
+                            text.push_str(&piece);
+                            if limit > 0 && ended_sentences(&text) >= limit {
+                                capped = true;
+                                generation.cancel();
+                            }
                         }
+                        LlmEvent::Done(finish) => return Ok(finish),
                     }
-                    LlmEvent::Done(finish) => return Ok(finish),
                 }
+                Err(LlmError::Protocol(
+                    "the stream ended without a done event".into(),
+                ))
+            })();
+            // A backend that died before saying anything is asked once more (a reviving
+            // backend restarts its worker first): the user gets the answer, only later.
+            match &result {
+                Err(e)
+                    if e.is_fatal()
+                        && text.is_empty()
+                        && !cancel.is_cancelled()
+                        && attempts == 1 =>
+                {
+                    tracing::warn!("the LLM failed before its first token ({e}); asking again");
+                }
+                _ => break result,
             }
-            Err(LlmError::Protocol(
-                "the stream ended without a done event".into(),
-            ))
-        })();
+        };
         let finish = match result {
             Ok(finish) => finish,
-            Err(e) => {
+            Err(e) if text.is_empty() => {
                 // Keep the history consistent: no question without an answer.
                 self.memory.pop_user();
+                return Err(e);
+            }
+            Err(e) => {
+                // Said in part: the history keeps what was said, marked as cut off.
+                self.memory.push_assistant(text, true);
                 return Err(e);
             }
         };

@@ -159,6 +159,25 @@ impl WorkerProcess {
         self.child.id()
     }
 
+    /// Whether the process is still running (a dead one is reaped here, so it does not linger
+    /// as a zombie).
+    pub fn is_running(&mut self) -> bool {
+        if self.exited.is_some() {
+            return false;
+        }
+        match self.child.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                self.exited = Some(status.to_string());
+                false
+            }
+            Err(e) => {
+                self.exited = Some(e.to_string());
+                false
+            }
+        }
+    }
+
     /// A sender usable from other threads (for cancel hooks).
     pub fn request_writer(&self) -> RequestWriter {
         RequestWriter(self.stdin.clone())

@@ -12,9 +12,11 @@ use crate::vad::SpeechProbability;
 pub enum Severity {
     /// This job failed (one sentence, one transcript); the engine serves the next one.
     Transient,
-    /// The engine is gone (its process died, its model cannot run): every later job fails too
-    /// until it is rebuilt.
+    /// The engine is gone (its process died, its model cannot run, or it kept dying after
+    /// restarts): every later job would fail too, so the session ends.
     Fatal,
+    /// The engine failed and was restarted; the conversation goes on.
+    Recovered,
 }
 
 /// An engine failed; says which, whether it can go on, and why.
@@ -48,6 +50,15 @@ impl EngineError {
         }
     }
 
+    /// An engine that failed and was restarted.
+    pub fn recovered(stage: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            stage,
+            severity: Severity::Recovered,
+            message: message.to_string(),
+        }
+    }
+
     /// Whether the engine is gone.
     pub fn is_fatal(&self) -> bool {
         self.severity == Severity::Fatal
@@ -75,6 +86,11 @@ pub trait Respond: Send {
     /// Forgets the last exchange: its reply was dropped unheard because the user went on, and
     /// their words will come back whole in the next turn.
     fn retract(&mut self);
+    /// What happened to the engine that the user should be told (it was restarted), oldest
+    /// first; each is given once.
+    fn notices(&mut self) -> Vec<EngineError> {
+        Vec::new()
+    }
 }
 
 /// Text to speech.

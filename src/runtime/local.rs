@@ -56,15 +56,19 @@ impl Respond for TurnManager {
         cancel: &CancelToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<(), EngineError> {
-        TurnManager::respond(self, user_text, cancel, on_token)
-            .map(|_| ())
-            .map_err(|e| {
-                if e.is_fatal() {
-                    EngineError::fatal("llm", e)
-                } else {
-                    EngineError::transient("llm", e)
-                }
-            })
+        match TurnManager::respond(self, user_text, cancel, on_token) {
+            Ok(_) => Ok(()),
+            // The backend is gone: restart it now with the history (so that the next turn is
+            // quick); the engine lives on unless restarting fails for good.
+            Err(e) if e.is_fatal() => match self.recover() {
+                Ok(()) => Err(EngineError::transient(
+                    "llm",
+                    format!("the reply broke off ({e})"),
+                )),
+                Err(gone) => Err(EngineError::fatal("llm", gone)),
+            },
+            Err(e) => Err(EngineError::transient("llm", e)),
+        }
     }
 
     fn heard(&mut self, text: &str, interrupted: bool, acknowledged: &[String]) {
@@ -78,6 +82,13 @@ impl Respond for TurnManager {
 
     fn retract(&mut self) {
         TurnManager::retract(self);
+    }
+
+    fn notices(&mut self) -> Vec<EngineError> {
+        self.take_notices()
+            .into_iter()
+            .map(|n| EngineError::recovered("llm", n))
+            .collect()
     }
 }
 

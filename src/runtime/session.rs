@@ -49,6 +49,16 @@ impl EngineResult {
             job_done: true,
         }
     }
+
+    /// Something to tell the user about an engine, in the middle of a job.
+    fn notice(notice: EngineError) -> Self {
+        Self {
+            input: None,
+            cost: None,
+            error: Some(notice),
+            job_done: false,
+        }
+    }
 }
 
 enum LlmJob {
@@ -167,7 +177,11 @@ impl Workers {
                     }
                 });
                 last_exchange = result.is_ok().then_some(turn);
-                let input = Input::LlmDone { turn };
+                for notice in llm.notices() {
+                    let _ = results.blocking_send(EngineResult::notice(notice));
+                }
+                let failed = result.is_err();
+                let input = Input::LlmDone { turn, failed };
                 let done = EngineResult::done("llm_total", Some(turn), t, input, result.err());
                 let _ = results.blocking_send(done);
             }
@@ -446,8 +460,9 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                     dispatch.record(now, SessionEventKind::Cost { stage, turn, cost_ms });
                 }
                 if let Some(e) = result.error {
-                    if e.is_fatal() {
-                        tracing::error!("{e}");
+                    let fatal = e.is_fatal();
+                    if fatal {
+                        tracing::error!("{e}; the session ends");
                     } else {
                         tracing::warn!("{e}");
                     }
@@ -456,6 +471,11 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                         severity: e.severity,
                     };
                     dispatch.record(now, kind);
+                    if fatal {
+                        // Every later turn would fail the same way: end the session (the
+                        // event above says why) rather than leave the user in silence.
+                        break;
+                    }
                 }
                 if let Some(input) = result.input {
                     if let Input::Transcript { request, .. } = &input {

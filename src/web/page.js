@@ -60,9 +60,12 @@ function onEvent(e) {
   if (e.error !== undefined) {
     // An engine failed: say so in words, not only in the server's log.
     state.errors.push(e.error);
+    if (e.severity === 'recovered') state.restarts = (state.restarts || 0) + 1;
     line('error', e.severity === 'fatal'
       ? 'The agent stopped working (' + e.error + '). Reload the page to start a new call.'
-      : 'One step failed and was skipped (' + e.error + '); the agent carries on.');
+      : e.severity === 'recovered'
+        ? 'The agent restarted its brain (' + e.error + '). You can go on talking.'
+        : 'One step failed and was skipped (' + e.error + '); the agent carries on.');
     return;
   }
   switch (e.event) {
@@ -82,6 +85,10 @@ function onEvent(e) {
       p.classList.remove('speaking');
       p.textContent = e.text;
       if (e.interrupted) p.classList.add('cut');
+      if (e.broke_off) {
+        p.classList.add('cut');
+        p.title = 'cut off: the agent\'s language model failed mid-reply';
+      }
       state.agentTexts.push(e.text);
       state.interrupted.push(!!e.interrupted);
       break;

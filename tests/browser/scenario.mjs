@@ -5,7 +5,8 @@
 // the first tab is closed as soon as its reply is heard, the second must still be answered),
 // network-drop (loopback goes down under a live call, then comes back), cross-origin (a page
 // from another origin tries to start calls; then the real page starts one), https-lan (the
-// page over HTTPS with a self-signed certificate, on a LAN address that is not loopback).
+// page over HTTPS with a self-signed certificate, on a LAN address that is not loopback),
+// brain-restart (the session's LLM worker is killed after the first reply; the WAV asks twice).
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -113,6 +114,20 @@ async function main() {
       report.sessionsDuring = (await health(server.url)).sessions;
       await call.context.close();
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+    } else if (scenario === 'brain-restart') {
+      // The microphone asks twice with a long pause between; after the first reply the
+      // session's LLM worker is killed, and the second question must still be answered.
+      const call = await openCall(browser, server.url);
+      await waitPage(call, replied, REPLY_TIMEOUT_MS, 'the first reply');
+      report.killedWorkers = killWorkers(server.proc.pid);
+      const t0 = Date.now();
+      const s = await waitPage(call, (p) => p.agentTexts.length >= 2 && p.restarts >= 1,
+        REPLY_TIMEOUT_MS, 'a reply after the brain restarted');
+      report.secondReplyAfterKillMs = Date.now() - t0;
+      report.calls.push(s);
+      report.metrics = await (await fetch(new URL('/metrics', server.url))).text();
+      await call.context.close();
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
     } else {
       throw new Error(`unknown scenario ${scenario}`);
     }
@@ -123,6 +138,13 @@ async function main() {
     report.serverLog = server.log.join('').split('\n').filter((l) => /session|offer|error|panick/i.test(l));
   }
   console.log(JSON.stringify(report));
+}
+
+// Kills (SIGKILL) the LLM worker processes of the server `pid`; returns their pids.
+function killWorkers(pid) {
+  const pids = execFileSync('pgrep', ['-P', String(pid), '-x', 'duplex-llm']).toString().trim().split(/\s+/);
+  for (const p of pids) process.kill(Number(p), 'SIGKILL');
+  return pids.map(Number);
 }
 
 // base64 of the SHA-256 of a certificate's public key (what Chromium's

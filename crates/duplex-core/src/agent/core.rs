@@ -83,6 +83,8 @@ pub(super) struct Reply {
     synthesized: BTreeMap<u32, (u32, Vec<f32>)>,
     next_play: u32,
     llm_done: bool,
+    /// The model failed before finishing it.
+    llm_failed: bool,
     got_token: bool,
     sent_audio: bool,
     /// What the user said over it to let it go on.
@@ -205,7 +207,7 @@ impl Agent {
             } => self.on_score(request, probability),
             Input::Transcript { request, text } => self.on_transcript(request, text),
             Input::LlmToken { turn, text } => self.on_token(turn, &text),
-            Input::LlmDone { turn } => self.on_llm_done(turn),
+            Input::LlmDone { turn, failed } => self.on_llm_done(turn, failed),
             Input::Synthesized {
                 turn,
                 chunk,
@@ -545,6 +547,7 @@ impl Agent {
             synthesized: BTreeMap::new(),
             next_play: 0,
             llm_done: false,
+            llm_failed: false,
             got_token: false,
             sent_audio: false,
             acknowledged: Vec::new(),
@@ -595,11 +598,12 @@ impl Agent {
         self.synthesize(turn, chunks);
     }
 
-    fn on_llm_done(&mut self, turn: TurnId) {
+    fn on_llm_done(&mut self, turn: TurnId, failed: bool) {
         let Some(reply) = self.reply_for(turn) else {
             return;
         };
         reply.llm_done = true;
+        reply.llm_failed = failed;
         let chunks = reply.chunker.finish();
         self.synthesize(turn, chunks);
         self.finish_reply_if_heard();
@@ -673,10 +677,10 @@ impl Agent {
         let turn = reply.turn;
         let text = self.playout.heard_text(turn);
         self.playout.forget(turn);
-        let acknowledged = self
+        let (acknowledged, broke_off) = self
             .reply
             .take()
-            .map(|r| r.acknowledged)
+            .map(|r| (r.acknowledged, r.llm_failed))
             .unwrap_or_default();
         // Speech that began over the reply's last moments and outlasted it is the user's next
         // turn, not a lost sound over the reply.
@@ -687,6 +691,7 @@ impl Agent {
             text,
             interrupted: false,
             acknowledged,
+            broke_off,
         });
     }
 
@@ -719,6 +724,7 @@ impl Agent {
                 text,
                 interrupted: true,
                 acknowledged,
+                broke_off: false,
             });
         }
     }

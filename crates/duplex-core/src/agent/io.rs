@@ -49,6 +49,9 @@ pub enum Input {
     LlmDone {
         /// The turn.
         turn: TurnId,
+        /// Whether it broke off on a failure (the model's worker died mid-reply) rather than
+        /// finishing.
+        failed: bool,
     },
     /// Audio for a chunk requested by [`Output::Synthesize`], at the voice's own rate.
     Synthesized {
@@ -207,6 +210,9 @@ pub enum AgentEvent {
         interrupted: bool,
         /// What the user said over it to let it go on ("mm-hm", "right"), in order.
         acknowledged: Vec<String>,
+        /// Whether it broke off because the language model failed mid-reply.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        broke_off: bool,
     },
     /// The user made a sound over the reply: playback paused while it is judged.
     PlaybackPaused {
