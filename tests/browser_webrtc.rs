@@ -318,3 +318,94 @@ fn a_killed_brain_is_restarted_and_the_next_question_answered() {
     );
     assert_server_healthy(&report);
 }
+
+// A sentence of 22 words without long pauses: one word more misheard is 4.5 points of WER.
+const LOSSY_FIXTURE: &str = "sense_and_sensibility_01_austen_64kb-0870.wav";
+const LOSSY_REFERENCE: &str = "and mister john dashwood had then leisure to consider how much \
+                               there might be prudently in his power to do for them";
+
+/// The word error rate of all the user's lines of `call` together.
+fn user_word_error_rate(call: &Value, reference: &str) -> f64 {
+    let (errors, words) = word_errors(reference, &texts(call, "user").join(" "));
+    errors as f64 / words as f64
+}
+
+#[test]
+fn a_call_over_a_lossy_jittery_network_is_understood_as_well_as_over_a_clean_one() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("lossy", LOSSY_FIXTURE);
+    let (clean, lossy) = (&report["lossless"], &report["lossy"]);
+    assert_answered(&clean["call"], LOSSY_REFERENCE);
+    assert_answered(&lossy["call"], LOSSY_REFERENCE);
+    let clean_wer = user_word_error_rate(&clean["call"], LOSSY_REFERENCE);
+    let lossy_wer = user_word_error_rate(&lossy["call"], LOSSY_REFERENCE);
+    // The server's counters are totals: the lossy call's are the difference.
+    let total = |run: &Value, name: &str| run["counters"][name].as_u64().unwrap_or(0);
+    let lossy_count = |name: &str| total(lossy, name) - total(clean, name);
+    let received = lossy_count("rtp_packets_received_total");
+    let lost = lossy_count("rtp_packets_lost_total");
+    let fec = lossy_count("rtp_packets_recovered_total_fec");
+    let plc = lossy_count("rtp_packets_recovered_total_plc");
+    let jitter = lossy_count("rtp_packets_reordered_total") + lossy_count("rtp_packets_late_total");
+    println!(
+        "WER clean {clean_wer:.3}, lossy {lossy_wer:.3}; lossy call: {received} packets, \
+         {lost} lost ({fec} FEC, {plc} PLC), {jitter} reordered or late"
+    );
+    assert!(
+        lossy_wer <= clean_wer + 0.05,
+        "WER {lossy_wer:.3} under loss, {clean_wer:.3} without: {report}"
+    );
+    let clean_lost = total(clean, "rtp_packets_lost_total");
+    let clean_received = total(clean, "rtp_packets_received_total");
+    assert!(clean_received > 100, "{report}");
+    assert!(
+        clean_lost * 100 <= clean_received,
+        "the loopback lost packets: {report}"
+    );
+    // 5 % simulated: over several hundred packets, well within 2-10 %.
+    assert!(received > 200, "{report}");
+    assert!(
+        (2 * received..=10 * received).contains(&(lost * 100)),
+        "{lost} of {received} lost: {report}"
+    );
+    assert_eq!(
+        fec + plc,
+        lost,
+        "each lost packet rebuilt or concealed: {report}"
+    );
+    assert!(
+        jitter > 0,
+        "the simulated jitter reordered packets: {report}"
+    );
+    assert_server_healthy(&report);
+}
+
+#[test]
+fn an_offer_that_never_connects_takes_no_engines() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("unconnected-offer", SHORT_FIXTURE);
+    assert_eq!(report["answerStatus"], 200, "{report}");
+    let health = &report["healthWhileUnconnected"];
+    assert_eq!(health["sessions"], 1, "answered and waiting: {report}");
+    assert_eq!(
+        health["spare_engines_ready"], true,
+        "the spare engines were not taken: {report}"
+    );
+    assert_eq!(
+        report["workersBefore"], 1,
+        "the spare's LLM worker: {report}"
+    );
+    assert_eq!(
+        report["workersWhileUnconnected"], 1,
+        "no LLM worker started for the unconnected offer: {report}"
+    );
+    assert!(
+        report["freedMs"].is_u64(),
+        "its connect timeout ended it: {report}"
+    );
+    assert_eq!(report["serverExit"], 0);
+}

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
 use duplex::transport::webrtc::{IceServer, PeerOptions};
+use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
 use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
 
@@ -39,6 +40,10 @@ pub struct ServeArgs {
     /// Most conversations at once from one client address.
     #[arg(long, default_value_t = 2)]
     max_sessions_per_client: usize,
+    /// Do not keep a conversation's engines loaded ahead of the next call (saves about 300 MB
+    /// while nobody talks; each call then waits a second or two for its engines).
+    #[arg(long)]
+    no_spare_engines: bool,
     /// Another origin whose pages may start calls (repeatable), e.g. https://duplex.lan:8443;
     /// by default only the page this server serves, reached by an IP address or localhost.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
@@ -105,9 +110,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             credential: args.ice_credential.clone(),
         })
         .collect();
+    let spare =
+        whisper.map(|whisper| SpareEngines::new(config.clone(), whisper, !args.no_spare_engines));
     let state = Arc::new(AppState {
         config: config.clone(),
-        whisper,
+        spare,
         options: ServeOptions {
             bind: args.bind,
             peer: PeerOptions {

@@ -103,7 +103,7 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
             SessionEventKind::EngineFailed { error, severity } => {
                 eprintln!("{}", describe_failure(error, *severity));
             }
-            SessionEventKind::Cost { .. } => {}
+            SessionEventKind::Cost { .. } | SessionEventKind::Ready { .. } => {}
         }),
     };
     let report = talk_over(engines, link, setup)?;

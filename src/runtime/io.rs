@@ -67,6 +67,12 @@ pub enum SessionEventKind {
         /// Milliseconds it took (for the LLM: to the first token).
         cost_ms: f64,
     },
+    /// The session's engines are loaded and it listens (`duplex serve` sends it; its page opens
+    /// the microphone then).
+    Ready {
+        /// Milliseconds from the browser's connection to the engines being ready.
+        ready_after_ms: f64,
+    },
     /// An engine failed.
     EngineFailed {
         /// The error.

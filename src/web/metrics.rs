@@ -1,8 +1,9 @@
 //! `GET /metrics`: the server's counters in the Prometheus text format (the `prometheus`
 //! crate): sessions live, started and refused (by reason), turns, voice-to-voice and stage
-//! latency histograms, how sounds over the agent's voice were judged, engine failures, and the
-//! microphone frames received and dropped. Each session's events pass through [`Metrics::tap`]
-//! on their way to the page.
+//! latency histograms, how sounds over the agent's voice were judged, engine failures, the
+//! microphone frames received and dropped, and its RTP packets received, lost, rebuilt (FEC) or
+//! concealed (PLC), late, duplicated and reordered. Each session's events pass through
+//! [`Metrics::tap`] on their way to the page.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::agent::{AgentEvent, TurnId};
 use crate::runtime::{SessionEvent, SessionEventKind};
+use crate::transport::webrtc::jitter::JitterStats;
 
 /// Input samples per second (the agent's positions are 16 kHz samples).
 const RATE: f64 = 16_000.0;
@@ -39,6 +41,12 @@ pub struct Metrics {
     pub mic_frames: IntCounter,
     /// Microphone frames dropped because a session was behind.
     pub mic_frames_dropped: IntCounter,
+    rtp_received: IntCounter,
+    rtp_lost: IntCounter,
+    rtp_recovered: IntCounterVec,
+    rtp_late: IntCounter,
+    rtp_duplicate: IntCounter,
+    rtp_reordered: IntCounter,
 }
 
 impl Default for Metrics {
@@ -112,13 +120,39 @@ impl Metrics {
             ),
             engine_failures: counter_vec(
                 "engine_failures_total",
-                "Engine failures, by severity (transient, fatal).",
+                "Engine failures, by severity (transient: one job lost; recovered: the engine was restarted; fatal: the session ended).",
                 "severity",
             ),
             mic_frames: counter("mic_frames_total", "Microphone frames handed to sessions."),
             mic_frames_dropped: counter(
                 "mic_frames_dropped_total",
                 "Microphone frames dropped because a session was behind.",
+            ),
+            rtp_received: counter(
+                "rtp_packets_received_total",
+                "Microphone RTP packets received.",
+            ),
+            rtp_lost: counter(
+                "rtp_packets_lost_total",
+                "Microphone RTP packets missing when their turn came.",
+            ),
+            rtp_recovered: counter_vec(
+                "rtp_packets_recovered_total",
+                "Lost microphone packets, by how their audio was made up (fec: from the next \
+                 packet's in-band FEC; plc: concealed).",
+                "how",
+            ),
+            rtp_late: counter(
+                "rtp_packets_late_total",
+                "Microphone RTP packets that came after their turn, dropped.",
+            ),
+            rtp_duplicate: counter(
+                "rtp_packets_duplicate_total",
+                "Microphone RTP packets received twice, dropped.",
+            ),
+            rtp_reordered: counter(
+                "rtp_packets_reordered_total",
+                "Microphone RTP packets that came after a later one, played in order.",
             ),
             registry,
         }
@@ -127,6 +161,18 @@ impl Metrics {
     /// Counts a refused offer.
     pub fn refused(&self, reason: &str) {
         self.refused.with_label_values(&[reason]).inc();
+    }
+
+    /// Adds an ended session's microphone packet counters.
+    pub fn count_microphone(&self, stats: &JitterStats) {
+        self.rtp_received.inc_by(stats.received);
+        self.rtp_lost.inc_by(stats.lost);
+        let recovered = |how: &str, n| self.rtp_recovered.with_label_values(&[how]).inc_by(n);
+        recovered("fec", stats.recovered_fec);
+        recovered("plc", stats.concealed);
+        self.rtp_late.inc_by(stats.late);
+        self.rtp_duplicate.inc_by(stats.duplicate);
+        self.rtp_reordered.inc_by(stats.reordered);
     }
 
     /// The text exposition, with `live` sessions now.
@@ -245,6 +291,15 @@ mod tests {
         );
         metrics.refused("origin");
         metrics.sessions_started.inc();
+        metrics.count_microphone(&JitterStats {
+            received: 100,
+            lost: 5,
+            recovered_fec: 4,
+            concealed: 1,
+            late: 1,
+            duplicate: 0,
+            reordered: 3,
+        });
         let text = metrics.render(1);
         assert!(text.contains("duplex_turns_total 1"), "{text}");
         assert!(text.contains("duplex_sessions_live 1"), "{text}");
@@ -266,5 +321,16 @@ mod tests {
             text.contains("duplex_stage_seconds_count{stage=\"asr\"} 1"),
             "{text}"
         );
+        for line in [
+            "duplex_rtp_packets_received_total 100",
+            "duplex_rtp_packets_lost_total 5",
+            "duplex_rtp_packets_recovered_total{how=\"fec\"} 4",
+            "duplex_rtp_packets_recovered_total{how=\"plc\"} 1",
+            "duplex_rtp_packets_late_total 1",
+            "duplex_rtp_packets_duplicate_total 0",
+            "duplex_rtp_packets_reordered_total 3",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

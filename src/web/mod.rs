@@ -8,6 +8,7 @@ mod listener;
 pub mod metrics;
 mod routes;
 mod sessions;
+pub mod spare;
 pub mod tls;
 pub mod tone;
 
@@ -15,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::asr::WhisperModel;
 use crate::config::Config;
 use crate::transport::webrtc::PeerOptions;
 
@@ -57,8 +57,9 @@ pub struct ServeOptions {
 pub struct AppState {
     /// The configuration each session's engines are built from.
     pub config: Config,
-    /// Whisper, loaded once and shared (each session has its own state); absent in tone mode.
-    pub whisper: Option<Arc<WhisperModel>>,
+    /// The next call's engines, loaded ahead (Whisper's weights are shared, each session has
+    /// its own state); absent in tone mode.
+    pub spare: Option<Arc<spare::SpareEngines>>,
     /// Server settings.
     pub options: ServeOptions,
     /// Live sessions.
@@ -99,6 +100,9 @@ pub async fn serve(
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
+    if let Some(spare) = &state.spare {
+        spare.refill();
+    }
     on_listening(local);
     listener::accept_loop(listener, router(state.clone()), tls, shutdown).await;
     let live = state.sessions.live();

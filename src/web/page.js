@@ -14,6 +14,7 @@ const DUCK = params.get('duck') !== '0';
 const DUCK_VOLUME = 0.01;
 const GATHER_TIMEOUT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 15000;
+const READY_TIMEOUT_MS = 60000;
 
 // Everything the page shows, also readable by tests.
 const state = (window.duplex = {
@@ -32,6 +33,8 @@ const state = (window.duplex = {
   events: [],
   error: null,
   errors: [],
+  connectMs: null,
+  ready: false,
 });
 
 const $ = (id) => document.getElementById(id);
@@ -50,6 +53,9 @@ function line(cls, text) {
   return p;
 }
 
+// The wait for the session's "ready" event: { resolve, reject }.
+let readyWaiter = null;
+
 // Agent lines by turn: created when its voice starts, filled when the reply is over.
 const agentLines = new Map();
 
@@ -57,9 +63,16 @@ function onEvent(e) {
   if (state.events.length < 500) {
     state.events.push({ event: e.event || e.stage, at: e.at ?? e.recorded_at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
   }
+  if (e.ready_after_ms !== undefined) {
+    // The session's engines are loaded: the microphone may open.
+    state.ready = true;
+    if (readyWaiter) readyWaiter.resolve();
+    return;
+  }
   if (e.error !== undefined) {
     // An engine failed: say so in words, not only in the server's log.
     state.errors.push(e.error);
+    if (e.severity === 'fatal' && readyWaiter) readyWaiter.reject(new Error(e.error));
     if (e.severity === 'recovered') state.restarts = (state.restarts || 0) + 1;
     line('error', e.severity === 'fatal'
       ? 'The agent stopped working (' + e.error + '). Reload the page to start a new call.'
@@ -134,6 +147,8 @@ function waitFor(check, subscribe, ms, what) {
 
 async function start() {
   setStatus('connecting');
+  state.ready = false;
+  readyWaiter = null;
   const ctx = new AudioContext();
   await ctx.audioWorklet.addModule('/meter-worklet.js');
   const meter = new AudioWorkletNode(ctx, 'duplex-meter', {
@@ -184,7 +199,19 @@ async function start() {
     CONNECT_TIMEOUT_MS,
     'no connection to the server (is UDP to it blocked?)',
   );
-  // The microphone is opened only once connected, then put on the already negotiated sender.
+  // The microphone is opened only once the session listens (its engines loaded; at once on an
+  // idle server, a second or two when another call is running), then put on the already
+  // negotiated sender.
+  if (!state.ready) {
+    setStatus('starting the agent');
+    await new Promise((resolve, reject) => {
+      readyWaiter = { resolve, reject };
+      pc.addEventListener('connectionstatechange', () => {
+        if (['failed', 'closed'].includes(pc.connectionState)) reject(new Error('the call ended before the agent started'));
+      });
+      setTimeout(() => reject(new Error(state.errors.at(-1) || 'the agent did not start within ' + READY_TIMEOUT_MS / 1000 + ' s')), READY_TIMEOUT_MS);
+    });
+  }
   const mic = await navigator.mediaDevices.getUserMedia({
     audio: { echoCancellation: !RAW, noiseSuppression: !RAW, autoGainControl: !RAW, channelCount: 1 },
   });
@@ -213,8 +240,10 @@ $('talk').addEventListener('click', async () => {
   }
   button.textContent = 'Hang up';
   button.classList.add('live');
+  const pressed = performance.now();
   try {
     await start();
+    state.connectMs = performance.now() - pressed;
   } catch (err) {
     state.error = String(err && err.message ? err.message : err);
     stop();

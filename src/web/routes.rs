@@ -107,8 +107,14 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
         ReplyMode::Conversation => "conversation".to_owned(),
         ReplyMode::ToneProbe { after } => format!("tone probe after {} ms", after.as_millis()),
     };
-    axum::Json(json!({ "ok": true, "sessions": state.sessions.live(), "mode": mode }))
-        .into_response()
+    let spare_ready = state.spare.as_ref().is_some_and(|s| s.is_ready());
+    axum::Json(json!({
+        "ok": true,
+        "sessions": state.sessions.live(),
+        "mode": mode,
+        "spare_engines_ready": spare_ready,
+    }))
+    .into_response()
 }
 
 /// Longest a client may take to send an offer's body once its headers are in.

@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use super::tone::run_tone_probe;
 use super::{AppState, ReplyMode};
-use crate::runtime::{Engines, load_local_engines, run_session, session_channels};
+use crate::runtime::{
+    Engines, SessionEvent, SessionEventKind, SessionIo, Severity, run_session, session_channels,
+};
 use crate::transport::webrtc::{
     LinkStats, OfferError, WebRtcError, answer_offer, drive_peer, parse_offer,
 };
@@ -148,29 +150,23 @@ pub async fn start_session(
     let peer = answer_offer(offer, &state.options.peer)
         .await
         .map_err(StartError::Negotiation)?;
-    let replier = match load_replier(&state).await {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = peer.connection.close().await;
-            return Err(e);
-        }
-    };
     let answer = peer.answer.clone();
 
     let (io, mut ends) = session_channels();
     ends.events = state.metrics.tap(ends.events);
     state.metrics.sessions_started.inc();
     let metrics = state.metrics.clone();
-    let session = match replier {
-        Replier::Agent(engines) => {
-            tokio::spawn(run_session(state.config.agent_config(), *engines, io))
-        }
-        Replier::Tone(after) => tokio::spawn(run_tone_probe(after, io)),
-    };
     let stats = Arc::new(LinkStats::default());
-    tracing::info!("session {}: started", slot.id);
+    // The engines are taken only once the browser has connected: an offer that never connects
+    // costs a peer connection, not a conversation's engines and LLM worker.
+    let session = tokio::spawn(run_when_connected(state.clone(), io, stats.clone()));
+    tracing::info!("session {}: answered", slot.id);
     tokio::spawn(async move {
         let reason = drive_peer(peer, ends, stats.clone(), stopping).await;
+        if !stats.is_ready() {
+            // Never connected, or gone while its engines loaded: nothing to wait for.
+            session.abort();
+        }
         // The link dropped the session's input: the session ends, its engines (and the LLM
         // worker process) are dropped, and only then is the slot given back.
         let _ = session.await;
@@ -180,29 +176,82 @@ pub async fn start_session(
         metrics
             .mic_frames_dropped
             .inc_by(stats.frames_dropped.load(Ordering::Relaxed));
+        let mic = stats.microphone();
+        metrics.count_microphone(&mic);
         tracing::info!(
-            "session {}: ended ({reason}); frames in {}, dropped {}, packets out {}",
+            "session {}: ended ({reason}); frames in {}, dropped {}, packets out {}; \
+             microphone packets {} received, {} lost ({} rebuilt from FEC, {} concealed), \
+             {} late, {} duplicate, {} reordered",
             slot.id,
             stats.frames_in.load(Ordering::Relaxed),
             stats.frames_dropped.load(Ordering::Relaxed),
             stats.packets_out.load(Ordering::Relaxed),
+            mic.received,
+            mic.lost,
+            mic.recovered_fec,
+            mic.concealed,
+            mic.late,
+            mic.duplicate,
+            mic.reordered,
         );
         drop(slot);
         give_back_memory().await;
+        // The next caller's engines, loaded now that no call is slowed by it.
+        if let Some(spare) = &state.spare
+            && state.sessions.live() == 0
+        {
+            spare.refill();
+        }
     });
     Ok(answer)
 }
 
-/// Builds what will answer a new session: its own engines, or the measurement tone.
+/// Waits for the peer to connect, then takes the session's engines (the spare set, at once, on
+/// an idle server), tells the page it listens, and runs the conversation (or the tone probe).
+/// Engines that cannot be loaded end the session with the reason, shown on the page.
+async fn run_when_connected(state: Arc<AppState>, io: SessionIo, stats: Arc<LinkStats>) {
+    stats.connected.notified().await;
+    let started = Instant::now();
+    let replier = match load_replier(&state).await {
+        Ok(replier) => replier,
+        Err(e) => {
+            state.metrics.refused("engines");
+            tracing::error!("{e}");
+            let failed = SessionEventKind::EngineFailed {
+                error: e.to_string(),
+                severity: Severity::Fatal,
+            };
+            let _ = io.events.send(event(started, failed)).await;
+            return;
+        }
+    };
+    let ready_after_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _ = io
+        .events
+        .send(event(started, SessionEventKind::Ready { ready_after_ms }))
+        .await;
+    stats.mark_ready();
+    match replier {
+        Replier::Agent(engines) => run_session(state.config.agent_config(), *engines, io).await,
+        Replier::Tone(after) => run_tone_probe(after, io).await,
+    }
+}
+
+/// An event of the session's start, before its own clock runs.
+fn event(started: Instant, kind: SessionEventKind) -> SessionEvent {
+    SessionEvent {
+        at: 0,
+        wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+        kind,
+    }
+}
+
+/// What will answer a new session: the spare engines (or its own, loaded now), or the
+/// measurement tone.
 async fn load_replier(state: &AppState) -> Result<Replier, StartError> {
-    Ok(match (state.options.mode, &state.whisper) {
-        (ReplyMode::Conversation, Some(whisper)) => {
-            let (config, whisper) = (state.config.clone(), whisper.clone());
-            let loaded = tokio::task::spawn_blocking(move || load_local_engines(&config, &whisper))
-                .await
-                .map_err(|e| StartError::Engines(e.to_string()))?
-                .map_err(|e| StartError::Engines(e.to_string()))?;
-            Replier::Agent(Box::new(loaded))
+    Ok(match (state.options.mode, &state.spare) {
+        (ReplyMode::Conversation, Some(spare)) => {
+            Replier::Agent(Box::new(spare.take().await.map_err(StartError::Engines)?))
         }
         (ReplyMode::Conversation, None) => {
             return Err(StartError::Engines("no Whisper model was loaded".into()));

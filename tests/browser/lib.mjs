@@ -86,9 +86,11 @@ export async function launchBrowser(wav, extraArgs = []) {
   });
 }
 
-// Opens the page (with the query `query`) in a fresh context and presses Talk.
-export async function openCall(browser, url, query = 'raw=1') {
+// Opens the page (with the query `query`) in a fresh context and presses Talk; `prepare(context)`
+// runs first (to route the context's requests, say).
+export async function openCall(browser, url, query = 'raw=1', prepare = null) {
   const context = await browser.newContext();
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   const console = [];
   page.on('console', (m) => console.push(m.text()));

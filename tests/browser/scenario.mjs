@@ -6,7 +6,8 @@
 // network-drop (loopback goes down under a live call, then comes back), cross-origin (a page
 // from another origin tries to start calls; then the real page starts one), https-lan (the
 // page over HTTPS with a self-signed certificate, on a LAN address that is not loopback),
-// brain-restart (the session's LLM worker is killed after the first reply; the WAV asks twice).
+// brain-restart (the session's LLM worker is killed after the first reply; the WAV asks twice),
+// lossy (one call as it is, then one with 5 % of the browser's packets lost and jitter).
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -17,6 +18,7 @@ import {
   startServer, stopServer, launchBrowser, openCall, waitPage, waitHealth, health, replied,
   pageState, sleep,
 } from './lib.mjs';
+import { relayCallThrough } from './lossy_relay.mjs';
 
 const [bin, scenario, wav] = process.argv.slice(2);
 const REPLY_TIMEOUT_MS = Number(process.env.DUPLEX_REPLY_TIMEOUT_MS || 240000);
@@ -114,6 +116,29 @@ async function main() {
       report.sessionsDuring = (await health(server.url)).sessions;
       await call.context.close();
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+    } else if (scenario === 'unconnected-offer') {
+      // The served page sends an offer and never connects: the server answers, but takes no
+      // engines for it (the spare stays ready, no LLM worker starts) until its connect timeout.
+      await waitHealth(server.url, (h) => h.spare_engines_ready, FREE_TIMEOUT_MS);
+      report.workersBefore = llmWorkers(server.proc.pid).length;
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(server.url);
+      report.answerStatus = await page.evaluate(async () => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('audio', { direction: 'sendrecv' });
+        pc.createDataChannel('events');
+        await pc.setLocalDescription(await pc.createOffer());
+        const res = await fetch('/offer', { method: 'POST', body: pc.localDescription.sdp, headers: { 'Content-Type': 'application/sdp' } });
+        await res.text();
+        window.keep = pc; // never given the answer: it never connects
+        return res.status;
+      });
+      await sleep(3000);
+      report.healthWhileUnconnected = await health(server.url);
+      report.workersWhileUnconnected = llmWorkers(server.proc.pid).length;
+      await context.close();
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, 45000);
     } else if (scenario === 'brain-restart') {
       // The microphone asks twice with a long pause between; after the first reply the
       // session's LLM worker is killed, and the second question must still be answered.
@@ -128,6 +153,23 @@ async function main() {
       report.metrics = await (await fetch(new URL('/metrics', server.url))).text();
       await call.context.close();
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+    } else if (scenario === 'lossy') {
+      // One call over the loopback as it is, then one from a fresh browser (its microphone
+      // file starts over) whose packets pass a relay that loses and delays them (see
+      // lossy_relay.mjs); the server's counters after each.
+      report.lossless = await callAndCount(browser, server);
+      const lossyBrowser = await launchBrowser(wav);
+      const holder = {};
+      try {
+        const throughRelay = (context) => relayCallThrough(context, LOSSY_NETWORK, holder);
+        report.lossy = await callAndCount(lossyBrowser, server, throughRelay);
+      } finally {
+        await lossyBrowser.close();
+        holder.relay?.close();
+      }
+      report.relay = holder.relay?.stats ?? null;
+      report.calls.push(report.lossless.call, report.lossy.call);
+      report.freedMs = report.lossy.freedMs;
     } else {
       throw new Error(`unknown scenario ${scenario}`);
     }
@@ -140,11 +182,39 @@ async function main() {
   console.log(JSON.stringify(report));
 }
 
+// The pids of the LLM worker processes of the server `pid`.
+function llmWorkers(pid) {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid), '-x', 'duplex-llm']).toString().trim().split(/\s+/).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none
+  }
+}
+
 // Kills (SIGKILL) the LLM worker processes of the server `pid`; returns their pids.
 function killWorkers(pid) {
-  const pids = execFileSync('pgrep', ['-P', String(pid), '-x', 'duplex-llm']).toString().trim().split(/\s+/);
-  for (const p of pids) process.kill(Number(p), 'SIGKILL');
-  return pids.map(Number);
+  const pids = llmWorkers(pid);
+  for (const p of pids) process.kill(p, 'SIGKILL');
+  return pids;
+}
+
+// The lossy call's network from the browser to the server: 5 % of the RTP packets lost, each
+// packet delayed 30 ms with a standard deviation of 10 ms (so some overtake others).
+const LOSSY_NETWORK = { lossPercent: 5, delayMs: 30, jitterMs: 10, seed: 1 };
+
+// One call until its reply is heard; then, once its session has ended, the server's microphone
+// counters (from /metrics: totals over the server's life so far).
+async function callAndCount(browser, server, prepare = null) {
+  const call = await openCall(browser, server.url, 'raw=1', prepare);
+  const state = await waitPage(call, replied, REPLY_TIMEOUT_MS, 'a reply');
+  await call.context.close();
+  const freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+  const text = await (await fetch(new URL('/metrics', server.url))).text();
+  const counters = {};
+  for (const m of text.matchAll(/^duplex_(rtp_\w+|mic_frames\w*)(\{how="(\w+)"\})? (\d+)$/gm)) {
+    counters[m[1] + (m[3] ? `_${m[3]}` : '')] = Number(m[4]);
+  }
+  return { call: state, freedMs, counters };
 }
 
 // base64 of the SHA-256 of a certificate's public key (what Chromium's

@@ -163,7 +163,13 @@ impl Sim {
                     );
                     t += ms(e.token_ms);
                 }
-                self.later(t, Input::LlmDone { turn: *turn, failed: false });
+                self.later(
+                    t,
+                    Input::LlmDone {
+                        turn: *turn,
+                        failed: false,
+                    },
+                );
             }
             Output::Synthesize { turn, chunk, text } => {
                 let n = ms(e.audio_ms_per_char * text.chars().count() as u32) as usize;

@@ -1,7 +1,9 @@
 //! Drives one answered peer connection as a session's transport: the browser's Opus packets in
-//! as 16 kHz frames, the agent's speech out at one Opus packet every 20 ms from a queue that a
-//! flush empties at once, session events to the page over its data channel, and the end of the
-//! session when the peer goes away (closed tab, ICE failure, network drop, silence).
+//! through a jitter buffer ([`super::jitter`]: in order, gaps rebuilt from FEC or concealed, the
+//! session's clock following the RTP timestamps) as 16 kHz frames, the agent's speech out at
+//! one Opus packet every 20 ms from a queue that a flush empties at once, session events to the
+//! page over its data channel, and the end of the session when the peer goes away (closed tab,
+//! ICE failure, network drop, silence).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::codec::{MicDecoder, OPUS_FRAME, OPUS_RATE, SpeakerEncoder};
 use super::events::forward_events;
+use super::jitter::{JitterBuffer, JitterStats};
 use super::peer::{AnsweredPeer, PeerSignal};
 use crate::audio::FRAME_SAMPLES;
 use crate::audio::frames::Rechunker;
@@ -42,6 +45,9 @@ const MAX_DATA_CHANNELS: usize = 2;
 
 /// How often the driver checks the deadlines above.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Longest wait for a session's last events to reach the page before the connection closes.
+const EVENTS_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Longest wait for the connection to close politely.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -85,8 +91,64 @@ pub struct LinkStats {
     pub frames_dropped: AtomicU64,
     /// Opus packets sent.
     pub packets_out: AtomicU64,
+    /// Microphone RTP packets received (dropped ones included).
+    pub packets_in: AtomicU64,
+    /// Microphone packets missing when their turn came.
+    pub packets_lost: AtomicU64,
+    /// Lost microphone packets rebuilt from the next packet's in-band FEC.
+    pub packets_recovered_fec: AtomicU64,
+    /// Lost microphone packets concealed (libopus PLC, then silence).
+    pub packets_concealed: AtomicU64,
+    /// Microphone packets that came after their turn, dropped.
+    pub packets_late: AtomicU64,
+    /// Microphone packets received twice, dropped.
+    pub packets_duplicate: AtomicU64,
+    /// Microphone packets that came after a later one, in time to be played in order.
+    pub packets_reordered: AtomicU64,
     /// Milliseconds since the link started at the last packet received.
     last_packet_ms: AtomicU64,
+    /// Told (once) when the peer first connects.
+    pub connected: tokio::sync::Notify,
+    /// Whether the session listens (its engines are loaded): the page opens its microphone
+    /// then, so the silence timeout counts from here.
+    ready: std::sync::atomic::AtomicBool,
+}
+
+impl LinkStats {
+    /// The session listens: its engines are loaded.
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`mark_ready`](Self::mark_ready) was called.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The microphone's jitter-buffer counters.
+    pub fn microphone(&self) -> JitterStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        JitterStats {
+            received: get(&self.packets_in),
+            lost: get(&self.packets_lost),
+            recovered_fec: get(&self.packets_recovered_fec),
+            concealed: get(&self.packets_concealed),
+            late: get(&self.packets_late),
+            duplicate: get(&self.packets_duplicate),
+            reordered: get(&self.packets_reordered),
+        }
+    }
+
+    fn set_microphone(&self, stats: JitterStats) {
+        let set = |c: &AtomicU64, v| c.store(v, Ordering::Relaxed);
+        set(&self.packets_in, stats.received);
+        set(&self.packets_lost, stats.lost);
+        set(&self.packets_recovered_fec, stats.recovered_fec);
+        set(&self.packets_concealed, stats.concealed);
+        set(&self.packets_late, stats.late);
+        set(&self.packets_duplicate, stats.duplicate);
+        set(&self.packets_reordered, stats.reordered);
+    }
 }
 
 /// Runs the link until the peer or the session goes away (or `stopping` turns true), then closes
@@ -117,6 +179,7 @@ pub async fn drive_peer(
     let mut tasks: Vec<JoinHandle<()>> = vec![tokio::spawn(forward_events(events, channel_rx))];
     let mut output = Some(playout);
     let mut connected = false;
+    let mut ready_seen = false;
     let mut disconnected_since: Option<Instant> = None;
     let (mut mic_taken, mut data_channels) = (false, 0usize);
     let mut watch = tokio::time::interval(WATCH_INTERVAL);
@@ -136,6 +199,9 @@ pub async fn drive_peer(
                         }
                         if disconnected_since.take().is_some() {
                             tracing::info!("the connection is back after ICE disconnected");
+                        }
+                        if !connected {
+                            stats.connected.notify_one();
                         }
                         connected = true;
                     }
@@ -181,17 +247,30 @@ pub async fn drive_peer(
                 if disconnected_since.is_some_and(|since| since.elapsed() > ICE_GRACE) {
                     break EndReason::Disconnected;
                 }
+                if stats.is_ready() && !ready_seen {
+                    // The page opens its microphone only now.
+                    ready_seen = true;
+                    stats.last_packet_ms.store(millis(started), Ordering::Relaxed);
+                }
                 let last = Duration::from_millis(stats.last_packet_ms.load(Ordering::Relaxed));
-                if connected && started.elapsed().saturating_sub(last) > SILENCE_TIMEOUT {
+                if ready_seen && started.elapsed().saturating_sub(last) > SILENCE_TIMEOUT {
                     break EndReason::Silent;
                 }
             }
         }
     };
+    // The session's last events (why it ended, when an engine failed for good) still reach the
+    // page: the forwarder ends once the session has closed its events channel.
+    let forwarder = tasks.remove(0);
     for task in &tasks {
         task.abort();
     }
     drop(input);
+    if reason == EndReason::SessionOver {
+        let _ = tokio::time::timeout(EVENTS_FLUSH_TIMEOUT, forwarder).await;
+    } else {
+        forwarder.abort();
+    }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close()).await;
     reason
 }
@@ -200,7 +279,8 @@ fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// Decodes the browser's microphone into 20 ms frames for the session.
+/// Decodes the browser's microphone into 20 ms frames for the session, through the jitter
+/// buffer: woken by each packet, and by the end of a gap's wait for a reordered packet.
 async fn receive_mic(
     track: Arc<dyn TrackRemote>,
     input: mpsc::Sender<TransportIn>,
@@ -214,39 +294,63 @@ async fn receive_mic(
             return;
         }
     };
+    let mut buffer = JitterBuffer::new();
     let mut frames = Rechunker::<FRAME_SAMPLES>::default();
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            continue;
-        };
-        stats
-            .last_packet_ms
-            .store(millis(started), Ordering::Relaxed);
-        let samples = match decoder.decode(&packet.payload) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::debug!("webrtc: dropped a packet: {e}");
-                continue;
-            }
-        };
-        let mut closed = false;
-        frames.push(&samples, |_, frame| {
-            // A live microphone cannot wait: when the session is behind, the frame is dropped.
-            match input.try_send(TransportIn::Audio(frame.to_vec())) {
-                Ok(()) => stats.frames_in.fetch_add(1, Ordering::Relaxed),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    stats.frames_dropped.fetch_add(1, Ordering::Relaxed)
+    loop {
+        let deadline = buffer.deadline();
+        let wake = tokio::time::Instant::from_std(deadline.unwrap_or_else(Instant::now));
+        tokio::select! {
+            event = track.poll() => match event {
+                None => break,
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    stats.last_packet_ms.store(millis(started), Ordering::Relaxed);
+                    let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
+                    buffer.push(seq, ts, packet.payload, Instant::now());
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    closed = true;
-                    0
+                Some(_) => continue,
+            },
+            () = tokio::time::sleep_until(wake), if deadline.is_some() => {}
+        }
+        let now = Instant::now();
+        while let Some(play) = buffer.pop(now) {
+            let samples = match decoder.play(&play) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!("webrtc: dropped a packet: {e}");
+                    continue;
                 }
             };
-        });
-        if closed {
-            break;
+            if !hand_over(&samples, &mut frames, &input, &stats) {
+                stats.set_microphone(buffer.stats());
+                return;
+            }
         }
+        stats.set_microphone(buffer.stats());
     }
+}
+
+/// Hands the 20 ms frames `samples` completes to the session; false once the session is gone.
+fn hand_over(
+    samples: &[f32],
+    frames: &mut Rechunker<FRAME_SAMPLES>,
+    input: &mpsc::Sender<TransportIn>,
+    stats: &LinkStats,
+) -> bool {
+    let mut open = true;
+    frames.push(samples, |_, frame| {
+        // A live microphone cannot wait: when the session is behind, the frame is dropped.
+        match input.try_send(TransportIn::Audio(frame.to_vec())) {
+            Ok(()) => stats.frames_in.fetch_add(1, Ordering::Relaxed),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                stats.frames_dropped.fetch_add(1, Ordering::Relaxed)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                open = false;
+                0
+            }
+        };
+    });
+    open
 }
 
 /// How far behind the packets sent the browser plays them: the network, its jitter buffer and

@@ -1,11 +1,13 @@
 //! The WebRTC transport: a browser's peer connection as a session's microphone and speaker.
 //! [`offer`] checks the browser's SDP offer, [`peer`] answers it (Opus, host candidates,
 //! DTLS-SRTP), [`link`] drives the answered connection against a session's channels, with
+//! [`jitter`] (the microphone's packets in order, gaps rebuilt or concealed),
 //! [`codec`] (Opus at 48 kHz ↔ 16 kHz frames), the shared playout (`crate::transport::playout`, paced one packet per 20 ms) and
 //! [`events`] (session events to the page's data channel).
 
 pub mod codec;
 pub mod events;
+pub mod jitter;
 pub mod link;
 pub mod offer;
 pub mod peer;

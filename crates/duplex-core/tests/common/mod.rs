@@ -96,7 +96,13 @@ impl Harness {
                         let text = token.to_owned();
                         self.agent.handle(self.now, Input::LlmToken { turn, text });
                     }
-                    self.agent.handle(self.now, Input::LlmDone { turn, failed: false });
+                    self.agent.handle(
+                        self.now,
+                        Input::LlmDone {
+                            turn,
+                            failed: false,
+                        },
+                    );
                 }
                 Output::Synthesize { turn, chunk, text } => {
                     let id = ChunkId { turn, chunk };

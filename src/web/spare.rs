@@ -1,0 +1,114 @@
+//! One conversation's engines loaded before anyone calls, so that a call is answered at once.
+//!
+//! Building a session's engines (Silero, a Whisper state, smart-turn, Piper, and an LLM worker
+//! process with the system prompt prefilled) takes one to two seconds on a small machine; a
+//! caller who presses Talk should not wait for it. The server keeps one spare set: loaded at
+//! start-up and again after each call ends (not while a call runs, which would slow its
+//! replies). A call takes the spare if it is there, waits for it if it is being loaded, and
+//! otherwise (a second caller while the first talks) loads its own as before.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::asr::WhisperModel;
+use crate::config::Config;
+use crate::runtime::{Engines, load_local_engines};
+
+/// Where the spare set is.
+enum Spare {
+    Empty,
+    Loading,
+    Ready(Box<Engines>),
+}
+
+/// The server's spare engine set; see the module doc.
+pub struct SpareEngines {
+    config: Config,
+    whisper: Arc<WhisperModel>,
+    spare: Mutex<Spare>,
+    loaded: Notify,
+    /// Whether spares are kept at all (off: every call loads its own).
+    enabled: bool,
+}
+
+impl SpareEngines {
+    /// No spare yet: call [`refill`](Self::refill) to load one. Not `enabled`: refills do
+    /// nothing and every call loads its own engines.
+    pub fn new(config: Config, whisper: Arc<WhisperModel>, enabled: bool) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            whisper,
+            spare: Mutex::new(Spare::Empty),
+            loaded: Notify::new(),
+            enabled,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Spare> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a spare set is ready now.
+    pub fn is_ready(&self) -> bool {
+        matches!(*self.lock(), Spare::Ready(_))
+    }
+
+    /// Starts loading a spare set on a blocking thread, unless one is there or on its way.
+    /// Needs a tokio runtime.
+    pub fn refill(self: &Arc<Self>) {
+        if !self.enabled {
+            return;
+        }
+        {
+            let mut spare = self.lock();
+            if !matches!(*spare, Spare::Empty) {
+                return;
+            }
+            *spare = Spare::Loading;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let loaded = load_local_engines(&this.config, &this.whisper);
+            *this.lock() = match loaded {
+                Ok(engines) => {
+                    tracing::info!(
+                        "spare engines ready in {:.0} ms",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    Spare::Ready(Box::new(engines))
+                }
+                Err(e) => {
+                    tracing::warn!("cannot load spare engines ({e}); each call loads its own");
+                    Spare::Empty
+                }
+            };
+            this.loaded.notify_waiters();
+        });
+    }
+
+    /// The spare set (waiting for it if it is being loaded), or, when there is none, a set
+    /// loaded now.
+    pub async fn take(&self) -> Result<Engines, String> {
+        loop {
+            // Registered before the check, so a load finishing in between still wakes us.
+            let loaded = self.loaded.notified();
+            {
+                let mut spare = self.lock();
+                match std::mem::replace(&mut *spare, Spare::Empty) {
+                    Spare::Ready(engines) => return Ok(*engines),
+                    Spare::Loading => *spare = Spare::Loading,
+                    Spare::Empty => break,
+                }
+            }
+            loaded.await;
+        }
+        let (config, whisper) = (self.config.clone(), self.whisper.clone());
+        tokio::task::spawn_blocking(move || load_local_engines(&config, &whisper))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+}

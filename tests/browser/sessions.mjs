@@ -1,0 +1,65 @@
+// Several conversations at once against one `duplex serve` (run by scripts/bench_sessions.sh
+// inside run_in_netns.sh):  node sessions.mjs BIN WAV TURNS N STAGGER_MS
+// First one call alone, then N calls at once (call i presses Talk i * STAGGER_MS after the
+// first); every call's microphone plays WAV, which asks TURNS questions with pauses between.
+// Records each call's voice-to-voice latencies (the page's meter), its time from Talk to
+// listening, and the server's dropped microphone frames. Prints JSON on stdout.
+import { startServer, stopServer, launchBrowser, openCall, waitPage, waitHealth, percentile, sleep } from './lib.mjs';
+
+const [bin, wav, turnsArg, nArg, staggerArg] = process.argv.slice(2);
+const turns = Number(turnsArg);
+const n = Number(nArg);
+const stagger = Number(staggerArg);
+const TIMEOUT_MS = 300000;
+
+async function droppedFrames(url) {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const m = text.match(/^duplex_mic_frames_dropped_total (\d+)/m);
+  return m ? Number(m[1]) : null;
+}
+
+// Runs `count` calls staggered; resolves to each call's page state once it has `turns` replies.
+async function calls(server, count) {
+  const idle = (h) => h.sessions === 0 && h.spare_engines_ready;
+  if ((await waitHealth(server.url, idle, 60000)) === null) throw new Error('the server did not become idle');
+  const browsers = await Promise.all(Array.from({ length: count }, () => launchBrowser(wav)));
+  try {
+    const runs = browsers.map(async (browser, i) => {
+      await sleep(i * stagger);
+      const call = await openCall(browser, server.url);
+      const s = await waitPage(call, (p) => p.latenciesMs.length >= turns && p.agentTexts.length >= turns,
+        TIMEOUT_MS, `call ${i + 1}: ${turns} replies`);
+      await call.context.close();
+      return { latenciesMs: s.latenciesMs.map(Math.round), connectMs: Math.round(s.connectMs), userTexts: s.userTexts };
+    });
+    return await Promise.all(runs);
+  } finally {
+    await Promise.all(browsers.map((b) => b.close()));
+  }
+}
+
+function summary(results) {
+  const all = results.flatMap((r) => r.latenciesMs);
+  return { p50: percentile(all, 50), p95: percentile(all, 95), calls: results };
+}
+
+async function main() {
+  const server = await startServer(bin);
+  const report = { turns, sessions: n, staggerMs: stagger };
+  try {
+    const before = await droppedFrames(server.url);
+    report.single = summary(await calls(server, 1));
+    report.concurrent = summary(await calls(server, n));
+    report.perCallP95 = report.concurrent.calls.map((c) => percentile(c.latenciesMs, 95));
+    report.p95Ratio = Math.max(...report.perCallP95) / report.single.p95;
+    report.micFramesDropped = (await droppedFrames(server.url)) - before;
+  } finally {
+    await stopServer(server);
+  }
+  console.log(JSON.stringify(report));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
