@@ -165,6 +165,7 @@ async function start() {
   call = { ctx, pc, mic: null };
   const transceiver = pc.addTransceiver('audio', { direction: 'sendrecv' });
   const channel = pc.createDataChannel('events');
+  call.channel = channel;
   channel.onmessage = (m) => onEvent(JSON.parse(m.data));
   pc.ontrack = (e) => {
     const stream = e.streams[0] || new MediaStream([e.track]);
@@ -223,12 +224,19 @@ async function start() {
 
 function stop() {
   if (!call) return;
+  // Tell the server at once: a closing tab often says nothing on the wire.
+  if (call.channel && call.channel.readyState === 'open') {
+    try { call.channel.send('hangup'); } catch { /* closing anyway */ }
+  }
   if (call.mic) call.mic.getTracks().forEach((t) => t.stop());
   call.pc.close();
   call.ctx.close();
   call = null;
   setStatus('idle');
 }
+
+// A tab closing or navigating away hangs up.
+window.addEventListener('pagehide', () => stop());
 
 $('talk').addEventListener('click', async () => {
   const button = $('talk');

@@ -43,6 +43,9 @@ const ICE_GRACE: Duration = Duration::from_secs(8);
 /// Data channels a page may open; the page needs one (events), further ones are ignored.
 const MAX_DATA_CHANNELS: usize = 2;
 
+/// What the page sends on its events channel when it hangs up.
+const HANGUP: &str = "hangup";
+
 /// How often the driver checks the deadlines above.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -217,8 +220,8 @@ pub async fn drive_peer(
                 // Only the first audio track is the microphone; the page sends one.
                 Some(PeerSignal::Track(track)) if !mic_taken => {
                     mic_taken = true;
-                    let (input, stats) = (input.clone(), stats.clone());
-                    tasks.push(tokio::spawn(receive_mic(track, input, stats, started)));
+                    let (input, stats, ended) = (input.clone(), stats.clone(), closed_tx.clone());
+                    tasks.push(tokio::spawn(receive_mic(track, input, stats, started, ended)));
                 }
                 Some(PeerSignal::Track(_)) => tracing::warn!("a further audio track was ignored"),
                 Some(PeerSignal::DataChannel(channel)) if data_channels < MAX_DATA_CHANNELS => {
@@ -232,8 +235,8 @@ pub async fn drive_peer(
                 }
             },
             _ = input.closed() => break EndReason::SessionOver,
-            // The page's events channel closed: the tab is gone or hung up; unlike an ICE
-            // disconnect, that does not come back.
+            // The page's events channel closed, or its microphone track ended: the tab is
+            // gone or hung up; unlike an ICE disconnect, that does not come back.
             Some(()) = closed_rx.recv() => break EndReason::Peer("closed by the page".into()),
             Ok(()) = stopping.changed() => {
                 if *stopping.borrow_and_update() {
@@ -286,6 +289,7 @@ async fn receive_mic(
     input: mpsc::Sender<TransportIn>,
     stats: Arc<LinkStats>,
     started: Instant,
+    ended: mpsc::Sender<()>,
 ) {
     let mut decoder = match MicDecoder::new() {
         Ok(d) => d,
@@ -306,6 +310,11 @@ async fn receive_mic(
                     stats.last_packet_ms.store(millis(started), Ordering::Relaxed);
                     let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
                     buffer.push(seq, ts, packet.payload, Instant::now());
+                }
+                // The browser ended its microphone track (an RTCP BYE, or the page hung up).
+                Some(TrackRemoteEvent::OnEnded) => {
+                    let _ = ended.try_send(());
+                    break;
                 }
                 Some(_) => continue,
             },
@@ -421,6 +430,15 @@ async fn watch_channel(
                 handed = open.try_send(channel.clone()).is_ok();
             }
             DataChannelEvent::OnClose if handed => {
+                let _ = closed.try_send(());
+                return;
+            }
+            // The page says it hangs up (its Hang up button, or the tab closing): browsers
+            // often close a tab without a word on the wire, which would leave the session to
+            // its silence timeout.
+            DataChannelEvent::OnMessage(message)
+                if message.is_string && &message.data[..] == HANGUP.as_bytes() =>
+            {
                 let _ = closed.try_send(());
                 return;
             }
