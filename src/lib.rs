@@ -9,6 +9,7 @@ pub mod audio;
 pub mod config;
 pub mod conversation_report;
 pub mod cpu;
+pub mod cues;
 pub mod fixtures;
 pub mod llm;
 pub mod models;

@@ -4,7 +4,7 @@
 // before the calls, after each call, and 15 s after the last; checks that /metrics counted every
 // call. Prints JSON on stdout.
 import fs from 'node:fs';
-import { startServer, stopServer, eachCall, waitPage, replied, sleep } from './lib.mjs';
+import { startServer, stopServer, eachCall, waitPage, waitHealth, replied, sleep } from './lib.mjs';
 
 const [bin, secondsArg, wavsArg] = process.argv.slice(2);
 const seconds = Number(secondsArg);
@@ -40,6 +40,9 @@ async function main() {
   const server = await startServer(bin);
   const report = { seconds, calls: [] };
   try {
+    // At rest: the spare engines (the next call's) loaded, nothing else going on.
+    const atRest = (h) => h.sessions === 0 && h.spare_engines_ready;
+    await waitHealth(server.url, atRest, 60000);
     await sleep(5000);
     report.baselineMb = treeRssMb(server.proc.pid);
     const t0 = Date.now();
@@ -53,6 +56,7 @@ async function main() {
       report.calls.push(result);
       i += 1;
     }
+    await waitHealth(server.url, atRest, 60000);
     await sleep(REST_MS);
     report.afterRestMb = treeRssMb(server.proc.pid);
     report.afterOverBaseline = report.afterRestMb / report.baselineMb;
