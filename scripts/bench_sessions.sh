@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Concurrent conversations on one `duplex serve`: one call alone, then SESSIONS calls at once
-# (default 2; each starts STAGGER_MS after the previous, default 3000), all in headless Chromium
+# (default 2; each starts STAGGER_MS after the previous, default 3000; calls beyond the server's
+# admission limit, one per core by default, must be refused), all in headless Chromium
 # whose microphone asks three questions with 8 s pauses; voice-to-voice latency per call from the
 # page's meter, the p95 ratio against the single call of the same run, dropped microphone
 # frames. Inside a loopback-only network namespace; writes bench-results/sessions.json.
 # Not part of CI. Needs the README's test set-up (scripts/setup_test_deps.sh).
 #
 #   bash scripts/bench_sessions.sh
+#   SESSIONS=3 bash scripts/bench_sessions.sh                              # one more than 2 cores admit
+#   SESSIONS=3 SERVER_ARGS="--max-sessions 3" bash scripts/bench_sessions.sh  # what a 3rd would cost
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -34,4 +37,4 @@ with wave.open(out, "wb") as w:
     w.writeframes(frames)
 PY
 tests/browser/run_in_netns.sh node tests/browser/sessions.mjs "$ROOT/target/release/duplex" \
-    "$TMP/asks.wav" 3 "$SESSIONS" "$STAGGER_MS" | tail -n 1 | tee bench-results/sessions.json
+    "$TMP/asks.wav" 3 "$SESSIONS" "$STAGGER_MS" ${SERVER_ARGS:-} | tail -n 1 | tee bench-results/sessions.json

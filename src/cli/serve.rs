@@ -34,9 +34,11 @@ pub struct ServeArgs {
     /// Password for the TURN servers.
     #[arg(long, default_value = "")]
     ice_credential: String,
-    /// Most conversations at once (each runs its own engines and LLM worker).
-    #[arg(long, default_value_t = 4)]
-    max_sessions: usize,
+    /// Most conversations at once (each runs its own engines and LLM worker); default: one per
+    /// CPU core, what this machine sustains at its latency goal (on 2 cores, 2 calls at once kept
+    /// each call's p95 voice-to-voice within 1.5x of one call's; 3 did not: see README).
+    #[arg(long)]
+    max_sessions: Option<usize>,
     /// Most conversations at once from one client address.
     #[arg(long, default_value_t = 2)]
     max_sessions_per_client: usize,
@@ -74,6 +76,11 @@ pub struct ServeArgs {
     measure_tone_after_ms: Option<u64>,
 }
 
+/// The default session limit: one conversation per core.
+fn sessions_for_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Runs the subcommand until Ctrl-C or SIGTERM, then ends the sessions and exits.
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let rtc_ip = args.rtc_ip.unwrap_or(args.bind.ip());
@@ -83,7 +90,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             args.bind
         );
     }
-    if args.max_sessions == 0 || args.max_sessions_per_client == 0 {
+    let max_sessions = args.max_sessions.unwrap_or_else(sessions_for_cores);
+    if max_sessions == 0 || args.max_sessions_per_client == 0 {
         bail!("--max-sessions and --max-sessions-per-client must be at least 1");
     }
     let origins = OriginPolicy::new(&args.allow_origins).map_err(anyhow::Error::msg)?;
@@ -122,7 +130,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
                 ice_servers,
             },
             mode,
-            max_sessions: args.max_sessions,
+            max_sessions,
             max_sessions_per_client: args.max_sessions_per_client,
             origins,
         },
