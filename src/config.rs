@@ -60,6 +60,7 @@ impl Config {
             vad: self.vad.clone(),
             chunker: self.tts.chunker,
             turns: self.agent.clone(),
+            cue_notes: self.llm.cue_notes,
         }
     }
 

@@ -9,7 +9,7 @@ use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::conversation_report::{TurnSummary, summarize};
 use duplex::fixtures::fixture_path;
-use duplex::runtime::load_local_engines;
+use duplex::runtime::{SessionEventKind, load_local_engines};
 use duplex::transport::file::{Conversation, Pace, converse};
 use duplex::wer::word_errors;
 
@@ -132,5 +132,47 @@ fn a_question_that_starts_near_the_end_of_a_reply_is_answered() {
             "offset {offset_ms} ms: {turns:?}"
         );
         assert!(turns.len() >= 2, "offset {offset_ms} ms: {turns:?}");
+    }
+}
+
+/// A question asked with a rising voice: the session hears the rise while the user speaks, tells
+/// it in its events, writes it beside the words for the model (with `[llm] cue_notes`), and the
+/// spoken reply never reads the note aloud.
+#[test]
+fn a_rising_question_is_heard_as_rising_and_the_note_is_not_spoken() {
+    let mut config = Config::default();
+    config.llm.cue_notes = true;
+    let whisper = WhisperModel::load(&config.models, &config.asr).expect("whisper");
+    let engines = load_local_engines(&config, &whisper).expect("engines load");
+    let question = load_pipeline_audio(
+        &duplex::fixtures::fixtures_dir().join("cues/synth/piper_joe_2_question.wav"),
+    )
+    .expect("cue fixture");
+    let mut input = silence(0.5);
+    input.extend(question);
+    input.extend(silence(4.0));
+    let conversation = converse(config.agent_config(), engines, &input, Pace::Fast);
+    let notes: Vec<&str> = conversation
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            SessionEventKind::Cues(report) => Some(report.note.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "one turn, one cue report: {notes:?}");
+    assert!(notes[0].contains("rising at the end"), "{notes:?}");
+    let turns = summarize(&conversation.events);
+    let reply = turns
+        .iter()
+        .find_map(|t| t.played_text.clone())
+        .expect("a reply");
+    println!("reply: {reply}");
+    assert!(!reply.trim().is_empty());
+    for phrase in ["rising at the end", "(said", "said quickly", "hesitant"] {
+        assert!(
+            !reply.to_lowercase().contains(phrase),
+            "the note was spoken: {reply}"
+        );
     }
 }

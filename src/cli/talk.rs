@@ -103,6 +103,11 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
             SessionEventKind::EngineFailed { error, severity } => {
                 eprintln!("{}", describe_failure(error, *severity));
             }
+            SessionEventKind::Cues(report) => {
+                if !report.note.is_empty() {
+                    eprintln!("how you spoke: {}", report.note);
+                }
+            }
             SessionEventKind::Cost { .. } | SessionEventKind::Ready { .. } => {}
         }),
     };

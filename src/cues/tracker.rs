@@ -77,6 +77,13 @@ impl CueTracker {
         }
     }
 
+    /// Starts a new turn, keeping only the last `keep` frames of 10 ms (the speech just before a
+    /// voice-activity detector noticed it). The baseline stays.
+    pub fn restart(&mut self, keep: usize) {
+        let drop = self.frames.len().saturating_sub(keep);
+        self.frames.drain(..drop);
+    }
+
     /// Ends the turn: the cues, given the transcript if there is one. The baseline then learns
     /// from this turn, and the tracker is ready for the next.
     pub fn finish(&mut self, transcript: Option<&str>) -> TurnCues {

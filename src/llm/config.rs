@@ -57,6 +57,10 @@ pub struct LlmConfig {
     /// brain's own default ([`DEFAULT_SYSTEM_PROMPT`], or [`LARGER_BRAIN_PROMPT`] for the
     /// `balanced` and `quality` brains).
     pub system_prompt: String,
+    /// Write a note of how the user spoke (said quickly, rising at the end, hesitant: the
+    /// confident non-verbal cues, see `src/cues`) beside their words, and explain it in the system
+    /// prompt. Off by default: the shipped small brains have not been shown to use it well.
+    pub cue_notes: bool,
     /// Estimated tokens of history (system prompt included) kept; older turns are dropped.
     pub history_budget_tokens: u32,
     /// Most tokens per reply.
@@ -98,6 +102,7 @@ impl Default for LlmConfig {
             backend: BackendKind::Embedded,
             brain: None,
             system_prompt: String::new(),
+            cue_notes: false,
             history_budget_tokens: 2048,
             max_tokens: 96,
             max_sentences: 2,

@@ -115,10 +115,12 @@ impl TurnManager {
     /// GGUF of the embedded backend), with the system prompt prefilled.
     pub fn from_config(config: &LlmConfig, model: &std::path::Path) -> Result<Self, LlmError> {
         let backend = build_backend(config, model)?;
-        let memory = Conversation::new(
-            config.system_prompt().to_owned(),
-            config.history_budget_tokens as usize,
-        );
+        let mut prompt = config.system_prompt().to_owned();
+        if config.cue_notes {
+            prompt.push(' ');
+            prompt.push_str(crate::cues::SYSTEM_HINT);
+        }
+        let memory = Conversation::new(prompt, config.history_budget_tokens as usize);
         let mut manager = Self::new(backend, memory, config.sampling());
         manager.set_max_sentences(config.max_sentences as usize);
         manager.warm_up()?;

@@ -73,6 +73,8 @@ pub enum SessionEventKind {
         /// Milliseconds from the browser's connection to the engines being ready.
         ready_after_ms: f64,
     },
+    /// How the user spoke in a turn (its non-verbal cues), judged when it went to the model.
+    Cues(super::cue_feed::TurnCueReport),
     /// An engine failed.
     EngineFailed {
         /// The error.

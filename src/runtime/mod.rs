@@ -3,6 +3,7 @@
 //! agent drops stale ones). Every queue is bounded; its capacity is a named constant below.
 
 mod channels;
+mod cue_feed;
 mod engines;
 mod io;
 mod local;
@@ -10,6 +11,7 @@ mod session;
 mod workers;
 
 pub use channels::{TransportEnds, session_channels};
+pub use cue_feed::TurnCueReport;
 pub use engines::{EngineError, Engines, Respond, Severity, Speak, Transcribe};
 pub use io::{
     PlayChunk, PlaybackControl, SessionEvent, SessionEventKind, SessionIo, SessionStatus,

@@ -12,6 +12,7 @@ use duplex_core::cancel::CancelToken;
 use duplex_core::playback::ChunkId;
 use tokio::sync::mpsc;
 
+use super::cue_feed::CueFeed;
 use super::engines::{EngineError, Engines};
 use super::io::{PlayChunk, SessionEvent, SessionEventKind, SessionIo, TransportIn, TransportOut};
 use super::workers::{Outbox, Worker};
@@ -417,6 +418,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         started: Instant::now(),
     };
 
+    let mut cues = CueFeed::new(config.cue_notes);
     let chunker = config.chunker;
     let mut agent = Agent::new(config, move || {
         Box::new(Chunker(SentenceChunker::new(chunker))) as Box<dyn ChunkText>
@@ -435,6 +437,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                 Some(TransportIn::Audio(frame)) => {
                     handled_audio = true;
                     now += frame.len() as u64;
+                    cues.push(&frame);
                     let mut probabilities = Vec::new();
                     rechunker.push(&frame, |start, chunk| {
                         probabilities.push((start, vad.probability(chunk)));
@@ -492,7 +495,10 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         }
         let mut open = dispatch.workers.pump() && dispatch.playback.pump();
         dispatch.events.pump();
-        while let Some(output) = agent.poll() {
+        while let Some(mut output) = agent.poll() {
+            if let Some(report) = cues.observe(&mut output) {
+                dispatch.record(now, SessionEventKind::Cues(report));
+            }
             open &= dispatch.carry_out(now, output);
         }
         if !open {

@@ -35,6 +35,7 @@ const state = (window.duplex = {
   errors: [],
   connectMs: null,
   ready: false,
+  cueNotes: [],
 });
 
 const $ = (id) => document.getElementById(id);
@@ -67,6 +68,14 @@ function onEvent(e) {
     // The session's engines are loaded: the microphone may open.
     state.ready = true;
     if (readyWaiter) readyWaiter.resolve();
+    return;
+  }
+  if (e.cues !== undefined) {
+    // How the user spoke (non-verbal cues): shown beside their words.
+    state.cueNotes.push(e.note);
+    const lines = document.querySelectorAll('#transcript p.user');
+    const last = lines[lines.length - 1];
+    if (e.note && last) last.title = 'heard as: ' + e.note;
     return;
   }
   if (e.error !== undefined) {

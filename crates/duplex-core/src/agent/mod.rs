@@ -68,6 +68,9 @@ pub struct AgentConfig {
     pub chunker: ChunkerConfig,
     /// Turn-taking: the `[agent]` table.
     pub turns: TurnTaking,
+    /// Whether a session writes a note of how the user spoke (non-verbal cues) beside their
+    /// words for the model: `[llm] cue_notes`.
+    pub cue_notes: bool,
 }
 
 /// The core's own settings, the configuration's `[agent]` table.
