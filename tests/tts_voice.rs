@@ -154,6 +154,42 @@ fn speed_setting_shortens_speech() {
     ));
 }
 
+/// A reply's pace follows the user's: a length factor stretches or shortens the speech, within
+/// bounds (a factor beyond them is held at the bound).
+#[test]
+fn pace_stretches_speech_within_bounds() {
+    let config = Config::default();
+    let steady = TtsConfig {
+        noise_w: Some(0.0),
+        noise_scale: Some(0.0),
+        ..config.tts.clone()
+    };
+    let mut voice = PiperVoice::load(&config.models, &steady).expect("loads");
+    let text = "Sure, I can tell you about that. It takes a minute.";
+    let mut length = |pace: f32| {
+        voice.set_pace(pace);
+        voice.synthesize(text, 22_050).expect("speaks").len() as f64
+    };
+    let normal = length(1.0);
+    let slow = length(1.2);
+    let quick = length(0.85);
+    let beyond = length(3.0);
+    let bound = length(1.25);
+    println!("normal {normal}, slow {slow}, quick {quick}, 3.0 {beyond}, 1.25 {bound}");
+    // Piper's durations round per phoneme and the edges are trimmed: the speech stretches by
+    // less than the factor, but clearly.
+    assert!(slow > normal * 1.05, "slow {slow} vs {normal}");
+    assert!(quick < normal * 0.96, "quick {quick} vs {normal}");
+    assert!(
+        (beyond / bound - 1.0).abs() < 0.02,
+        "held at the bound: {beyond} vs {bound}"
+    );
+    assert!(
+        (length(1.0) / normal - 1.0).abs() < 0.02,
+        "back to the voice's own pace"
+    );
+}
+
 #[test]
 fn cancel_aborts_the_onnx_run_in_progress() {
     let config = Config::default();

@@ -97,6 +97,11 @@ pub trait Respond: Send {
 pub trait Speak: Send {
     /// The voice's own sample rate.
     fn rate(&self) -> u32;
+    /// Sets the pace of what is synthesized next: a length factor (above 1 slower, below 1
+    /// faster; 1.0 is the voice's configured pace). Voices that cannot change pace ignore it.
+    fn set_pace(&mut self, length_factor: f32) {
+        let _ = length_factor;
+    }
     /// Synthesizes `text` at [`rate`](Self::rate); stops early (empty speech) when `cancel` is set.
     fn speak(&mut self, text: &str, cancel: &CancelToken) -> Result<Vec<f32>, EngineError>;
 }

@@ -97,6 +97,10 @@ impl Speak for PiperVoice {
         self.sample_rate()
     }
 
+    fn set_pace(&mut self, length_factor: f32) {
+        PiperVoice::set_pace(self, length_factor);
+    }
+
     fn speak(&mut self, text: &str, cancel: &CancelToken) -> Result<Vec<f32>, EngineError> {
         let mut samples = Vec::new();
         let rate = self.sample_rate();

@@ -83,8 +83,9 @@ type AsrJob = (RequestId, Vec<f32>, CancelToken);
 /// The voice activity model, run on the session's task.
 type Vad = Box<dyn crate::vad::SpeechProbability + Send>;
 
-/// A synthesis job: the chunk, its text, and its turn's cancel token.
-type TtsJob = (TurnId, u32, String, CancelToken);
+/// A synthesis job: the chunk, its text, the reply's pace (length factor) and its turn's cancel
+/// token.
+type TtsJob = (TurnId, u32, String, f32, CancelToken);
 
 struct Chunker(SentenceChunker);
 
@@ -188,9 +189,10 @@ impl Workers {
             }
         });
         let results = tx;
-        let tts_worker = Worker::spawn("tts", move |(turn, chunk, text, cancel): TtsJob| {
+        let tts_worker = Worker::spawn("tts", move |(turn, chunk, text, pace, cancel): TtsJob| {
             let t = Instant::now();
             let rate = tts.rate();
+            tts.set_pace(pace);
             let (samples, error) = match tts.speak(&text, &cancel) {
                 Ok(s) => (s, None),
                 Err(e) => (Vec::new(), Some(e)),
@@ -260,6 +262,8 @@ struct Dispatch {
     epoch: u64,
     cancels: HashMap<TurnId, CancelToken>,
     asr_cancels: HashMap<RequestId, CancelToken>,
+    /// The voice's pace for each reply in progress (its length factor; 1.0: the voice's own).
+    paces: HashMap<TurnId, f32>,
     status: std::sync::Arc<super::io::SessionStatus>,
     started: Instant,
 }
@@ -312,8 +316,12 @@ impl Dispatch {
             }
             Output::Synthesize { turn, chunk, text } => {
                 let cancel = self.cancels.entry(turn).or_default().clone();
+                let pace = self.paces.get(&turn).copied().unwrap_or(1.0);
                 in_flight.fetch_add(1, Ordering::SeqCst);
-                self.workers.tts.jobs.push((turn, chunk, text, cancel))
+                self.workers
+                    .tts
+                    .jobs
+                    .push((turn, chunk, text, pace, cancel))
             }
             Output::Play {
                 turn,
@@ -342,6 +350,7 @@ impl Dispatch {
                 if let Some(token) = self.cancels.remove(&turn) {
                     token.cancel();
                 }
+                self.paces.remove(&turn);
                 true
             }
             Output::Event(event) => self.on_event(now, event),
@@ -362,6 +371,7 @@ impl Dispatch {
         } = &event
         {
             self.cancels.remove(turn);
+            self.paces.remove(turn);
             let job = LlmJob::Heard {
                 text: text.clone(),
                 interrupted: *interrupted,
@@ -414,6 +424,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         epoch: 0,
         cancels: HashMap::new(),
         asr_cancels: HashMap::new(),
+        paces: HashMap::new(),
         status: status.clone(),
         started: Instant::now(),
     };
@@ -497,6 +508,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         dispatch.events.pump();
         while let Some(mut output) = agent.poll() {
             if let Some(report) = cues.observe(&mut output) {
+                dispatch.paces.insert(report.turn, report.pace);
                 dispatch.record(now, SessionEventKind::Cues(report));
             }
             open &= dispatch.carry_out(now, output);

@@ -173,6 +173,8 @@ pub struct PiperVoice {
     sentence_silence: usize,
     clause_silence: usize,
     sid: bool,
+    /// The configured length scale and pauses, which [`PiperVoice::set_pace`] scales.
+    base: (f32, usize, usize),
 }
 
 impl PiperVoice {
@@ -207,7 +209,22 @@ impl PiperVoice {
             sentence_silence,
             clause_silence,
             sid,
+            base: (scales[1], sentence_silence, clause_silence),
         })
+    }
+
+    /// Speaks at `length_factor` times the configured length (its words and its pauses),
+    /// bounded to 0.8..=1.25 so that following a listener's pace never sounds odd.
+    pub fn set_pace(&mut self, length_factor: f32) {
+        let factor = if length_factor.is_finite() {
+            length_factor.clamp(0.8, 1.25)
+        } else {
+            1.0
+        };
+        let (length, sentence, clause) = self.base;
+        self.scales[1] = length * factor;
+        self.sentence_silence = (sentence as f32 * factor) as usize;
+        self.clause_silence = (clause as f32 * factor) as usize;
     }
 
     /// The model's own sample rate (22 050 Hz for "joe").
