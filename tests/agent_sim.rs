@@ -432,3 +432,74 @@ fn held_replies_are_dropped_while_the_user_goes_on() {
         vec![("Sure, I will. Moving ten meters ahead now.".into(), false)]
     );
 }
+
+#[test]
+fn a_long_turn_gets_a_backchannel_at_an_inner_pause_without_losing_the_floor() {
+    // jfk.wav is one long sentence with inner pauses (near 2.3, 4.4 and 7.7 s), each scored
+    // "incomplete": the listener says "mm-hm" once, at the first pause after 4 s of speech, and
+    // stops it when the speaker goes on; the turn still ends once, after the whole sentence.
+    let mut config = AgentConfig::default();
+    config.turns.backchannel.enabled = true;
+    let mut sim = Sim::new(
+        config.clone(),
+        FakeEngines {
+            score: 0.1,
+            phrases_by_time: vec![
+                (2.2, "and so my fellow americans".into()),
+                (4.35, "ask not".into()),
+                (7.6, "what your country can do for you".into()),
+                (10.55, "ask what you can do for your country".into()),
+            ],
+            ..engines()
+        },
+    );
+    sim.run(&mut vad(), &audio("jfk.wav"), 6000);
+
+    let said = sim.times_of(|o| matches!(o, Output::Backchannel { .. }));
+    assert_eq!(said.len(), 1, "one backchannel in an 11 s turn: {said:?}");
+    let at = said[0];
+    let log = events(&sim);
+    // Said in a pause: after a speech end, before the next speech start, after 4 s of speech.
+    let (last_end, next_start) = (
+        log.iter()
+            .filter_map(|(t, e)| matches!(e, AgentEvent::UserSpeechEnd { .. }).then_some(*t))
+            .filter(|t| *t <= at)
+            .max()
+            .expect("a pause before it"),
+        log.iter()
+            .filter_map(|(t, e)| matches!(e, AgentEvent::UserSpeechStart { .. }).then_some(*t))
+            .find(|t| *t > at)
+            .expect("the speaker went on"),
+    );
+    let first_start = log
+        .iter()
+        .find_map(|(_, e)| match e {
+            AgentEvent::UserSpeechStart { at } => Some(*at),
+            _ => None,
+        })
+        .expect("speech");
+    assert!(
+        last_end <= at && at < next_start,
+        "{last_end} {at} {next_start}"
+    );
+    assert!(at - first_start >= ms(config.turns.backchannel.min_speech_ms));
+    // Stopped when the speaker went on, at that very input position.
+    let stops = sim.times_of(|o| matches!(o, Output::StopBackchannel));
+    assert_eq!(stops.first(), Some(&next_start), "{stops:?}");
+    // The turn ended once, after the whole sentence.
+    let ends = log
+        .iter()
+        .filter(|(_, e)| matches!(e, AgentEvent::EndOfTurn { .. }))
+        .count();
+    assert_eq!(ends, 1);
+    assert!(first_end_of_turn(&sim) > ms(10_000));
+
+    // Off by default.
+    let mut quiet = Sim::new(AgentConfig::default(), engines());
+    quiet.run(&mut vad(), &audio("jfk.wav"), 6000);
+    assert!(
+        quiet
+            .times_of(|o| matches!(o, Output::Backchannel { .. }))
+            .is_empty()
+    );
+}

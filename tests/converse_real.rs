@@ -176,3 +176,89 @@ fn a_rising_question_is_heard_as_rising_and_the_note_is_not_spoken() {
         );
     }
 }
+
+/// Root mean square of each 10 ms frame of `audio` at `rate`.
+fn frame_levels(audio: &[f32], rate: u32) -> Vec<f32> {
+    audio
+        .chunks(rate as usize / 100)
+        .map(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt())
+        .collect()
+}
+
+/// A long turn with inner pauses (jfk.wav, 11 s) with backchannels on: the agent says one at
+/// an inner pause; it overlaps the speaker's voice by at most 100 ms (it is cut when they go
+/// on), and it does not end the turn.
+#[test]
+fn a_backchannel_in_a_long_turn_stays_out_of_the_speakers_way() {
+    let mut config = Config::default();
+    config.agent.backchannel.enabled = true;
+    let whisper = WhisperModel::load(&config.models, &config.asr).expect("whisper");
+    let engines = load_local_engines(&config, &whisper).expect("engines load");
+    let mut input = audio("jfk.wav");
+    input.extend(silence(6.0));
+    let conversation = converse(config.agent_config(), engines, &input, Pace::Fast);
+    let backchannels: Vec<u64> = conversation
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            SessionEventKind::Agent(duplex::agent::AgentEvent::Backchannel { at, .. }) => Some(*at),
+            _ => None,
+        })
+        .collect();
+    println!("backchannels at {backchannels:?} (input samples)");
+    assert!(!backchannels.is_empty(), "a backchannel in an 11 s turn");
+    let at = backchannels[0];
+    // It did not end the turn: no end of turn between it and the speaker going on.
+    let resumed = conversation
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            SessionEventKind::Agent(duplex::agent::AgentEvent::UserSpeechStart { at: s })
+                if *s > at =>
+            {
+                Some(e.at)
+            }
+            _ => None,
+        })
+        .expect("the speaker went on");
+    let ended_turn = conversation.events.iter().any(|e| {
+        matches!(
+            &e.kind,
+            SessionEventKind::Agent(duplex::agent::AgentEvent::EndOfTurn { .. })
+        ) && e.at >= at
+            && e.at <= resumed
+    });
+    assert!(!ended_turn, "the backchannel ended the turn");
+    // In the 1.5 s from it, the output holds only the backchannel (no reply chunk starts
+    // there): where it sounds, the speaker must be silent (10 ms frames; the speaker's voice
+    // above -34 dBFS).
+    let out_rate = conversation.output_rate as u64;
+    let from = (at * out_rate / u64::from(PIPELINE_RATE)) as usize;
+    let to = from + (out_rate * 3 / 2) as usize;
+    assert!(
+        !conversation
+            .chunk_starts
+            .iter()
+            .any(|(_, s)| (from..to).contains(s)),
+        "a reply plays beside the backchannel"
+    );
+    let heard = frame_levels(&conversation.output[from..to], conversation.output_rate);
+    let spoken = frame_levels(&input[at as usize..], PIPELINE_RATE);
+    let sounding = heard.iter().filter(|l| **l > 0.003).count();
+    let overlap_ms = heard
+        .iter()
+        .zip(&spoken)
+        .filter(|(h, s)| **h > 0.003 && **s > 0.02)
+        .count()
+        * 10;
+    println!(
+        "backchannel sounded {} ms, over the speaker {overlap_ms} ms",
+        sounding * 10
+    );
+    assert!(
+        sounding >= 10,
+        "the backchannel was heard ({} ms)",
+        sounding * 10
+    );
+    assert!(overlap_ms <= 100, "over the speaker for {overlap_ms} ms");
+}

@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// while nobody talks; each call then waits a second or two for its engines).
     #[arg(long)]
     no_spare_engines: bool,
+    /// Do not say "mm-hm" at inner pauses of a long user turn.
+    #[arg(long)]
+    no_backchannels: bool,
     /// Another origin whose pages may start calls (repeatable), e.g. https://duplex.lan:8443;
     /// by default only the page this server serves, reached by an IP address or localhost.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
@@ -120,6 +123,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         .collect();
     let spare =
         whisper.map(|whisper| SpareEngines::new(config.clone(), whisper, !args.no_spare_engines));
+    let mut config = config.clone();
+    config.agent.backchannel.enabled = !args.no_backchannels;
     let state = Arc::new(AppState {
         config: config.clone(),
         spare,

@@ -133,7 +133,7 @@ mod tests {
             unreachable!()
         };
         // With notes on, the words carry the note exactly when there is one.
-        assert_eq!(user_text.starts_with("Hello there"), true);
+        assert!(user_text.starts_with("Hello there"));
         assert_eq!(
             user_text.len() > "Hello there".len(),
             !report.note.is_empty()

@@ -36,6 +36,14 @@ pub struct PlayChunk {
 pub enum TransportOut {
     /// Queue this chunk after whatever is queued.
     Play(PlayChunk),
+    /// Play this short listener sound now, mixed over whatever plays (it is not part of a
+    /// reply, and stops when [`PlaybackControl::stop_backchannels`] is raised).
+    Backchannel {
+        /// Its sample rate.
+        rate: u32,
+        /// The sound, at its final level.
+        samples: Vec<f32>,
+    },
 }
 
 /// A recorded event: what happened, at which input sample, and when on the wall clock.
@@ -104,9 +112,20 @@ pub struct SessionStatus {
 pub struct PlaybackControl {
     flush: AtomicU64,
     hold: AtomicU64,
+    backchannel_stops: AtomicU64,
 }
 
 impl PlaybackControl {
+    /// Stops any backchannel playing now (the user went on).
+    pub fn stop_backchannels(&self) {
+        self.backchannel_stops.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many backchannel stops were asked for.
+    pub fn backchannel_stops(&self) -> u64 {
+        self.backchannel_stops.load(Ordering::Acquire)
+    }
+
     /// Asks for flush `epoch`.
     pub fn flush(&self, epoch: u64) {
         self.flush.store(epoch, Ordering::Release);

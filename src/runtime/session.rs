@@ -22,12 +22,17 @@ use crate::audio::frames::Rechunker;
 use crate::text::SentenceChunker;
 use crate::vad::VAD_CHUNK;
 
+/// A backchannel's level against the reply voice (about -10 dB: a listener's "mm-hm" is quiet).
+const BACKCHANNEL_GAIN: f32 = 0.3;
+
 /// How often the session retries outboxes that are waiting for room.
 const OUTBOX_RETRY: Duration = Duration::from_millis(2);
 
 /// A result coming back from a worker.
 struct EngineResult {
     input: Option<Input>,
+    /// A backchannel's speech: its words, rate and samples.
+    backchannel: Option<(String, u32, Vec<f32>)>,
     cost: Option<(&'static str, Option<TurnId>, f64)>,
     error: Option<EngineError>,
     /// Whether this ends a job (token results do not).
@@ -45,6 +50,7 @@ impl EngineResult {
     ) -> Self {
         Self {
             input: Some(input),
+            backchannel: None,
             cost: Some((stage, turn, millis(started))),
             error,
             job_done: true,
@@ -55,6 +61,7 @@ impl EngineResult {
     fn notice(notice: EngineError) -> Self {
         Self {
             input: None,
+            backchannel: None,
             cost: None,
             error: Some(notice),
             job_done: false,
@@ -83,9 +90,14 @@ type AsrJob = (RequestId, Vec<f32>, CancelToken);
 /// The voice activity model, run on the session's task.
 type Vad = Box<dyn crate::vad::SpeechProbability + Send>;
 
-/// A synthesis job: the chunk, its text, the reply's pace (length factor) and its turn's cancel
-/// token.
-type TtsJob = (TurnId, u32, String, f32, CancelToken);
+/// A synthesis job.
+enum TtsJob {
+    /// A reply chunk: its turn and index, its text, the reply's pace (length factor) and the
+    /// turn's cancel token.
+    Chunk(TurnId, u32, String, f32, CancelToken),
+    /// A backchannel's words (synthesized once, then kept by the session).
+    Backchannel(String),
+}
 
 struct Chunker(SentenceChunker);
 
@@ -170,6 +182,7 @@ impl Workers {
                     });
                     let sent = results.blocking_send(EngineResult {
                         input,
+                        backchannel: None,
                         cost,
                         error: None,
                         job_done: false,
@@ -189,21 +202,38 @@ impl Workers {
             }
         });
         let results = tx;
-        let tts_worker = Worker::spawn("tts", move |(turn, chunk, text, pace, cancel): TtsJob| {
-            let t = Instant::now();
-            let rate = tts.rate();
-            tts.set_pace(pace);
-            let (samples, error) = match tts.speak(&text, &cancel) {
-                Ok(s) => (s, None),
-                Err(e) => (Vec::new(), Some(e)),
-            };
-            let input = Input::Synthesized {
-                turn,
-                chunk,
-                rate,
-                samples,
-            };
-            let _ = results.blocking_send(EngineResult::done("tts", Some(turn), t, input, error));
+        let tts_worker = Worker::spawn("tts", move |job: TtsJob| match job {
+            TtsJob::Chunk(turn, chunk, text, pace, cancel) => {
+                let t = Instant::now();
+                let rate = tts.rate();
+                tts.set_pace(pace);
+                let (samples, error) = match tts.speak(&text, &cancel) {
+                    Ok(s) => (s, None),
+                    Err(e) => (Vec::new(), Some(e)),
+                };
+                let input = Input::Synthesized {
+                    turn,
+                    chunk,
+                    rate,
+                    samples,
+                };
+                let done = EngineResult::done("tts", Some(turn), t, input, error);
+                let _ = results.blocking_send(done);
+            }
+            TtsJob::Backchannel(text) => {
+                tts.set_pace(1.0);
+                let (samples, error) = match tts.speak(&text, &CancelToken::new()) {
+                    Ok(s) => (s, None),
+                    Err(e) => (Vec::new(), Some(e)),
+                };
+                let _ = results.blocking_send(EngineResult {
+                    input: None,
+                    backchannel: Some((text, tts.rate(), samples)),
+                    cost: None,
+                    error,
+                    job_done: true,
+                });
+            }
         });
         let workers = Self {
             asr: asr_worker,
@@ -264,6 +294,10 @@ struct Dispatch {
     asr_cancels: HashMap<RequestId, CancelToken>,
     /// The voice's pace for each reply in progress (its length factor; 1.0: the voice's own).
     paces: HashMap<TurnId, f32>,
+    /// Backchannels' speech by their words, once synthesized (rate, samples at low level).
+    backchannels: HashMap<String, (u32, Vec<f32>)>,
+    /// The backchannel asked for and not yet sent or stopped.
+    backchannel_wanted: Option<String>,
     status: std::sync::Arc<super::io::SessionStatus>,
     started: Instant,
 }
@@ -321,7 +355,7 @@ impl Dispatch {
                 self.workers
                     .tts
                     .jobs
-                    .push((turn, chunk, text, pace, cancel))
+                    .push(TtsJob::Chunk(turn, chunk, text, pace, cancel))
             }
             Output::Play {
                 turn,
@@ -339,7 +373,7 @@ impl Dispatch {
                 self.control.flush(epoch);
                 // Chunks still waiting here were never seen by the transport: drop them too.
                 self.playback
-                    .discard(|TransportOut::Play(chunk)| chunk.epoch < epoch);
+                    .discard(|out| matches!(out, TransportOut::Play(chunk) if chunk.epoch < epoch));
                 true
             }
             Output::Hold { epoch } => {
@@ -353,8 +387,42 @@ impl Dispatch {
                 self.paces.remove(&turn);
                 true
             }
+            Output::Backchannel { text } => {
+                if self.backchannels.contains_key(&text) {
+                    self.backchannel_wanted = Some(text);
+                    return self.send_backchannel();
+                }
+                self.backchannel_wanted = Some(text.clone());
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                self.workers.tts.jobs.push(TtsJob::Backchannel(text))
+            }
+            Output::StopBackchannel => {
+                self.backchannel_wanted = None;
+                self.control.stop_backchannels();
+                true
+            }
             Output::Event(event) => self.on_event(now, event),
         }
+    }
+
+    /// Keeps a backchannel's speech (at its low level) and sends it if it is still wanted.
+    fn backchannel_ready(&mut self, text: String, rate: u32, samples: Vec<f32>) -> bool {
+        let quiet = samples.iter().map(|s| s * BACKCHANNEL_GAIN).collect();
+        self.backchannels.insert(text, (rate, quiet));
+        self.send_backchannel()
+    }
+
+    /// Sends the wanted backchannel to the transport, beside whatever plays.
+    fn send_backchannel(&mut self) -> bool {
+        let Some(text) = self.backchannel_wanted.take() else {
+            return true;
+        };
+        let Some((rate, samples)) = self.backchannels.get(&text) else {
+            return true;
+        };
+        let (rate, samples) = (*rate, samples.clone());
+        self.playback
+            .push(TransportOut::Backchannel { rate, samples })
     }
 
     fn on_event(&mut self, now: u64, event: AgentEvent) -> bool {
@@ -425,6 +493,8 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         cancels: HashMap::new(),
         asr_cancels: HashMap::new(),
         paces: HashMap::new(),
+        backchannels: HashMap::new(),
+        backchannel_wanted: None,
         status: status.clone(),
         started: Instant::now(),
     };
@@ -490,6 +560,9 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                         // event above says why) rather than leave the user in silence.
                         break;
                     }
+                }
+                if let Some((text, rate, samples)) = result.backchannel {
+                    dispatch.backchannel_ready(text, rate, samples);
                 }
                 if let Some(input) = result.input {
                     if let Input::Transcript { request, .. } = &input {

@@ -53,6 +53,10 @@ pub struct ReplyPlayout {
     /// A chunk that arrived under a flush not yet carried out; queued after it.
     held: Option<PlayChunk>,
     resample_failures: u64,
+    /// A backchannel being mixed in (at the sink's rate) and how much of it has played.
+    backchannel: Option<(Vec<f32>, usize)>,
+    /// Backchannel stops carried out.
+    backchannel_stops: u64,
 }
 
 /// The session's ends that a [`ReplyPlayout`] reads and reports to.
@@ -78,6 +82,8 @@ impl ReplyPlayout {
             discarding: None,
             held: None,
             resample_failures: 0,
+            backchannel: None,
+            backchannel_stops: 0,
         }
     }
 
@@ -125,6 +131,12 @@ impl ReplyPlayout {
                         return self.start_flush(epoch);
                     }
                     self.queue_chunk(chunk);
+                }
+                Ok(TransportOut::Backchannel { rate, samples }) => {
+                    match crate::audio::resample::resample(&samples, rate, self.rate) {
+                        Ok(sound) => self.backchannel = Some((sound, 0)),
+                        Err(e) => tracing::warn!("backchannel not played: {e}"),
+                    }
                 }
                 Err(mpsc::error::TryRecvError::Empty) => return Command::Idle,
                 Err(mpsc::error::TryRecvError::Disconnected) => return Command::Closed,
@@ -181,7 +193,31 @@ impl ReplyPlayout {
     /// confirms when they are played. Returns the samples of speech.
     pub fn pull(&mut self, out: &mut [f32]) -> usize {
         self.finish_if_dry(out.len());
-        self.queue.pull(out)
+        let n = self.queue.pull(out);
+        self.mix_backchannel(out);
+        n
+    }
+
+    /// Adds the backchannel's next samples to `out` (it is not reply speech: the count of
+    /// speech samples and the progress reports leave it out), unless it was stopped.
+    fn mix_backchannel(&mut self, out: &mut [f32]) {
+        let stops = self.control.backchannel_stops();
+        if stops > self.backchannel_stops {
+            self.backchannel_stops = stops;
+            self.backchannel = None;
+        }
+        let Some((sound, played)) = self.backchannel.as_mut() else {
+            return;
+        };
+        let rest = &sound[*played..];
+        let n = rest.len().min(out.len());
+        for (o, s) in out.iter_mut().zip(&rest[..n]) {
+            *o = (*o + s).clamp(-1.0, 1.0);
+        }
+        *played += n;
+        if *played >= sound.len() {
+            self.backchannel = None;
+        }
     }
 
     /// Records that the sink has played `played_total` pulled samples in all, and reports.

@@ -91,6 +91,9 @@ function onEvent(e) {
     return;
   }
   switch (e.event) {
+    case 'backchannel':
+      state.backchannels = (state.backchannels || 0) + 1;
+      break;
     case 'user_text':
       if (e.text && e.text.trim()) {
         state.userTexts.push(e.text.trim());

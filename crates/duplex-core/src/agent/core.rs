@@ -117,6 +117,8 @@ pub struct Agent {
     /// Interrupted turns waiting for the transport to carry out their flush (its epoch): their
     /// heard text is taken from where playback really stopped; with what the user acknowledged.
     pub(super) cuts_pending: VecDeque<(TurnId, u64, Vec<String>)>,
+    /// The backchannels said (see [`super::backchannel`]).
+    pub(super) backchannels: super::backchannel::Backchannels,
     /// Hold epochs asked for (odd: playback paused).
     pub(super) holds: u64,
     next_request: u64,
@@ -145,6 +147,7 @@ impl Agent {
             said: Said::default(),
             playout: Playout::default(),
             cuts_pending: VecDeque::new(),
+            backchannels: Default::default(),
             holds: 0,
             next_request: 0,
             next_turn: 0,
@@ -305,7 +308,7 @@ impl Agent {
     }
 
     /// Whether the agent's voice is (or is about to be) audible: something was sent to playback.
-    fn agent_audible(&self) -> bool {
+    pub(super) fn agent_audible(&self) -> bool {
         self.reply.as_ref().is_some_and(|r| r.sent_audio) && self.playout.is_playing()
     }
 
@@ -354,6 +357,7 @@ impl Agent {
 
     fn on_speech_start(&mut self, at: u64) {
         self.event(AgentEvent::UserSpeechStart { at });
+        self.stop_backchannel();
         if self.agent_audible() {
             self.overlap_start(at);
             return;
@@ -456,11 +460,12 @@ impl Agent {
     fn on_score(&mut self, request: RequestId, probability: f32) {
         let now = self.now;
         let endpoint = self.config.turns.endpoint.clone();
-        if let User::Paused(pause) = &mut self.user
+        let utterance = if let User::Paused(pause) = &mut self.user
             && pause.score_request == request
         {
             pause.deadline =
                 Some(endpoint.deadline(pause.speech_end, pause.detected_at, probability));
+            (pause.utterance_start, pause.speech_end)
         } else if let Some(reply) = self.reply.as_mut()
             && let Floor::AwaitingScore {
                 request: awaited,
@@ -471,13 +476,18 @@ impl Agent {
         {
             // The reply started on the transcript; the score now says when it may be heard.
             reply.floor = Floor::At(endpoint.deadline(reply.speech_end, detected_at, probability));
+            (reply.utterance_start, reply.speech_end)
         } else {
             return;
-        }
+        };
         self.event(AgentEvent::TurnScored {
             at: now,
             probability,
         });
+        if probability < endpoint.complete_threshold {
+            // An inner pause of a turn that goes on: a listener may say "mm-hm".
+            self.maybe_backchannel(utterance.0, utterance.1);
+        }
     }
 
     fn on_transcript(&mut self, request: RequestId, text: String) {
@@ -565,6 +575,7 @@ impl Agent {
         }
         reply.floor = Floor::Taken;
         let (turn, speech_end, text) = (reply.turn, reply.speech_end, reply.user_text.clone());
+        self.stop_backchannel();
         self.event(AgentEvent::EndOfTurn {
             turn,
             at: now,

@@ -95,6 +95,14 @@ pub enum Output {
         /// What the user said.
         user_text: String,
     },
+    /// Say this short listener sound now, at low level, beside whatever plays (no answer
+    /// expected; see `backchannel`).
+    Backchannel {
+        /// The words ("mm-hm").
+        text: String,
+    },
+    /// Stop a backchannel that may still be playing (the user went on).
+    StopBackchannel,
     /// Synthesize a chunk of the reply; answer with [`Input::Synthesized`].
     Synthesize {
         /// The turn.
@@ -193,6 +201,13 @@ pub enum AgentEvent {
         turn: TurnId,
         /// Index of the chunk within the turn.
         chunk: u32,
+        /// When.
+        at: u64,
+        /// Its words.
+        text: String,
+    },
+    /// The agent said a backchannel at an inner pause of the user's turn.
+    Backchannel {
         /// When.
         at: u64,
         /// Its words.

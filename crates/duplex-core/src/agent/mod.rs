@@ -6,6 +6,7 @@
 //! [`Output`]s it returns from [`Agent::poll`]. Results of engines come back as inputs tagged with
 //! the id of the request or turn that asked for them; stale ones are dropped.
 
+mod backchannel;
 mod barge;
 mod core;
 mod endpoint;
@@ -13,6 +14,7 @@ mod io;
 mod playout;
 mod said;
 
+pub use backchannel::BackchannelConfig;
 pub use core::Agent;
 pub use endpoint::EndpointConfig;
 pub use io::{AgentEvent, Input, Output, OverlapDecision, RequestId, TurnId};
@@ -87,6 +89,8 @@ pub struct TurnTaking {
     pub preroll_ms: u32,
     /// Longest user utterance kept for transcription; older audio is dropped from the front.
     pub max_utterance_s: u32,
+    /// Short listener sounds during a long user turn.
+    pub backchannel: BackchannelConfig,
 }
 
 impl Default for TurnTaking {
@@ -96,6 +100,7 @@ impl Default for TurnTaking {
             interrupt_after_ms: 2000,
             preroll_ms: 100,
             max_utterance_s: 30,
+            backchannel: BackchannelConfig::default(),
         }
     }
 }

@@ -133,7 +133,10 @@ impl Harness {
                 Output::Flush { epoch } => self.flush_asked = epoch,
                 Output::Hold { epoch } => self.hold_asked = epoch,
                 Output::Event(e) => self.events.push(e),
-                Output::Cancel(_) | Output::Abandon(_) => {}
+                Output::Cancel(_)
+                | Output::Abandon(_)
+                | Output::Backchannel { .. }
+                | Output::StopBackchannel => {}
             }
         }
     }
