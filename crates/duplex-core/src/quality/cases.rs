@@ -39,6 +39,7 @@ const fn case(
         category,
         script,
         ask,
+        note: "",
         expect,
     }
 }

@@ -1,4 +1,5 @@
-//! Judging one reply: the leak check every reply must pass, and the check its case expects.
+//! Judging one reply: the leak check every reply must pass, the cue-note check every cue case's
+//! reply must pass, and the check its case expects.
 
 use std::collections::HashSet;
 
@@ -24,6 +25,65 @@ const CLARIFYING: [&str; 10] = [
     "clarify",
     "hear",
     "say",
+];
+
+/// Most words of a reply to someone in a hurry (about five seconds of speech).
+const QUICK_WORDS: usize = 15;
+/// Words and phrases that answer a yes/no question (or say why it has no plain answer).
+const YES_NO: [&str; 45] = [
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "no",
+    "nope",
+    "not all",
+    "not always",
+    "not really",
+    "not quite",
+    "not exactly",
+    "not true",
+    "correct",
+    "incorrect",
+    "true",
+    "false",
+    "indeed",
+    "exactly",
+    "certainly",
+    "definitely",
+    "absolutely",
+    "of course",
+    "that's right",
+    "you're right",
+    "that's wrong",
+    "i won't",
+    "i can't",
+    "i cannot",
+    "isn't",
+    "aren't",
+    "don't",
+    "doesn't",
+    "can't",
+    "cannot",
+    "won't",
+    "probably",
+    "usually",
+    "mostly",
+    "generally",
+    "depends",
+    "maybe",
+    "perhaps",
+    "not sure",
+    "i don't know",
+    "i'm afraid",
+];
+/// The phrases of a cue note (`duplex::cues::annotation`).
+const NOTE_PHRASES: [&str; 5] = [
+    "said quickly",
+    "said slowly",
+    "rising at the end",
+    "hesitant",
+    "emphatic",
 ];
 
 /// The outcome of judging one reply.
@@ -68,7 +128,10 @@ impl Judge<'_> {
         if let Some(why) = leak(reply, self.system_prompt) {
             return Verdict::fail(why);
         }
-        let said = normalize(reply).join(" ");
+        if let Some(why) = reads_note(reply, case.note) {
+            return Verdict::fail(why);
+        }
+        let said = normalize(&plain_apostrophes(reply)).join(" ");
         let mentions = |answers: &[&str]| {
             answers.is_empty()
                 || answers
@@ -112,9 +175,65 @@ impl Judge<'_> {
                     Verdict::fail("does not ask the user to say it again")
                 }
             }
+            Expect::AnswersYesNo(extra) => {
+                let answers = YES_NO.iter().chain(extra).any(|a| contains_words(&said, a));
+                if answers {
+                    Verdict::pass()
+                } else {
+                    Verdict::fail("acknowledges instead of answering yes or no")
+                }
+            }
+            Expect::Quick(answers) => {
+                let count = words(reply);
+                if count > QUICK_WORDS {
+                    Verdict::fail(format!("too long for a hurry ({count} words)"))
+                } else if !mentions(answers) {
+                    Verdict::fail(format!("does not say any of {answers:?}"))
+                } else {
+                    Verdict::pass()
+                }
+            }
             _ => Verdict::pass(),
         }
     }
+}
+
+/// Typographic apostrophes as plain ones, so that "can’t" is the word "can't".
+fn plain_apostrophes(text: &str) -> String {
+    text.replace(['\u{2019}', '\u{2018}'], "'")
+}
+
+/// Whether a reply reads the cue note beside the user's words aloud: says one of the note's
+/// phrases ("hesitant", "rising at the end"), puts any cue phrase in parentheses, or talks about
+/// the note or its parentheses. Nothing for a case without a note.
+pub fn reads_note(reply: &str, note: &str) -> Option<String> {
+    if note.is_empty() {
+        return None;
+    }
+    let said = normalize(reply).join(" ");
+    let noted = normalize(note).join(" ");
+    if let Some(phrase) = NOTE_PHRASES
+        .iter()
+        .find(|p| contains_words(&noted, p) && contains_words(&said, p))
+    {
+        return Some(format!("reads the cue note aloud ({phrase:?})"));
+    }
+    let lower = reply.to_lowercase();
+    let in_parentheses = lower
+        .split('(')
+        .skip(1)
+        .map(|rest| rest.split(')').next().unwrap_or_default())
+        .any(|inside| {
+            let inside = normalize(inside).join(" ");
+            NOTE_PHRASES.iter().any(|p| contains_words(&inside, p))
+        });
+    if in_parentheses {
+        return Some("a cue note in parentheses".into());
+    }
+    ["parenthesis", "parentheses", "the note"]
+        .into_iter()
+        .find(|w| contains_words(&said, w))
+        .map(|w| format!("talks about the cue note ({w:?})"))
 }
 
 /// Whether `reply` repeats `said`: half of the reply's word pairs are the user's, or half of
@@ -227,13 +346,13 @@ pub fn bigram_overlap(reply: &str, other: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CASES, Category};
+    use super::super::{CASES, CUE_CASES, Category, all_cases};
     use super::*;
 
     const PROMPT: &str = "You are a helpful voice assistant talking to a user.";
 
     fn case(id: &str) -> &'static Case {
-        CASES.iter().find(|c| c.id == id).expect("case")
+        all_cases().find(|c| c.id == id).expect("case")
     }
 
     fn judge(id: &str, reply: &str, previous: Option<&str>) -> Verdict {
@@ -247,12 +366,20 @@ mod tests {
     fn the_suite_has_every_category_and_enough_cases() {
         assert!(CASES.len() >= 60);
         for category in Category::ALL {
-            assert!(CASES.iter().filter(|c| c.category == category).count() >= 5);
+            assert!(all_cases().filter(|c| c.category == category).count() >= 5);
         }
-        let mut ids: Vec<_> = CASES.iter().map(|c| c.id).collect();
+        let mut ids: Vec<_> = all_cases().map(|c| c.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), CASES.len(), "ids are unique");
+        assert_eq!(ids.len(), all_cases().count(), "ids are unique");
+        assert!(
+            CASES
+                .iter()
+                .all(|c| c.note.is_empty() && c.category != Category::Cues)
+        );
+        assert!(CUE_CASES.iter().all(|c| {
+            c.category == Category::Cues && c.note.starts_with('(') && c.note.ends_with(')')
+        }));
         assert_eq!(case("name-at-20").turn_number(), 20);
     }
 
@@ -323,5 +450,139 @@ mod tests {
         assert!(leak("Assistant: hello", PROMPT).is_some());
         assert!(leak("The user asked which animal says moo.", PROMPT).is_some());
         assert!(leak("Apples, pears and plums.", PROMPT).is_none());
+    }
+
+    #[test]
+    fn a_cue_note_goes_beside_the_words_only_when_asked_for() {
+        let rise = case("cue-rise-coming");
+        assert_eq!(
+            rise.user_turn(true),
+            "You're coming tomorrow (rising at the end)"
+        );
+        assert_eq!(rise.user_turn(false), "You're coming tomorrow");
+        assert_eq!(case("hi").user_turn(true), "Hi!");
+    }
+
+    #[test]
+    fn listener_like_replies_to_cues_pass() {
+        let pass = |id, reply| {
+            let verdict = judge(id, reply, None);
+            assert!(verdict.passed, "{id}: {reply:?} {:?}", verdict.why);
+        };
+        pass("cue-rise-coming", "Yes, I'll be there at ten.");
+        pass(
+            "cue-rise-coming",
+            "I can’t come anywhere, I'm a voice assistant.",
+        );
+        pass("cue-rise-shops", "It depends on where you live.");
+        pass("cue-rise-spiders", "No, spiders are arachnids.");
+        pass(
+            "cue-rise-great-wall",
+            "That's a myth, it is too narrow to see.",
+        );
+        pass(
+            "cue-hesitant-painting",
+            "Painting is a great idea. Go for it!",
+        );
+        pass(
+            "cue-hesitant-fine",
+            "Are you sure? I'm here if you want to talk.",
+        );
+        pass("cue-hesitant-interview", "Good luck! You'll do well.");
+        pass("cue-slow-hesitant-say", "That's okay, take your time.");
+        pass("cue-quick-weather", "I can't check the weather, sorry.");
+        pass(
+            "cue-quick-pasta",
+            "Boil it in salted water for ten minutes.",
+        );
+        pass("cue-quick-rise-japan", "Tokyo.");
+        pass("cue-emphatic-did-it", "Congratulations, that's amazing!");
+    }
+
+    #[test]
+    fn replies_deaf_to_the_cue_fail() {
+        let fail = |id, reply, why: &str| {
+            let verdict = judge(id, reply, None);
+            assert!(!verdict.passed, "{id}: {reply:?} passed");
+            assert!(
+                verdict.why.as_deref().is_some_and(|w| w.starts_with(why)),
+                "{id}: {:?}",
+                verdict.why
+            );
+        };
+        fail(
+            "cue-rise-coming",
+            "That's great, see you then!",
+            "acknowledges instead of answering",
+        );
+        fail(
+            "cue-rise-coming",
+            "I'm glad to have you with me. I'll be here all week.",
+            "acknowledges instead of answering",
+        );
+        fail(
+            "cue-rise-shops",
+            "As a voice assistant, I am not able to go shopping.",
+            "acknowledges instead of answering",
+        );
+        fail(
+            "cue-rise-spiders",
+            "Spiders are insects with eight legs.",
+            "acknowledges instead of answering",
+        );
+        fail(
+            "cue-hesitant-fine",
+            "Glad to hear it! What can I do for you?",
+            "does not say any of",
+        );
+        fail(
+            "cue-hesitant-painting",
+            "Painting uses pigments on a surface.",
+            "does not say any of",
+        );
+        fail(
+            "cue-quick-weather",
+            "The weather is the state of the atmosphere from day to day. It includes rain, \
+             wind, sunshine and the temperature.",
+            "too long for a hurry",
+        );
+        fail(
+            "cue-quick-pasta",
+            "You start by filling a large pot and putting it on the stove over a high heat \
+             until everything is ready to go.",
+            "too long for a hurry",
+        );
+        fail("cue-quick-rise-japan", "Kyoto.", "does not say any of");
+        fail("cue-emphatic-did-it", "Did what?", "does not say any of");
+    }
+
+    #[test]
+    fn reading_the_note_aloud_fails_every_cue_case() {
+        for cue_case in &CUE_CASES {
+            let reply_for = |note: &str| format!("Yes, take your time, great job, Tokyo {note}");
+            let mut readings = vec![
+                reply_for(cue_case.note),
+                format!(
+                    "Yes. You said that {}.",
+                    &cue_case.note[1..cue_case.note.len() - 1]
+                ),
+                "Yes, great job (from the note), Tokyo.".to_owned(),
+                "Yes, Tokyo, great, the parentheses say so.".to_owned(),
+            ];
+            readings.extend(
+                NOTE_PHRASES
+                    .iter()
+                    .map(|phrase| format!("Yes, take your time, great, Tokyo. ({phrase})")),
+            );
+            for reply in readings {
+                let verdict = Judge {
+                    system_prompt: PROMPT,
+                }
+                .judge(cue_case, &reply, None);
+                assert!(!verdict.passed, "{}: {reply:?} passed", cue_case.id);
+            }
+        }
+        assert_eq!(reads_note("Yes, (hesitant) Tokyo", ""), None);
+        assert_eq!(reads_note("You sound certain.", "(hesitant)"), None);
     }
 }

@@ -1,12 +1,23 @@
 //! The conversation-quality suite, as data and pure checks: what a listener expects of a reply,
 //! case by case and category by category. Running the cases needs a language model (the runner
 //! is `duplex::quality`); judging a reply does not, so the checks are tested here without one.
+//!
+//! The [`Category::Cues`] cases ([`CUE_CASES`]) carry the note the hearing side writes beside a
+//! user's words (how they spoke: rising at the end, hesitant, quickly...); the runner sends them
+//! with the note or without it, to compare.
 
 mod cases;
 mod checks;
+mod cue_cases;
 
 pub use cases::{CASES, FILLERS};
-pub use checks::{Judge, Verdict, bigram_overlap, count_sentences, leak};
+pub use checks::{Judge, Verdict, bigram_overlap, count_sentences, leak, reads_note};
+pub use cue_cases::CUE_CASES;
+
+/// Every case: the text cases, then the cue cases.
+pub fn all_cases() -> impl Iterator<Item = &'static Case> {
+    CASES.iter().chain(CUE_CASES.iter())
+}
 
 use serde::Serialize;
 
@@ -30,11 +41,14 @@ pub enum Category {
     Length,
     /// A transcript that makes no sense as a turn: ask, do not invent.
     Unclear,
+    /// Words that are ambiguous or neutral alone, with a note of how they were said (rising at
+    /// the end, hesitant, quickly...) on which the right reply depends.
+    Cues,
 }
 
 impl Category {
     /// Every category, in report order.
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 9] = [
         Category::Facts,
         Category::Memory,
         Category::Statements,
@@ -43,6 +57,7 @@ impl Category {
         Category::Leaks,
         Category::Length,
         Category::Unclear,
+        Category::Cues,
     ];
 }
 
@@ -81,6 +96,11 @@ pub enum Expect {
     Brief,
     /// Ask the user to say it again or explain, briefly, instead of answering.
     Clarifies,
+    /// Answer a yes/no question (a statement said with a rise): say yes, no or a confirmation
+    /// (or one of these), not only acknowledge it.
+    AnswersYesNo(&'static [&'static str]),
+    /// Answer someone in a hurry: at most 15 words, saying one of these if any.
+    Quick(&'static [&'static str]),
 }
 
 /// One case of the suite.
@@ -94,11 +114,24 @@ pub struct Case {
     pub script: &'static [Step],
     /// The judged user turn.
     pub ask: &'static str,
+    /// How the judged turn was said, as the hearing side writes it beside the words, e.g.
+    /// "(rising at the end, hesitant)"; empty for a text case. A reply must never read it aloud.
+    pub note: &'static str,
     /// What the reply must do.
     pub expect: Expect,
 }
 
 impl Case {
+    /// What the model is given for the judged turn: the words, with the note beside them when
+    /// `with_note` (as the session writes it: one space, then the note).
+    pub fn user_turn(&self, with_note: bool) -> String {
+        if with_note && !self.note.is_empty() {
+            format!("{} {}", self.ask, self.note)
+        } else {
+            self.ask.to_owned()
+        }
+    }
+
     /// The number of the judged turn in its conversation (user turns, from 1).
     pub fn turn_number(&self) -> usize {
         1 + self
