@@ -86,6 +86,7 @@ fn sessions_for_cores() -> usize {
 
 /// Runs the subcommand until Ctrl-C or SIGTERM, then ends the sessions and exits.
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
+    duplex::web::memory::limit_arenas();
     let rtc_ip = args.rtc_ip.unwrap_or(args.bind.ip());
     if rtc_ip.is_unspecified() {
         bail!(

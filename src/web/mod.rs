@@ -5,6 +5,7 @@
 mod assets;
 mod guard;
 mod listener;
+pub mod memory;
 pub mod metrics;
 mod routes;
 mod sessions;

@@ -195,7 +195,7 @@ pub async fn start_session(
             mic.reordered,
         );
         drop(slot);
-        give_back_memory().await;
+        super::memory::give_back().await;
         // The next caller's engines, loaded now that no call is slowed by it.
         if let Some(spare) = &state.spare
             && state.sessions.live() == 0
@@ -258,15 +258,4 @@ async fn load_replier(state: &AppState) -> Result<Replier, StartError> {
         }
         (ReplyMode::ToneProbe { after }, _) => Replier::Tone(after),
     })
-}
-
-/// Hands the memory freed by an ended session back to the system. glibc keeps freed memory in
-/// its arenas for reuse, so without this a server's resident size after its calls end stays
-/// near its peak (`scripts/soak_serve.sh` measures it).
-async fn give_back_memory() {
-    let _ = tokio::task::spawn_blocking(|| {
-        // SAFETY: malloc_trim only walks glibc's own heaps; any thread may call it at any time.
-        unsafe { libc::malloc_trim(0) };
-    })
-    .await;
 }

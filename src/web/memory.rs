@@ -1,0 +1,29 @@
+//! Memory that comes back after calls: `duplex serve` runs many sessions in turn, each
+//! allocating engine states, buffers and threads, and glibc's allocator keeps what they free.
+//!
+//! Two measures, both measured with `scripts/soak_serve.sh`: at most two malloc arenas (glibc
+//! otherwise makes up to eight per core as new threads allocate, and memory freed in one arena
+//! is not reused by threads of another, so it piles up as sessions come and go), and
+//! `malloc_trim` after each session ends, which hands the freed pages back to the system.
+
+/// Malloc arenas allowed: one for the main thread and one shared by the rest.
+const MALLOC_ARENAS: i32 = 2;
+
+/// Limits glibc's malloc arenas; call before the server starts its threads.
+pub fn limit_arenas() {
+    // SAFETY: mallopt only sets a glibc allocator parameter; called before other threads
+    // allocate (and it is safe at any time in any case).
+    let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
+    if ok != 1 {
+        tracing::debug!("mallopt(M_ARENA_MAX) was refused; memory may grow with each call");
+    }
+}
+
+/// Hands the memory freed by an ended session back to the system.
+pub async fn give_back() {
+    let _ = tokio::task::spawn_blocking(|| {
+        // SAFETY: malloc_trim only walks glibc's own heaps; any thread may call it at any time.
+        unsafe { libc::malloc_trim(0) };
+    })
+    .await;
+}
