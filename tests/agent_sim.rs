@@ -78,6 +78,26 @@ fn first_end_of_turn(sim: &Sim) -> u64 {
         .expect("turn ended")
 }
 
+/// jfk.wav through the simulation with every pause scored "incomplete"; each phrase with the
+/// time it has been said by (the pauses after them are near 2.3, 4.4, 7.7 and 10.6 s).
+fn jfk_scored_incomplete(config: AgentConfig) -> Sim {
+    let mut sim = Sim::new(
+        config,
+        FakeEngines {
+            score: 0.1,
+            phrases_by_time: vec![
+                (2.2, "and so my fellow americans".into()),
+                (4.35, "ask not".into()),
+                (7.6, "what your country can do for you".into()),
+                (10.55, "ask what you can do for your country".into()),
+            ],
+            ..engines()
+        },
+    );
+    sim.run(&mut vad(), &audio("jfk.wav"), 6000);
+    sim
+}
+
 fn assistant_texts(sim: &Sim) -> Vec<(String, bool)> {
     events(sim)
         .into_iter()
@@ -353,23 +373,7 @@ fn held_replies_are_dropped_while_the_user_goes_on() {
     // jfk.wav pauses inside its sentences ("And so my fellow Americans, ..."): with an
     // "incomplete" score at every pause, each reply is held, then dropped when the speech resumes;
     // only the reply after the last pause is heard, to the whole sentence.
-    let mut sim = Sim::new(
-        AgentConfig::default(),
-        FakeEngines {
-            score: 0.1,
-            // By length: the first words end near 2.3 s, "for you" near 5.6 s.
-            // Each phrase with the time it has been said by (the pauses after them are near
-            // 2.3, 4.4, 7.7 and 10.6 s).
-            phrases_by_time: vec![
-                (2.2, "and so my fellow americans".into()),
-                (4.35, "ask not".into()),
-                (7.6, "what your country can do for you".into()),
-                (10.55, "ask what you can do for your country".into()),
-            ],
-            ..engines()
-        },
-    );
-    sim.run(&mut vad(), &audio("jfk.wav"), 6000);
+    let sim = jfk_scored_incomplete(AgentConfig::default());
 
     let abandoned: Vec<TurnId> = events(&sim)
         .into_iter()
@@ -440,20 +444,7 @@ fn a_long_turn_gets_a_backchannel_at_an_inner_pause_without_losing_the_floor() {
     // stops it when the speaker goes on; the turn still ends once, after the whole sentence.
     let mut config = AgentConfig::default();
     config.turns.backchannel.enabled = true;
-    let mut sim = Sim::new(
-        config.clone(),
-        FakeEngines {
-            score: 0.1,
-            phrases_by_time: vec![
-                (2.2, "and so my fellow americans".into()),
-                (4.35, "ask not".into()),
-                (7.6, "what your country can do for you".into()),
-                (10.55, "ask what you can do for your country".into()),
-            ],
-            ..engines()
-        },
-    );
-    sim.run(&mut vad(), &audio("jfk.wav"), 6000);
+    let sim = jfk_scored_incomplete(config.clone());
 
     let said = sim.times_of(|o| matches!(o, Output::Backchannel { .. }));
     assert_eq!(said.len(), 1, "one backchannel in an 11 s turn: {said:?}");
