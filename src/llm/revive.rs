@@ -153,9 +153,7 @@ impl LlmBackend for RevivingBackend {
         match inner.generate(messages, sampling, cancel) {
             Ok(stream) => Ok(TokenStream::new(Watched { stream, failure })),
             Err(e) => {
-                if e.is_fatal() {
-                    *failure = Some(e.to_string());
-                }
+                note_failure(failure, &e);
                 Err(e)
             }
         }
@@ -163,10 +161,8 @@ impl LlmBackend for RevivingBackend {
 
     fn prefill(&mut self, messages: &[ChatMessage]) -> Result<(), LlmError> {
         let result = self.live()?.prefill(messages);
-        if let Err(e) = &result
-            && e.is_fatal()
-        {
-            self.failure = Some(e.to_string());
+        if let Err(e) = &result {
+            note_failure(&mut self.failure, e);
         }
         result
     }
@@ -184,6 +180,13 @@ impl LlmBackend for RevivingBackend {
     }
 }
 
+/// Marks the backend for restart when `error` says it is gone.
+fn note_failure(failure: &mut Option<String>, error: &LlmError) {
+    if error.is_fatal() {
+        *failure = Some(error.to_string());
+    }
+}
+
 /// A generation whose fatal error marks its backend for restart.
 struct Watched<'a> {
     stream: TokenStream<'a>,
@@ -197,10 +200,8 @@ impl EventSource for Watched<'_> {
                 "the stream ended without a done event".into(),
             ))
         });
-        if let Err(e) = &event
-            && e.is_fatal()
-        {
-            *self.failure = Some(e.to_string());
+        if let Err(e) = &event {
+            note_failure(self.failure, e);
         }
         event
     }

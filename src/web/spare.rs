@@ -71,7 +71,7 @@ impl SpareEngines {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let loaded = load_local_engines(&this.config, &this.whisper);
+            let loaded = this.load();
             *this.lock() = match loaded {
                 Ok(engines) => {
                     tracing::info!(
@@ -91,7 +91,7 @@ impl SpareEngines {
 
     /// The spare set (waiting for it if it is being loaded), or, when there is none, a set
     /// loaded now.
-    pub async fn take(&self) -> Result<Engines, String> {
+    pub async fn take(self: &Arc<Self>) -> Result<Engines, String> {
         loop {
             // Registered before the check, so a load finishing in between still wakes us.
             let loaded = self.loaded.notified();
@@ -105,10 +105,14 @@ impl SpareEngines {
             }
             loaded.await;
         }
-        let (config, whisper) = (self.config.clone(), self.whisper.clone());
-        tokio::task::spawn_blocking(move || load_local_engines(&config, &whisper))
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.load())
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+    }
+
+    /// Loads a set of engines (blocking: call on a blocking thread).
+    fn load(&self) -> Result<Engines, String> {
+        load_local_engines(&self.config, &self.whisper).map_err(|e| e.to_string())
     }
 }
