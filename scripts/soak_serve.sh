@@ -7,11 +7,17 @@
 #
 #   bash scripts/soak_serve.sh              # 30 minutes
 #   SOAK_S=120 bash scripts/soak_serve.sh   # a short check
+#   DUPLEX_BIN=/tmp/copy/duplex bash scripts/soak_serve.sh   # a copied build (its duplex-llm
+#                                           # beside it), so that building goes on meanwhile
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$(ls "$ROOT"/models/libonnxruntime.so.* | head -n 1)}"
-cargo build --release --quiet
+BIN="${DUPLEX_BIN:-}"
+if [ -z "$BIN" ]; then
+    cargo build --release --quiet
+    BIN="$ROOT/target/release/duplex"
+fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 # Each fixture followed by 2 s of silence, as the browser tests play them.
@@ -30,7 +36,7 @@ PY
     WAVS="${WAVS:+$WAVS,}$TMP/$f"
 done
 mkdir -p bench-results
-tests/browser/run_in_netns.sh node tests/browser/soak.mjs "$ROOT/target/release/duplex" \
+tests/browser/run_in_netns.sh node tests/browser/soak.mjs "$BIN" \
     "${SOAK_S:-1800}" "$WAVS" | tail -n 1 > bench-results/soak_serve.json
 python3 - <<'PY'
 import json

@@ -205,6 +205,37 @@ fn two_concurrent_browser_sessions_are_both_answered() {
 }
 
 #[test]
+fn calls_take_their_media_ports_from_the_rtc_ports_range_and_give_them_back() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("rtc-ports", SHORT_FIXTURE);
+    assert_eq!(report["sessionsDuring"], 2);
+    for call in report["calls"].as_array().unwrap() {
+        assert_answered(call, SHORT_REFERENCE);
+    }
+    let ports: Vec<u64> = report["mediaPorts"]
+        .as_array()
+        .expect("the media ports from the server log")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert_eq!(ports.len(), 3, "three calls, three ports: {ports:?}");
+    let mut first_two = ports[..2].to_vec();
+    first_two.sort_unstable();
+    assert_eq!(
+        first_two,
+        [50000, 50001],
+        "two calls at once, one port each"
+    );
+    assert!(
+        (50000..=50001).contains(&ports[2]),
+        "the third call reuses a port given back: {ports:?}"
+    );
+    assert_server_healthy(&report);
+}
+
+#[test]
 fn a_tab_closed_mid_reply_frees_its_session_and_the_other_is_answered() {
     if !browser_tools_present() {
         return;

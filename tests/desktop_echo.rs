@@ -3,7 +3,8 @@
 //! loop, rings, rate conversion and echo canceller (a simulated room instead of cpal), on a
 //! device that runs at 44.1 kHz stereo only (converted to and from the pipeline's 16 kHz mono).
 //! Over a whole reply the agent must not hear itself (no pause, no barge-in, no new user turn);
-//! then a real user speaking over the echo of the next reply must cut it.
+//! then a real user speaking over the echo of the next reply must cut it. A backchannel during a
+//! long user turn sounds in the room, between the user's words, without ending the turn.
 
 mod desktop_room;
 
@@ -11,6 +12,9 @@ use std::time::Duration;
 
 use desktop_room::{RoomSession, rms_db};
 use duplex::agent::AgentEvent;
+use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
+use duplex::config::Config;
+use duplex::fixtures::fixture_path;
 use duplex::transport::desktop::loopback::RoomConfig;
 
 const FIRST_QUESTION: &str = "goforward.wav";
@@ -108,5 +112,105 @@ fn the_agent_does_not_hear_itself_but_hears_the_user_over_its_voice() {
         outcome.report.underruns,
         outcome.report.flushes,
         outcome.report.reference_dropped
+    );
+}
+
+/// Root-mean-square level of each 10 ms frame of `x` at `rate`.
+fn frame_levels(x: &[f32], rate: u32) -> Vec<f32> {
+    x.chunks((rate / 100) as usize)
+        .map(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt())
+        .collect()
+}
+
+#[test]
+fn a_backchannel_sounds_in_the_room_between_the_users_words_and_ends_nothing() {
+    let device = RoomConfig::default();
+    let rate = device.rate;
+    let mut settings = Config::default();
+    settings.agent.backchannel.enabled = true;
+    let mut s = RoomSession::start_with(device, true, settings);
+    s.listen(Duration::from_secs(1));
+    // jfk.wav with its pause after "what your country can do for you" (7.55-8.15 s) made 0.5 s
+    // longer with its own room noise: a listener's backchannel needs a pause that lasts past the
+    // moment it is judged (the agent says none once the user has gone on).
+    let jfk = load_pipeline_audio(&fixture_path("jfk.wav")).expect("jfk.wav");
+    let at_s = |s: f64| (s * f64::from(PIPELINE_RATE)) as usize;
+    let mut speech = jfk[..at_s(7.85)].to_vec();
+    speech.extend_from_slice(&jfk[at_s(7.6)..at_s(8.1)]);
+    speech.extend_from_slice(&jfk[at_s(7.85)..]);
+    s.say_samples(&speech);
+    // The real turn-end model may take "And so my fellow Americans" as a whole turn (the user
+    // then talks over the reply): the backchannel comes in the long turn that follows.
+    let heard = s.wait_for(STEP, |e| matches!(e, AgentEvent::Backchannel { .. }));
+    let reply = s.wait_for(STEP, |e| {
+        matches!(
+            e,
+            AgentEvent::AssistantText {
+                interrupted: false,
+                ..
+            }
+        )
+    });
+    s.listen(Duration::from_millis(500));
+    let outcome = s.finish();
+    assert!(heard.is_some(), "a backchannel in an 11 s turn");
+    assert!(reply.is_some(), "the long turn was answered");
+    let events = &outcome.events;
+    let at = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::Backchannel { at, .. } => Some(*at),
+            _ => None,
+        })
+        .expect("a backchannel in an 11 s turn");
+    // It ended nothing: no end of turn between it and the user going on.
+    let after: Vec<&AgentEvent> = events
+        .iter()
+        .skip_while(|e| !matches!(e, AgentEvent::Backchannel { .. }))
+        .take_while(|e| !matches!(e, AgentEvent::UserSpeechStart { .. }))
+        .collect();
+    assert!(
+        !after
+            .iter()
+            .any(|e| matches!(e, AgentEvent::EndOfTurn { .. })),
+        "the backchannel ended the turn: {after:?}"
+    );
+    // The speaker played it (the reply comes seconds later), not over the user's words, and
+    // its echo was not taken for the user: the next speech start is the user's own.
+    let rec = &outcome.recording;
+    let from = (at * u64::from(rate) / u64::from(PIPELINE_RATE)) as usize;
+    let to = (from + rate as usize * 3 / 2).min(rec.speaker.len());
+    let heard = frame_levels(&rec.speaker[from..to], rate);
+    let spoken = frame_levels(&rec.user[from..to.min(rec.user.len())], rate);
+    let sounding = heard.iter().filter(|l| **l > 0.003).count();
+    let overlap_ms = heard
+        .iter()
+        .zip(&spoken)
+        .filter(|(h, u)| **h > 0.003 && **u > 0.02)
+        .count()
+        * 10;
+    println!(
+        "backchannel at input sample {at}: sounded {} ms, over the user {overlap_ms} ms",
+        sounding * 10
+    );
+    assert!(
+        sounding >= 10,
+        "the backchannel was heard ({} ms)",
+        sounding * 10
+    );
+    assert!(overlap_ms <= 100, "over the user for {overlap_ms} ms");
+    let resumed = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::UserSpeechStart { at: s } if *s > at => Some(*s),
+            _ => None,
+        })
+        .expect("the user went on");
+    let resumed_room = (resumed * u64::from(rate) / u64::from(PIPELINE_RATE)) as usize;
+    let near = resumed_room.saturating_sub(rate as usize / 5)..resumed_room + rate as usize / 5;
+    let user_near = frame_levels(&rec.user[near.start..near.end.min(rec.user.len())], rate);
+    assert!(
+        user_near.iter().any(|l| *l > 0.02),
+        "the speech start at {resumed} was the backchannel's echo, not the user"
     );
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
-use duplex::transport::webrtc::{IceServer, PeerOptions};
+use duplex::transport::webrtc::{IceServer, PeerOptions, PortRange};
 use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
 use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// address, and is required when that is a wildcard such as 0.0.0.0.
     #[arg(long)]
     rtc_ip: Option<IpAddr>,
+    /// UDP ports for the calls' media, LOW-HIGH (e.g. 50000-50099): each call holds one port
+    /// of the range, so a firewall or port forward needs to open only these. Default: any free
+    /// port. A call that finds every port taken is refused with 503.
+    #[arg(long, value_name = "LOW-HIGH")]
+    rtc_ports: Option<String>,
     /// A STUN or TURN server URL for ICE (repeatable), e.g. stun:stun.example.org:3478.
     #[arg(long = "ice-server")]
     ice_servers: Vec<String>,
@@ -98,6 +103,19 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     if max_sessions == 0 || args.max_sessions_per_client == 0 {
         bail!("--max-sessions and --max-sessions-per-client must be at least 1");
     }
+    let rtc_ports = match args.rtc_ports.as_deref().map(str::parse::<PortRange>) {
+        Some(Ok(range)) => Some(Arc::new(range)),
+        Some(Err(e)) => bail!("--rtc-ports: {e}"),
+        None => None,
+    };
+    if let Some(ports) = &rtc_ports
+        && ports.len() < max_sessions
+    {
+        bail!(
+            "--rtc-ports {ports} holds {} ports but --max-sessions is {max_sessions}: each call needs one port; give at least {max_sessions}",
+            ports.len()
+        );
+    }
     let origins = OriginPolicy::new(&args.allow_origins).map_err(anyhow::Error::msg)?;
     let tls = match tls_source(&args, rtc_ip, &origins) {
         Some(source) => Some(source.load()?),
@@ -134,6 +152,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             peer: PeerOptions {
                 rtc_ip,
                 ice_servers,
+                rtc_ports,
             },
             mode,
             max_sessions,

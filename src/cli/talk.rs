@@ -1,7 +1,7 @@
-//! `duplex talk [--input NAME] [--output NAME] [--no-aec] [--events FILE] [--seconds N]`: a live
-//! conversation on the computer's microphone and speakers, until Ctrl-C (or SIGTERM, or N
-//! seconds). The agent's own voice is cancelled from the microphone unless `--no-aec` (for a
-//! headset).
+//! `duplex talk [--input NAME] [--output NAME] [--no-aec] [--events FILE] [--seconds N]
+//! [--no-backchannels]`: a live conversation on the computer's microphone and speakers, until
+//! Ctrl-C (or SIGTERM, or N seconds). The agent's own voice (its "mm-hm"s included) is cancelled
+//! from the microphone unless `--no-aec` (for a headset).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +33,9 @@ pub struct TalkArgs {
     /// End after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     seconds: Option<f64>,
+    /// Do not say "mm-hm" at inner pauses of a long user turn.
+    #[arg(long)]
+    no_backchannels: bool,
 }
 
 /// How long closing the streams may take before they are left to the process exit.
@@ -89,8 +92,10 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
         });
     }
     let aec = (!args.no_aec).then(|| Box::new(Aec3::new()) as Box<dyn EchoCanceller>);
+    let mut agent = config.agent_config();
+    agent.turns.backchannel.enabled = !args.no_backchannels;
     let setup = TalkSetup {
-        agent: config.agent_config(),
+        agent,
         aec,
         stop,
         stop_on_signals: true,

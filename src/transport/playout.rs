@@ -192,32 +192,53 @@ impl ReplyPlayout {
     /// Moves up to `out.len()` queued samples into `out` (silence after them); the caller
     /// confirms when they are played. Returns the samples of speech.
     pub fn pull(&mut self, out: &mut [f32]) -> usize {
-        self.finish_if_dry(out.len());
-        let n = self.queue.pull(out);
-        self.mix_backchannel(out);
+        let n = self.pull_speech(out);
+        let backchannel = self.next_backchannel(out.len());
+        for (o, s) in out.iter_mut().zip(backchannel) {
+            *o = (*o + s).clamp(-1.0, 1.0);
+        }
         n
     }
 
-    /// Adds the backchannel's next samples to `out` (it is not reply speech: the count of
-    /// speech samples and the progress reports leave it out), unless it was stopped.
-    fn mix_backchannel(&mut self, out: &mut [f32]) {
+    /// Like [`pull`](Self::pull), without the backchannel, for a sink that mixes it in itself
+    /// (see [`pull_backchannel`](Self::pull_backchannel)).
+    pub fn pull_speech(&mut self, out: &mut [f32]) -> usize {
+        self.finish_if_dry(out.len());
+        self.queue.pull(out)
+    }
+
+    /// Backchannel stops the session has asked for so far (a sink that queues a backchannel
+    /// ahead drops what it queued when this grows).
+    pub fn backchannel_stops(&self) -> u64 {
+        self.control.backchannel_stops()
+    }
+
+    /// Copies up to `out.len()` samples of the backchannel being played into `out`; returns how
+    /// many (0: none is playing, or it was stopped). They are not reply speech: the count of
+    /// speech samples and the progress reports leave them out.
+    pub fn pull_backchannel(&mut self, out: &mut [f32]) -> usize {
+        let sound = self.next_backchannel(out.len());
+        out[..sound.len()].copy_from_slice(sound);
+        sound.len()
+    }
+
+    /// The backchannel's next samples, at most `max` (none once it was stopped or has played).
+    fn next_backchannel(&mut self, max: usize) -> &[f32] {
         let stops = self.control.backchannel_stops();
-        if stops > self.backchannel_stops {
+        let played_out = self
+            .backchannel
+            .as_ref()
+            .is_some_and(|(sound, played)| *played >= sound.len());
+        if stops > self.backchannel_stops || played_out {
             self.backchannel_stops = stops;
             self.backchannel = None;
         }
         let Some((sound, played)) = self.backchannel.as_mut() else {
-            return;
+            return &[];
         };
-        let rest = &sound[*played..];
-        let n = rest.len().min(out.len());
-        for (o, s) in out.iter_mut().zip(&rest[..n]) {
-            *o = (*o + s).clamp(-1.0, 1.0);
-        }
-        *played += n;
-        if *played >= sound.len() {
-            self.backchannel = None;
-        }
+        let from = *played;
+        *played = (from + max).min(sound.len());
+        &sound[from..*played]
     }
 
     /// Records that the sink has played `played_total` pulled samples in all, and reports.

@@ -4,7 +4,8 @@
 //! Two measures, both measured with `scripts/soak_serve.sh`: at most two malloc arenas (glibc
 //! otherwise makes up to eight per core as new threads allocate, and memory freed in one arena
 //! is not reused by threads of another, so it piles up as sessions come and go), and
-//! `malloc_trim` after each session ends, which hands the freed pages back to the system.
+//! `malloc_trim` after each session ends and after the next call's spare engines are loaded
+//! (loading frees its temporaries), which hands the freed pages back to the system.
 
 /// Malloc arenas allowed: one for the main thread and one shared by the rest.
 const MALLOC_ARENAS: i32 = 2;
@@ -21,9 +22,11 @@ pub fn limit_arenas() {
 
 /// Hands the memory freed by an ended session back to the system.
 pub async fn give_back() {
-    let _ = tokio::task::spawn_blocking(|| {
-        // SAFETY: malloc_trim only walks glibc's own heaps; any thread may call it at any time.
-        unsafe { libc::malloc_trim(0) };
-    })
-    .await;
+    let _ = tokio::task::spawn_blocking(trim).await;
+}
+
+/// Hands freed heap memory back to the system now (blocking: it walks the heaps).
+pub fn trim() {
+    // SAFETY: malloc_trim only walks glibc's own heaps; any thread may call it at any time.
+    unsafe { libc::malloc_trim(0) };
 }

@@ -107,7 +107,7 @@ impl Metrics {
             sessions_started: counter("sessions_started_total", "Conversations started."),
             refused: counter_vec(
                 "offers_refused_total",
-                "Offers refused, by reason (full, client_full, origin, bad_offer, engines).",
+                "Offers refused, by reason (full, client_full, origin, bad_offer, no_port, engines).",
                 "reason",
             ),
             turns: counter("turns_total", "User turns answered."),

@@ -19,7 +19,7 @@ use serde_json::json;
 use super::assets::{FAVICON_SVG, PAGE_HTML, PAGE_JS, WORKLET_JS};
 use super::sessions::{StartError, start_session};
 use super::{AppState, ReplyMode};
-use crate::transport::webrtc::MAX_OFFER_BYTES;
+use crate::transport::webrtc::{MAX_OFFER_BYTES, WebRtcError};
 
 /// The server's routes.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -150,6 +150,9 @@ async fn offer(
         Ok(Ok(answer)) => ([(header::CONTENT_TYPE, "application/sdp")], answer).into_response(),
         Ok(Err(e)) => {
             let (status, reason) = match e {
+                StartError::Negotiation(WebRtcError::NoPort(_)) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "no_port")
+                }
                 StartError::Offer(_) | StartError::Negotiation(_) => {
                     (StatusCode::BAD_REQUEST, "bad_offer")
                 }

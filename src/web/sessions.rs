@@ -160,7 +160,14 @@ pub async fn start_session(
     // The engines are taken only once the browser has connected: an offer that never connects
     // costs a peer connection, not a conversation's engines and LLM worker.
     let session = tokio::spawn(run_when_connected(state.clone(), io, stats.clone()));
-    tracing::info!("session {}: answered", slot.id);
+    match &peer.port {
+        Some(port) => tracing::info!(
+            "session {}: answered (media on UDP port {})",
+            slot.id,
+            port.port()
+        ),
+        None => tracing::info!("session {}: answered", slot.id),
+    }
     tokio::spawn(async move {
         let reason = drive_peer(peer, ends, stats.clone(), stopping).await;
         if !stats.is_ready() {

@@ -72,6 +72,8 @@ impl SpareEngines {
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let loaded = this.load();
+            // Loading frees its temporaries (model parsing, warm-up buffers): give them back.
+            super::memory::trim();
             *this.lock() = match loaded {
                 Ok(engines) => {
                     tracing::info!(

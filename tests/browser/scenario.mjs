@@ -7,7 +7,8 @@
 // from another origin tries to start calls; then the real page starts one), https-lan (the
 // page over HTTPS with a self-signed certificate, on a LAN address that is not loopback),
 // brain-restart (the session's LLM worker is killed after the first reply; the WAV asks twice),
-// lossy (one call as it is, then one with 5 % of the browser's packets lost and jitter).
+// lossy (one call as it is, then one with 5 % of the browser's packets lost and jitter),
+// rtc-ports (two calls at once on a two-port --rtc-ports range, then a third once they end).
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -25,6 +26,9 @@ const REPLY_TIMEOUT_MS = Number(process.env.DUPLEX_REPLY_TIMEOUT_MS || 240000);
 const FREE_TIMEOUT_MS = 20000;
 // Longer than the server's 10 s silence timeout.
 const DROP_MS = 15000;
+
+// The media port range of the rtc-ports scenario.
+const RTC_PORTS = '50000-50001';
 
 // The LAN address of the https-lan scenario, on a veth interface of the private namespace.
 const LAN_IP = '10.7.0.1';
@@ -46,9 +50,10 @@ async function main() {
     // is told to trust its key below, as a user accepts it after checking the fingerprint.
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
   }
-  const server = lan
-    ? await startServer(bin, ['--tls-self-signed', '--tls-dir', tlsDir], LAN_IP)
-    : await startServer(bin);
+  const serverArgs = lan
+    ? ['--tls-self-signed', '--tls-dir', tlsDir]
+    : scenario === 'rtc-ports' ? ['--rtc-ports', RTC_PORTS, '--max-sessions', '2'] : [];
+  const server = await startServer(bin, serverArgs, lan ? LAN_IP : '127.0.0.1');
   const browserArgs = lan ? [`--ignore-certificate-errors-spki-list=${spkiHash(path.join(tlsDir, 'cert.pem'))}`] : [];
   const browser = await launchBrowser(wav, browserArgs);
   const report = { scenario, calls: [] };
@@ -96,6 +101,19 @@ async function main() {
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
       report.pageStatus = (await pageState(call)).status;
       await call.context.close();
+    } else if (scenario === 'rtc-ports') {
+      const calls = [await openCall(browser, server.url), await openCall(browser, server.url)];
+      const states = await Promise.all(calls.map((c) => waitPage(c, replied, REPLY_TIMEOUT_MS, 'a reply')));
+      report.calls.push(...states);
+      report.sessionsDuring = (await health(server.url)).sessions;
+      for (const c of calls) await c.context.close();
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+      // The ports came back: a third call gets one.
+      const third = await openCall(browser, server.url);
+      await waitPage(third, (s) => s.status === 'listening', REPLY_TIMEOUT_MS, 'the third call to start');
+      await third.context.close();
+      await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+      report.mediaPorts = [...server.log.join('').matchAll(/media on UDP port (\d+)/g)].map((m) => Number(m[1]));
     } else if (scenario === 'https-lan') {
       const call = await openCall(browser, server.url);
       const s = await waitPage(call, replied, REPLY_TIMEOUT_MS, 'a reply');

@@ -41,7 +41,11 @@ pub struct RoomOutcome {
 impl RoomSession {
     /// Loads the real engines and starts talking in a room of `config`, with or without AEC.
     pub fn start(config: RoomConfig, aec: bool) -> Self {
-        let settings = Config::default();
+        Self::start_with(config, aec, Config::default())
+    }
+
+    /// Like [`start`](Self::start), with these settings.
+    pub fn start_with(config: RoomConfig, aec: bool, settings: Config) -> Self {
         let whisper = WhisperModel::load(&settings.models, &settings.asr).expect("whisper");
         let engines = load_local_engines(&settings, &whisper).expect("engines load");
         let (room, link) = simulated_device(config);
@@ -68,8 +72,12 @@ impl RoomSession {
 
     /// The user says a fixture; returns the room sample where it starts.
     pub fn say(&self, fixture: &str) -> u64 {
-        let speech = load_pipeline_audio(&fixture_path(fixture)).expect("fixture");
-        self.room.say(&speech).expect("resampled")
+        self.say_samples(&load_pipeline_audio(&fixture_path(fixture)).expect("fixture"))
+    }
+
+    /// The user says `speech` (16 kHz); returns the room sample where it starts.
+    pub fn say_samples(&self, speech: &[f32]) -> u64 {
+        self.room.say(speech).expect("resampled")
     }
 
     /// Waits up to `timeout` for an agent event matching `wanted`; every event is kept in `seen`.

@@ -31,6 +31,9 @@ pub struct PlaybackShared {
     pub overflows: AtomicU64,
     /// Buffer under- or overruns the device reported (it recovers from them by itself).
     pub xruns: AtomicU64,
+    /// Bumped by the transport when the user goes on over a backchannel: the callback drops
+    /// what is left of it in its ring at once.
+    pub backchannel_stop_epoch: AtomicU64,
 }
 
 /// The input callback's state: downmixes each frame to mono and queues it.
@@ -77,32 +80,41 @@ impl CaptureCallback {
     }
 }
 
-/// The output callback's state: plays queued speech (or silence), and records what it played as
-/// the echo canceller's reference.
+/// The output callback's state: plays queued speech (or silence) with any backchannel mixed in,
+/// and records what it played as the echo canceller's reference (so the canceller removes the
+/// agent's "mm-hm" from the microphone like its speech).
 pub struct PlaybackCallback {
     ring: SampleConsumer,
+    backchannel: SampleConsumer,
     reference: SampleProducer,
     channels: usize,
     scratch: Vec<f32>,
+    aside: Vec<f32>,
     seen_epoch: u64,
+    seen_backchannel_stop: u64,
     shared: Arc<PlaybackShared>,
 }
 
 impl PlaybackCallback {
-    /// A callback for a device with `channels` interleaved channels, playing from `ring` and
-    /// writing every played sample (silence included) into `reference`.
+    /// A callback for a device with `channels` interleaved channels, playing speech from `ring`
+    /// with `backchannel` mixed in (not counted as played speech), and writing every played
+    /// sample (silence included) into `reference`.
     pub fn new(
         ring: SampleConsumer,
+        backchannel: SampleConsumer,
         reference: SampleProducer,
         channels: u16,
         shared: Arc<PlaybackShared>,
     ) -> Self {
         Self {
             ring,
+            backchannel,
             reference,
             channels: usize::from(channels.max(1)),
             scratch: vec![0.0; MAX_CALLBACK_FRAMES],
+            aside: vec![0.0; MAX_CALLBACK_FRAMES],
             seen_epoch: 0,
+            seen_backchannel_stop: 0,
             shared,
         }
     }
@@ -123,6 +135,11 @@ impl PlaybackCallback {
             self.seen_epoch = epoch;
             self.shared.discard_done.store(epoch, Ordering::Release);
         }
+        let stop = self.shared.backchannel_stop_epoch.load(Ordering::Acquire);
+        if stop != self.seen_backchannel_stop {
+            while self.backchannel.pop(&mut self.aside) > 0 {}
+            self.seen_backchannel_stop = stop;
+        }
         for block in data.chunks_mut(MAX_CALLBACK_FRAMES * self.channels) {
             let frames = block.len() / self.channels;
             let got = self.ring.pop(&mut self.scratch[..frames]);
@@ -131,6 +148,10 @@ impl PlaybackCallback {
                 self.shared.underruns.fetch_add(1, Ordering::Relaxed);
             }
             self.shared.played.fetch_add(got as u64, Ordering::Release);
+            let aside = self.backchannel.pop(&mut self.aside[..frames]);
+            for (out, b) in self.scratch[..aside].iter_mut().zip(&self.aside[..aside]) {
+                *out = (*out + b).clamp(-1.0, 1.0);
+            }
             for (frame, mono) in block
                 .chunks_exact_mut(self.channels)
                 .zip(&self.scratch[..frames])

@@ -1,6 +1,6 @@
 //! The two halves of a full-duplex device: the callback side (given to cpal, or to the simulated
-//! room of [`super::loopback`]) and the transport side ([`DeviceLink`]), joined by three lock-free
-//! rings (microphone, speaker, played reference) and a few atomics.
+//! room of [`super::loopback`]) and the transport side ([`DeviceLink`]), joined by four lock-free
+//! rings (microphone, speaker, backchannel, played reference) and a few atomics.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -14,6 +14,10 @@ const CAPTURE_RING_S: usize = 2;
 /// Seconds of speech queued in the speaker ring ahead of the device; the rest waits on the
 /// transport side (a flush drops both).
 const PLAYBACK_RING_S: usize = 1;
+
+/// Milliseconds of backchannel queued ahead of the device: short, so that one stops within that
+/// when the user goes on.
+const BACKCHANNEL_RING_MS: usize = 50;
 
 /// Stream errors reported by the device (unplugged, daemon gone): at most this many wait to be
 /// read; later ones are dropped (the first already ends the session).
@@ -40,6 +44,8 @@ pub struct DeviceLink {
     pub capture: SampleConsumer,
     /// Speech to play (mono, output rate).
     pub playback: SampleProducer,
+    /// A backchannel to mix in (mono, output rate), not counted as played speech.
+    pub backchannel: SampleProducer,
     /// What the speaker played, silence included (mono, output rate).
     pub reference: SampleConsumer,
     /// Counters and the discard epoch shared with the output callback.
@@ -65,17 +71,26 @@ pub fn device_link(format: DeviceFormat) -> (DeviceCallbacks, DeviceLink) {
     let shared = Arc::new(PlaybackShared::default());
     let (cap_tx, cap_rx) = sample_ring(CAPTURE_RING_S * format.input_rate as usize);
     let (play_tx, play_rx) = sample_ring(PLAYBACK_RING_S * format.output_rate as usize);
+    let (aside_tx, aside_rx) =
+        sample_ring(BACKCHANNEL_RING_MS * format.output_rate as usize / 1000);
     let (ref_tx, ref_rx) = sample_ring(CAPTURE_RING_S * format.output_rate as usize);
     let (err_tx, err_rx) = mpsc::sync_channel(DEVICE_ERROR_CAPACITY);
     let callbacks = DeviceCallbacks {
         capture: CaptureCallback::new(cap_tx, format.input_channels, shared.clone()),
-        playback: PlaybackCallback::new(play_rx, ref_tx, format.output_channels, shared.clone()),
+        playback: PlaybackCallback::new(
+            play_rx,
+            aside_rx,
+            ref_tx,
+            format.output_channels,
+            shared.clone(),
+        ),
         errors: err_tx,
     };
     let link = DeviceLink {
         format,
         capture: cap_rx,
         playback: play_tx,
+        backchannel: aside_tx,
         reference: ref_rx,
         shared,
         discard_asked: None,

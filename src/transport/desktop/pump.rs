@@ -1,7 +1,8 @@
 //! The desktop transport's loop, on the session's tokio runtime: every 10 ms it moves the
 //! microphone (converted to 16 kHz, echo-cancelled) into the session in 20 ms frames, moves the
 //! agent's speech (converted to the device rate) into the speaker ring, carries out barge-in
-//! flushes and pauses through the discard epoch, and reports how much speech was actually played.
+//! flushes and pauses through the discard epoch, passes backchannels to the callback's own ring,
+//! and reports how much speech was actually played.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -192,11 +193,24 @@ pub fn serve_playout(
         }
     }
     while link.playback.vacant() >= period.len() {
-        let n = playout.pull(period);
+        let n = playout.pull_speech(period);
         if n == 0 {
             break;
         }
         link.playback.push(&period[..n]);
+    }
+    // A backchannel goes to its own short ring, mixed in by the callback beside the speech; a
+    // stop makes the callback drop what is left of it there.
+    shared
+        .backchannel_stop_epoch
+        .store(playout.backchannel_stops(), Ordering::Release);
+    loop {
+        let room = link.backchannel.vacant().min(period.len());
+        let n = playout.pull_backchannel(&mut period[..room]);
+        if n == 0 {
+            break;
+        }
+        link.backchannel.push(&period[..n]);
     }
     shared
         .backlog

@@ -168,6 +168,7 @@ pub async fn drive_peer(
         ssrc,
         payload_type,
         mut signals,
+        port,
         ..
     } = peer;
     let TransportEnds {
@@ -275,6 +276,8 @@ pub async fn drive_peer(
         forwarder.abort();
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close()).await;
+    // The media socket is closed: its `--rtc-ports` port may go to the next call.
+    drop(port);
     reason
 }
 

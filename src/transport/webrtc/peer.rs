@@ -28,6 +28,7 @@ use webrtc::peer_connection::{
 
 use super::WebRtcError;
 use super::codec::OPUS_RATE;
+use super::ports::{PortLease, PortRange};
 
 /// Longest wait for ICE gathering before answering with the candidates found so far.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,6 +57,8 @@ pub struct PeerOptions {
     pub rtc_ip: IpAddr,
     /// STUN/TURN servers; none by default (host candidates suffice on a LAN or loopback).
     pub ice_servers: Vec<IceServer>,
+    /// The UDP ports the media sockets may take (`--rtc-ports`); any free port when `None`.
+    pub rtc_ports: Option<Arc<PortRange>>,
 }
 
 /// What the peer connection reports to the session driver.
@@ -105,6 +108,8 @@ pub struct AnsweredPeer {
     pub payload_type: u8,
     /// Events for the session driver.
     pub signals: mpsc::Receiver<PeerSignal>,
+    /// The `--rtc-ports` port the media socket holds, given back when this is dropped.
+    pub port: Option<PortLease>,
 }
 
 fn opus_codec() -> RTCRtpCodec {
@@ -156,6 +161,10 @@ pub async fn answer_offer(
             credential: s.credential.clone(),
         })
         .collect();
+    let port = match &options.rtc_ports {
+        Some(range) => Some(range.lease(options.rtc_ip).map_err(WebRtcError::NoPort)?),
+        None => None,
+    };
     let (signal_tx, signals) = mpsc::channel(SIGNAL_CAPACITY);
     let gathered = Arc::new(Notify::new());
     let handler = Arc::new(Handler {
@@ -179,7 +188,10 @@ pub async fn answer_offer(
         .with_media_engine(media)
         .with_interceptor_registry(registry)
         .with_handler(handler)
-        .with_udp_addrs(vec![udp_bind_addr(options.rtc_ip)])
+        .with_udp_addrs(vec![udp_bind_addr(
+            options.rtc_ip,
+            port.as_ref().map_or(0, PortLease::port),
+        )])
         .build()
         .await
         .map_err(failed("create the peer connection"))?;
@@ -192,6 +204,7 @@ pub async fn answer_offer(
             ssrc,
             payload_type,
             signals,
+            port,
         }),
         Err(e) => {
             let _ = connection.close().await;
@@ -262,9 +275,9 @@ async fn negotiate(
     Ok((speaker, ssrc, payload_type, answer.sdp))
 }
 
-/// The address the peer's UDP socket binds: any port on `ip` (IPv6 in brackets).
-fn udp_bind_addr(ip: IpAddr) -> String {
-    std::net::SocketAddr::new(ip, 0).to_string()
+/// The address the peer's UDP socket binds: `port` on `ip` (0: any free port; IPv6 in brackets).
+fn udp_bind_addr(ip: IpAddr, port: u16) -> String {
+    std::net::SocketAddr::new(ip, port).to_string()
 }
 
 #[cfg(test)]
@@ -274,7 +287,7 @@ mod tests {
     #[test]
     fn ipv4_and_ipv6_bind_addresses_parse() {
         for ip in ["127.0.0.1", "::1", "fe80::1"] {
-            let addr = udp_bind_addr(ip.parse().unwrap());
+            let addr = udp_bind_addr(ip.parse().unwrap(), 0);
             let parsed: std::net::SocketAddr = addr.parse().expect("a socket address");
             assert_eq!((parsed.ip().to_string(), parsed.port()), (ip.to_owned(), 0));
         }

@@ -1,8 +1,8 @@
 //! Backchannels: during a long user turn, at an inner pause that the turn-end model judged
 //! incomplete, the agent may say a short "mm-hm" at low level, as a listener does, without taking
-//! the floor. It never speaks over its own reply, waits a while between two, and is stopped the
-//! moment the user goes on (the transport cuts it), so it overlaps their speech by no more than
-//! the voice detector's delay. It is not a reply: nothing about the turn changes.
+//! the floor. It never speaks over its own reply, waits a while between two, and is stopped at
+//! the first voiced chunk of the user going on (the transport cuts it), so it overlaps their
+//! speech by no more than one voice-detector chunk and the transport's queue. It is not a reply: nothing about the turn changes.
 
 use serde::{Deserialize, Serialize};
 
@@ -44,15 +44,23 @@ pub(super) struct Backchannels {
     live: bool,
     /// Which word comes next.
     next_word: usize,
+    /// Whether the last voice-detector chunk was voiced: the user may already have gone on by
+    /// the time the pause is judged.
+    pub(super) user_voiced: bool,
 }
 
 impl Agent {
     /// At an inner pause of the utterance that began at `utterance_start` and paused at
     /// `speech_end`, judged not to end the turn: says a backchannel if the turn has gone on long
-    /// enough, the last one was long enough ago, and the agent's own voice is not playing.
+    /// enough, the last one was long enough ago, the agent's own voice is not playing, and the
+    /// user has not already gone on (judging the pause takes a moment).
     pub(super) fn maybe_backchannel(&mut self, utterance_start: u64, speech_end: u64) {
         let config = &self.config.turns.backchannel;
-        if !config.enabled || config.words.is_empty() || self.agent_audible() {
+        if !config.enabled
+            || config.words.is_empty()
+            || self.agent_audible()
+            || self.backchannels.user_voiced
+        {
             return;
         }
         if speech_end.saturating_sub(utterance_start) < ms(config.min_speech_ms) {
@@ -74,7 +82,8 @@ impl Agent {
         self.event(AgentEvent::Backchannel { at: self.now, text });
     }
 
-    /// The user goes on, or the agent takes the floor: a backchannel still playing stops.
+    /// The user goes on (a voiced chunk, or confirmed speech), or the agent takes the floor: a
+    /// backchannel still playing stops.
     pub(super) fn stop_backchannel(&mut self) {
         if std::mem::take(&mut self.backchannels.live) {
             self.emit(Output::StopBackchannel);

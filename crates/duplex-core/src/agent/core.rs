@@ -324,7 +324,11 @@ impl Agent {
             None => {}
         }
         self.track_early_transcript(probability);
+        self.backchannels.user_voiced = probability >= self.config.vad.threshold;
         if probability >= self.config.vad.threshold {
+            // The first voiced chunk, before the voice detector confirms speech: a backchannel
+            // must not talk over the user going on.
+            self.stop_backchannel();
             self.overlap_vad(chunk_end - start);
         }
     }
