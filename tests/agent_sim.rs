@@ -19,6 +19,7 @@ fn engines() -> FakeEngines {
     FakeEngines {
         score_ms: 50,
         score: 0.9,
+        pause_rise: 0.0,
         transcribe_ms: 120,
         transcripts: vec![
             "go forward ten meters".into(),
@@ -366,6 +367,31 @@ fn an_incomplete_turn_prepares_the_reply_and_plays_it_at_the_deadline() {
     // Everything was ready before the deadline: the first audio plays exactly at it.
     let first_play = sim.times_of(|o| matches!(o, Output::Play { .. }))[0];
     assert_eq!(first_play, speech_end + wait);
+}
+
+#[test]
+fn a_question_said_rising_ends_its_turn_sooner_than_other_incomplete_pauses() {
+    let endpoint = AgentConfig::default().turns.endpoint;
+    // The turn-end model scores the pause incomplete each time; the session measured a
+    // confident final rise. Only when the words are a question does the rise shorten the wait.
+    let end_after = |transcript: &str, pause_rise: f32| {
+        let mut sim = Sim::new(
+            AgentConfig::default(),
+            FakeEngines {
+                score: 0.1,
+                pause_rise,
+                transcripts: vec![transcript.into()],
+                ..engines()
+            },
+        );
+        sim.run(&mut vad(), &audio("goforward.wav"), 6000);
+        first_end_of_turn(&sim) - first_speech_end(&sim)
+    };
+    let question = ms(endpoint.question_wait_ms);
+    let full = ms(endpoint.incomplete_wait_ms);
+    assert_eq!(end_after("Go forward ten meters?", 0.9), question);
+    assert_eq!(end_after("Go forward ten meters,", 0.9), full);
+    assert_eq!(end_after("Go forward ten meters?", 0.3), full);
 }
 
 #[test]

@@ -77,6 +77,12 @@ impl CueTracker {
         }
     }
 
+    /// Confidence that the turn so far ends in a rise, without ending it: for the end-of-turn
+    /// decision at a pause (microseconds: it only summarises the frames).
+    pub fn rise_so_far(&self) -> f32 {
+        super::decide::question_rise(&measure(&self.frames))
+    }
+
     /// Starts a new turn, keeping only the last `keep` frames of 10 ms (the speech just before a
     /// voice-activity detector noticed it). The baseline stays.
     pub fn restart(&mut self, keep: usize) {

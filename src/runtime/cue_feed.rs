@@ -3,7 +3,8 @@
 //! speech, and when the turn goes to the language model its cues are judged with the transcript,
 //! recorded as an event, and (when `[agent] cue_notes` is on) written beside the user's words as a
 //! short note for the model; the reply's pace follows the user's (a quick speaker gets a
-//! slightly quicker voice, a slow one a slightly slower one).
+//! slightly quicker voice, a slow one a slightly slower one). At each pause the rise so far goes
+//! to the end-of-turn decision beside the turn-end model's score.
 
 use crate::agent::{AgentEvent, Output, TurnId};
 use crate::cues::{Cue, CueKind, CueTracker, MIN_CONFIDENCE};
@@ -67,6 +68,15 @@ impl CueFeed {
     /// The next microphone samples (16 kHz).
     pub fn push(&mut self, samples: &[f32]) {
         self.tracker.push(samples);
+    }
+
+    /// Confidence that the user's turn so far ends in a rise (0 outside a turn).
+    pub fn rise_so_far(&self) -> f32 {
+        if self.in_turn {
+            self.tracker.rise_so_far()
+        } else {
+            0.0
+        }
     }
 
     /// Looks at what the agent core asked for: a speech start opens a turn; a request for a

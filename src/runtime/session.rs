@@ -580,6 +580,13 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         let mut open = dispatch.workers.pump() && dispatch.playback.pump();
         dispatch.events.pump();
         while let Some(mut output) = agent.poll() {
+            if let Output::ScoreTurn { request, .. } = &output {
+                let input = Input::PauseRise {
+                    request: *request,
+                    confidence: cues.rise_so_far(),
+                };
+                agent.handle(now, input);
+            }
             if let Some(report) = cues.observe(&mut output) {
                 dispatch.paces.insert(report.turn, report.pace);
                 dispatch.record(now, SessionEventKind::Cues(report));

@@ -20,6 +20,8 @@ pub struct FakeEngines {
     pub score_ms: u32,
     /// Its answer.
     pub score: f32,
+    /// The rise the session's cue tracker measures at each pause (fed beside the score).
+    pub pause_rise: f32,
     /// Transcription cost.
     pub transcribe_ms: u32,
     /// Transcripts handed out in order, one per request that is answered without having been
@@ -122,13 +124,21 @@ impl Sim {
     fn carry_out(&mut self, now: u64, out: &Output) {
         let e = self.engines.clone();
         match out {
-            Output::ScoreTurn { request, .. } => self.later(
-                now + ms(e.score_ms),
-                Input::TurnScore {
+            Output::ScoreTurn { request, .. } => {
+                // The session measures the rise at once, the score comes later.
+                let rise = Input::PauseRise {
                     request: *request,
-                    probability: e.score,
-                },
-            ),
+                    confidence: e.pause_rise,
+                };
+                self.later(now, rise);
+                self.later(
+                    now + ms(e.score_ms),
+                    Input::TurnScore {
+                        request: *request,
+                        probability: e.score,
+                    },
+                )
+            }
             // Without lengths, the text is chosen on delivery (see `deliver_until`).
             Output::Transcribe { request, audio } => {
                 let to = now as f32 / 16_000.0;

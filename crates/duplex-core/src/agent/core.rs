@@ -7,7 +7,7 @@ use super::barge::Barge;
 use super::io::{AgentEvent, Input, Output, RequestId, TurnId};
 use super::playout::Playout;
 use super::said::Said;
-use super::{AgentConfig, ChunkText, ms};
+use super::{AgentConfig, ChunkText, PauseEvidence, ms};
 use crate::playback::ChunkId;
 use crate::vad::{Segmenter, VadEvent};
 
@@ -42,7 +42,10 @@ struct Pause {
     /// Whether the score was asked for (it waits for the reply's first token).
     score_sent: bool,
     transcript_request: RequestId,
-    deadline: Option<u64>,
+    /// The turn-end model's score, once back.
+    score: Option<f32>,
+    /// Confidence that the speech ended in a rise.
+    rise: f32,
     transcript: Option<String>,
     /// Where the pause's transcription ends.
     transcribed_to: u64,
@@ -77,6 +80,8 @@ pub(super) struct Reply {
     transcribed_to: u64,
     /// Until the turn ends, the reply is prepared but held, and dropped if the user goes on.
     floor: Floor,
+    /// Confidence that the user's speech ended in a rise.
+    rise: f32,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
     /// Synthesized chunks not yet sent to playback: their rate and samples.
@@ -208,6 +213,10 @@ impl Agent {
                 request,
                 probability,
             } => self.on_score(request, probability),
+            Input::PauseRise {
+                request,
+                confidence,
+            } => self.on_pause_rise(request, confidence),
             Input::Transcript { request, text } => self.on_transcript(request, text),
             Input::LlmToken { turn, text } => self.on_token(turn, &text),
             Input::LlmDone { turn, failed } => self.on_llm_done(turn, failed),
@@ -442,7 +451,8 @@ impl Agent {
             score_request,
             score_sent: false,
             transcript_request,
-            deadline: None,
+            score: None,
+            rise: 0.0,
             transcript,
             transcribed_to: self.said.requested_to,
         });
@@ -461,15 +471,28 @@ impl Agent {
         }
     }
 
+    /// The rise of the paused speech, measured by the session for score `request`.
+    fn on_pause_rise(&mut self, request: RequestId, confidence: f32) {
+        if let User::Paused(pause) = &mut self.user
+            && pause.score_request == request
+        {
+            pause.rise = confidence;
+        } else if let Some(reply) = self.reply.as_mut()
+            && matches!(reply.floor, Floor::AwaitingScore { request: r, .. } if r == request)
+        {
+            reply.rise = confidence;
+        }
+    }
+
     fn on_score(&mut self, request: RequestId, probability: f32) {
         let now = self.now;
         let endpoint = self.config.turns.endpoint.clone();
-        let utterance = if let User::Paused(pause) = &mut self.user
+        let (utterance, rise) = if let User::Paused(pause) = &mut self.user
             && pause.score_request == request
         {
-            pause.deadline =
-                Some(endpoint.deadline(pause.speech_end, pause.detected_at, probability));
-            (pause.utterance_start, pause.speech_end)
+            // The deadline is set once the transcript is in too (`maybe_start_reply`).
+            pause.score = Some(probability);
+            ((pause.utterance_start, pause.speech_end), pause.rise)
         } else if let Some(reply) = self.reply.as_mut()
             && let Floor::AwaitingScore {
                 request: awaited,
@@ -479,14 +502,21 @@ impl Agent {
             && awaited == request
         {
             // The reply started on the transcript; the score now says when it may be heard.
-            reply.floor = Floor::At(endpoint.deadline(reply.speech_end, detected_at, probability));
-            (reply.utterance_start, reply.speech_end)
+            reply.floor = Floor::At(endpoint.decide(&PauseEvidence {
+                speech_end: reply.speech_end,
+                detected_at,
+                probability,
+                rise: reply.rise,
+                transcript: Some(&reply.user_text),
+            }));
+            ((reply.utterance_start, reply.speech_end), reply.rise)
         } else {
             return;
         };
         self.event(AgentEvent::TurnScored {
             at: now,
             probability,
+            rise,
         });
         if probability < endpoint.complete_threshold {
             // An inner pause of a turn that goes on: a listener may say "mm-hm".
@@ -526,8 +556,14 @@ impl Agent {
         else {
             return;
         };
-        let floor = match pause.deadline {
-            Some(deadline) => Floor::At(deadline),
+        let floor = match pause.score {
+            Some(probability) => Floor::At(self.config.turns.endpoint.decide(&PauseEvidence {
+                speech_end: pause.speech_end,
+                detected_at: pause.detected_at,
+                probability,
+                rise: pause.rise,
+                transcript: Some(&text),
+            })),
             None => Floor::AwaitingScore {
                 request: pause.score_request,
                 detected_at: pause.detected_at,
@@ -535,7 +571,7 @@ impl Agent {
             },
         };
         let (utterance_start, speech_end) = (pause.utterance_start, pause.speech_end);
-        let transcribed_to = pause.transcribed_to;
+        let (transcribed_to, rise) = (pause.transcribed_to, pause.rise);
         self.user = User::Silent;
         self.said.clear();
         if text.is_empty() {
@@ -556,6 +592,7 @@ impl Agent {
             user_text: text,
             transcribed_to,
             floor,
+            rise,
             chunker: (self.new_chunker)(),
             chunk_texts: Vec::new(),
             synthesized: BTreeMap::new(),

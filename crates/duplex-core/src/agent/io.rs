@@ -31,6 +31,14 @@ pub enum Input {
         /// Probability in [0, 1].
         probability: f32,
     },
+    /// Confidence that the paused speech ends in a rise (question intonation), for the pause
+    /// whose turn-end score is [`Output::ScoreTurn`] `request`; sent before the score.
+    PauseRise {
+        /// The pause's score request.
+        request: RequestId,
+        /// Confidence in [0, 1].
+        confidence: f32,
+    },
     /// Text of the user's speech, answering [`Output::Transcribe`].
     Transcript {
         /// The request answered.
@@ -162,6 +170,8 @@ pub enum AgentEvent {
         at: u64,
         /// Its probability that the turn is complete.
         probability: f32,
+        /// The confidence that the speech ended in a rise, as the session measured it.
+        rise: f32,
     },
     /// The user's turn is over; a reply starts.
     EndOfTurn {

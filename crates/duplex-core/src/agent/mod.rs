@@ -16,7 +16,7 @@ mod said;
 
 pub use backchannel::BackchannelConfig;
 pub use core::Agent;
-pub use endpoint::EndpointConfig;
+pub use endpoint::{EndpointConfig, PauseEvidence};
 pub use io::{AgentEvent, Input, Output, OverlapDecision, RequestId, TurnId};
 pub use playout::{PlayedChunk, Playout};
 
