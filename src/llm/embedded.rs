@@ -106,7 +106,7 @@ impl EmbeddedBackend {
     /// Empties the worker's KV cache (the next request computes its whole prompt).
     pub fn reset(&mut self) -> Result<(), LlmError> {
         let id = self.new_id();
-        self.process.send(&Request::Reset { id })?;
+        self.process.send(&Request::Reset { id, seq: 0 })?;
         self.wait_ready(id).map(|_| ())
     }
 
@@ -155,6 +155,7 @@ impl LlmBackend for EmbeddedBackend {
         let id = self.new_id();
         self.process.send(&Request::Generate {
             id,
+            seq: 0,
             messages: messages.to_vec(),
             sampling: sampling.clone(),
         })?;
@@ -185,6 +186,7 @@ impl LlmBackend for EmbeddedBackend {
         let id = self.new_id();
         self.process.send(&Request::Prefill {
             id,
+            seq: 0,
             messages: messages.to_vec(),
         })?;
         let (n_past, prefilled) = self.wait_ready(id)?;
