@@ -339,3 +339,43 @@ fn webrtc_paced_playout_cuts_exactly_200_times() {
 fn desktop_device_loop_cuts_exactly_200_times() {
     interrupt_200_times(48_000, desktop);
 }
+
+#[test]
+fn a_reply_whose_next_chunk_comes_late_counts_one_stall_of_the_silence_heard() {
+    // 48 kHz, one 20 ms packet per period, as the WebRTC link pulls.
+    let (io, ends) = session_channels();
+    let mut playout = ReplyPlayout::new(48_000, ends.playout);
+    let mut frame = vec![0.0f32; 960];
+    let chunk = |turn, chunk, ms: usize| {
+        TransportOut::Play(PlayChunk {
+            epoch: 0,
+            id: ChunkId {
+                turn: TurnId(turn),
+                chunk,
+            },
+            rate: 16_000,
+            samples: vec![0.3; 16 * ms],
+        })
+    };
+    io.output.try_send(chunk(1, 0, 200)).expect("room");
+    // The first chunk plays out, then 15 periods (300 ms) pass before the second comes.
+    for _ in 0..10 + 15 {
+        playout.next_period(&mut frame);
+    }
+    io.output.try_send(chunk(1, 1, 200)).expect("room");
+    for _ in 0..12 {
+        playout.next_period(&mut frame);
+    }
+    let stalls = playout.take_stalls();
+    assert_eq!(stalls.len(), 1, "{stalls:?}");
+    assert!((0.28..=0.32).contains(&stalls[0]), "{stalls:?}");
+    // The next reply starting after a silence is no stall, and neither is the end of one.
+    for _ in 0..15 {
+        playout.next_period(&mut frame);
+    }
+    io.output.try_send(chunk(2, 0, 100)).expect("room");
+    for _ in 0..20 {
+        playout.next_period(&mut frame);
+    }
+    assert!(playout.take_stalls().is_empty());
+}

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use duplex_core::agent::TurnId;
 use duplex_core::playback::{ChunkId, PlaybackProgress, PlaybackQueue, is_pause};
 use tokio::sync::{mpsc, watch};
 
@@ -57,6 +58,11 @@ pub struct ReplyPlayout {
     backchannel: Option<(Vec<f32>, usize)>,
     /// Backchannel stops carried out.
     backchannel_stops: u64,
+    /// The reply whose queued speech ran out, and the silent samples pulled since: a stall if
+    /// more of that reply comes.
+    dry: Option<(TurnId, u64)>,
+    /// Stalls inside replies so far, in silent samples at the sink's rate, not yet taken.
+    stalls: Vec<u64>,
 }
 
 /// The session's ends that a [`ReplyPlayout`] reads and reports to.
@@ -84,6 +90,8 @@ impl ReplyPlayout {
             resample_failures: 0,
             backchannel: None,
             backchannel_stops: 0,
+            dry: None,
+            stalls: Vec::new(),
         }
     }
 
@@ -110,6 +118,8 @@ impl ReplyPlayout {
             return self.start_flush(flush);
         }
         if hold > self.queue.holds() {
+            // Silence asked for is no stall.
+            self.dry = None;
             if is_pause(hold) {
                 self.discarding = Some(Discard::Pause(hold));
                 return Command::Discard;
@@ -147,6 +157,7 @@ impl ReplyPlayout {
     fn start_flush(&mut self, epoch: u64) -> Command {
         self.discarding = Some(Discard::Flush(epoch));
         self.stream = None;
+        self.dry = None;
         Command::Discard
     }
 
@@ -204,7 +215,22 @@ impl ReplyPlayout {
     /// (see [`pull_backchannel`](Self::pull_backchannel)).
     pub fn pull_speech(&mut self, out: &mut [f32]) -> usize {
         self.finish_if_dry(out.len());
-        self.queue.pull(out)
+        let n = self.queue.pull(out);
+        if let Some((_, silent)) = self.dry.as_mut() {
+            *silent += (out.len() - n) as u64;
+        }
+        n
+    }
+
+    /// The silences inside replies since the last call, in seconds: where a reply's queued
+    /// speech ran out before its next chunk came (the listener hears a stall; pauses that are
+    /// part of the voice's own audio, at punctuation, are not counted).
+    pub fn take_stalls(&mut self) -> Vec<f64> {
+        let rate = f64::from(self.rate.max(1));
+        self.stalls
+            .drain(..)
+            .map(|samples| samples as f64 / rate)
+            .collect()
     }
 
     /// Backchannel stops the session has asked for so far (a sink that queues a backchannel
@@ -289,6 +315,12 @@ impl ReplyPlayout {
     /// Queues a chunk at the sink's rate, through the reply's one converter.
     fn queue_chunk(&mut self, chunk: PlayChunk) {
         let id = chunk.id;
+        if let Some((turn, silent)) = self.dry.take()
+            && turn == id.turn
+            && silent > 0
+        {
+            self.stalls.push(silent);
+        }
         let same_reply = self
             .stream
             .as_ref()
@@ -329,6 +361,9 @@ impl ReplyPlayout {
     /// pull one period at a time, so this happens only at the real end of queued speech.
     fn finish_if_dry(&mut self, period: usize) {
         if self.queue.queued_samples() <= period {
+            if let Some(stream) = &self.stream {
+                self.dry = Some((stream.last.turn, 0));
+            }
             self.finish_stream();
         }
     }

@@ -30,3 +30,10 @@ pub fn trim() {
     // SAFETY: malloc_trim only walks glibc's own heaps; any thread may call it at any time.
     unsafe { libc::malloc_trim(0) };
 }
+
+/// Bytes of heap in use: handed out by malloc and not freed (small blocks and mmapped ones).
+pub fn heap_in_use() -> u64 {
+    // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as u64
+}

@@ -29,6 +29,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub struct Metrics {
     registry: Registry,
     sessions_live: IntGauge,
+    heap_in_use: IntGauge,
+    reply_stalls: Histogram,
     /// Sessions started.
     pub sessions_started: IntCounter,
     refused: IntCounterVec,
@@ -78,6 +80,27 @@ impl Metrics {
             IntGauge::new("sessions_live", "Conversations running now.").expect("valid gauge");
         registry
             .register(Box::new(sessions_live.clone()))
+            .expect("registered once");
+        let heap_in_use = IntGauge::new(
+            "heap_in_use_bytes",
+            "Bytes the server's allocator has handed out and not had back (its resident memory \
+             minus this is what the allocator keeps free, or models mapped from files).",
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(heap_in_use.clone()))
+            .expect("registered once");
+        let reply_stalls = Histogram::with_opts(
+            HistogramOpts::new(
+                "reply_stall_seconds",
+                "Silences inside replies where the reply's next chunk came after its queued \
+                 speech ran out (pauses in the voice's own audio are not counted).",
+            )
+            .buckets(vec![0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]),
+        )
+        .expect("valid histogram");
+        registry
+            .register(Box::new(reply_stalls.clone()))
             .expect("registered once");
         let voice_to_voice = Histogram::with_opts(
             HistogramOpts::new(
@@ -155,12 +178,21 @@ impl Metrics {
                 "Microphone RTP packets that came after a later one, played in order.",
             ),
             registry,
+            heap_in_use,
+            reply_stalls,
         }
     }
 
     /// Counts a refused offer.
     pub fn refused(&self, reason: &str) {
         self.refused.with_label_values(&[reason]).inc();
+    }
+
+    /// Records an ended session's stalls inside replies (seconds each).
+    pub fn count_stalls(&self, stalls: &[f64]) {
+        for s in stalls {
+            self.reply_stalls.observe(*s);
+        }
     }
 
     /// Adds an ended session's microphone packet counters.
@@ -178,6 +210,8 @@ impl Metrics {
     /// The text exposition, with `live` sessions now.
     pub fn render(&self, live: usize) -> String {
         self.sessions_live.set(live as i64);
+        self.heap_in_use
+            .set(i64::try_from(super::memory::heap_in_use()).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         // Encoding into memory cannot fail for these metric types.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);

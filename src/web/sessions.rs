@@ -185,10 +185,13 @@ pub async fn start_session(
             .inc_by(stats.frames_dropped.load(Ordering::Relaxed));
         let mic = stats.microphone();
         metrics.count_microphone(&mic);
+        let stalls = stats.reply_stalls();
+        metrics.count_stalls(&stalls);
+        let longest_stall_ms = stalls.iter().copied().fold(0.0, f64::max) * 1000.0;
         tracing::info!(
             "session {}: ended ({reason}); frames in {}, dropped {}, packets out {}; \
              microphone packets {} received, {} lost ({} rebuilt from FEC, {} concealed), \
-             {} late, {} duplicate, {} reordered",
+             {} late, {} duplicate, {} reordered; {} stalls inside replies (longest {:.0} ms)",
             slot.id,
             stats.frames_in.load(Ordering::Relaxed),
             stats.frames_dropped.load(Ordering::Relaxed),
@@ -200,6 +203,8 @@ pub async fn start_session(
             mic.late,
             mic.duplicate,
             mic.reordered,
+            stalls.len(),
+            longest_stall_ms,
         );
         drop(slot);
         super::memory::give_back().await;

@@ -20,6 +20,15 @@ async function droppedFrames(url) {
   return m ? Number(m[1]) : null;
 }
 
+// Silences inside replies counted so far (`duplex_reply_stall_seconds`): all, and over 200 ms.
+async function stalls(url) {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const value = (re) => Number((text.match(re) || [0, 0])[1]);
+  const count = value(/^duplex_reply_stall_seconds_count (\d+)/m);
+  const upTo200 = value(/^duplex_reply_stall_seconds_bucket\{le="0.2"\} (\d+)/m);
+  return { count, over200ms: count - upTo200 };
+}
+
 // Runs `count` calls staggered; resolves to each call's page state once it has `turns` replies.
 async function calls(server, count) {
   const idle = (h) => h.sessions === 0 && h.spare_engines_ready;
@@ -64,8 +73,18 @@ async function main() {
   const report = { turns, sessions: n, staggerMs: stagger };
   try {
     const before = await droppedFrames(server.url);
+    const idle = (h) => h.sessions === 0;
     report.single = summary(await calls(server, 1));
+    await waitHealth(server.url, idle, 60000);
+    const stallsSingle = await stalls(server.url);
+    report.single.replyStalls = stallsSingle;
     report.concurrent = summary(await calls(server, n));
+    await waitHealth(server.url, idle, 60000);
+    const stallsAll = await stalls(server.url);
+    report.concurrent.replyStalls = {
+      count: stallsAll.count - stallsSingle.count,
+      over200ms: stallsAll.over200ms - stallsSingle.over200ms,
+    };
     report.admitted = report.concurrent.calls.length;
     report.perCallP95 = report.concurrent.calls.map((c) => percentile(c.latenciesMs, 95));
     report.p95Ratio = Math.max(...report.perCallP95) / report.single.p95;

@@ -30,6 +30,16 @@ function treeRssMb(pid) {
   return kb / 1024;
 }
 
+/** Resident memory of the server process alone, MiB. */
+function ownRssMb(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number((status.match(/VmRSS:\s+(\d+)/) || [0, 0])[1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
 async function metric(url, name) {
   const text = await (await fetch(new URL('/metrics', url))).text();
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));
@@ -45,6 +55,8 @@ async function main() {
     await waitHealth(server.url, atRest, 60000);
     await sleep(5000);
     report.baselineMb = treeRssMb(server.proc.pid);
+    report.baselineServerMb = ownRssMb(server.proc.pid);
+    report.baselineHeapMb = (await metric(server.url, 'duplex_heap_in_use_bytes')) / 2 ** 20;
     const t0 = Date.now();
     let i = 0;
     while ((Date.now() - t0) / 1000 < seconds) {
@@ -59,6 +71,8 @@ async function main() {
     await waitHealth(server.url, atRest, 60000);
     await sleep(REST_MS);
     report.afterRestMb = treeRssMb(server.proc.pid);
+    report.afterServerMb = ownRssMb(server.proc.pid);
+    report.afterHeapMb = (await metric(server.url, 'duplex_heap_in_use_bytes')) / 2 ** 20;
     report.afterOverBaseline = report.afterRestMb / report.baselineMb;
     report.peakMb = Math.max(report.baselineMb, ...report.calls.map((c) => c.rssMb));
     report.metricsSessionsStarted = await metric(server.url, 'duplex_sessions_started_total');

@@ -115,12 +115,23 @@ pub struct LinkStats {
     /// Whether the session listens (its engines are loaded): the page opens its microphone
     /// then, so the silence timeout counts from here.
     ready: std::sync::atomic::AtomicBool,
+    /// Silences inside replies (the reply's next chunk came after its queued speech ran out),
+    /// seconds each.
+    reply_stalls: std::sync::Mutex<Vec<f64>>,
 }
 
 impl LinkStats {
     /// The session listens: its engines are loaded.
     pub fn mark_ready(&self) {
         self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// The stalls inside replies so far, seconds each.
+    pub fn reply_stalls(&self) -> Vec<f64> {
+        self.reply_stalls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether [`mark_ready`](Self::mark_ready) was called.
@@ -395,6 +406,11 @@ async fn pace_output(
         let tick = ticks.tick().await;
         if playout.next_period(&mut frame).is_none() {
             break;
+        }
+        let stalls = playout.take_stalls();
+        if !stalls.is_empty() {
+            let mut all = stats.reply_stalls.lock().unwrap_or_else(|e| e.into_inner());
+            all.extend(stalls);
         }
         let data = match encoder.encode(&frame) {
             Ok(d) => d,
