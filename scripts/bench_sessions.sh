@@ -10,6 +10,8 @@
 #   bash scripts/bench_sessions.sh
 #   SESSIONS=3 bash scripts/bench_sessions.sh                              # one more than 2 cores admit
 #   SESSIONS=3 SERVER_ARGS="--max-sessions 3" bash scripts/bench_sessions.sh  # what a 3rd would cost
+#   LLAMA_SERVER_SLOTS=2 bash scripts/bench_sessions.sh   # the LLM on llama-server (2 parallel
+#                       # slots, in the same namespace), as a serving engine elsewhere would be
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -36,5 +38,25 @@ with wave.open(out, "wb") as w:
     w.setparams(params)
     w.writeframes(frames)
 PY
-tests/browser/run_in_netns.sh node tests/browser/sessions.mjs "$ROOT/target/release/duplex" \
-    "$TMP/asks.wav" 3 "$SESSIONS" "$STAGGER_MS" ${SERVER_ARGS:-} | tail -n 1 | tee bench-results/sessions.json
+RUN=(node tests/browser/sessions.mjs "$ROOT/target/release/duplex" "$TMP/asks.wav" 3 "$SESSIONS" "$STAGGER_MS")
+if [ -n "${LLAMA_SERVER_SLOTS:-}" ]; then
+    # llama-server with that many parallel slots on the default brain's GGUF, started inside the
+    # namespace; duplex's [llm] points at it.
+    LLAMA_SERVER="$(bash scripts/build_llama_server.sh)"
+    GGUF="$(ls "$ROOT"/models/SmolLM2-135M-Instruct*.gguf | head -n 1)"
+    cat > "$TMP/llm.toml" <<TOML
+[llm]
+backend = "openai"
+[llm.openai]
+base_url = "http://127.0.0.1:18181/v1"
+TOML
+    tests/browser/run_in_netns.sh bash -c '
+        "$1" -m "$2" --host 127.0.0.1 --port 18181 -c $((4096 * $3)) -np "$3" -t 2 --no-webui >/dev/null 2>&1 &
+        server=$!
+        trap "kill $server" EXIT
+        until curl -sf http://127.0.0.1:18181/health >/dev/null; do sleep 0.2; done
+        shift 3; "$@"' _ "$LLAMA_SERVER" "$GGUF" "$LLAMA_SERVER_SLOTS" \
+        "${RUN[@]}" --config "$TMP/llm.toml" ${SERVER_ARGS:-} | tail -n 1 | tee bench-results/sessions.json
+else
+    tests/browser/run_in_netns.sh "${RUN[@]}" ${SERVER_ARGS:-} | tail -n 1 | tee bench-results/sessions.json
+fi

@@ -266,3 +266,18 @@ fn helpers_find_the_model_and_worker() {
     assert!(model().is_file());
     assert!(worker().is_file());
 }
+
+/// Kills `pid` and waits until it is gone (a zombie counts as gone: it is its parent's to reap).
+pub fn kill(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(Instant::now() < deadline, "worker {pid} did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -233,21 +233,6 @@ fn reviving() -> RevivingBackend {
     .expect("starting duplex-llm")
 }
 
-/// Kills `pid` and waits until it is gone (a zombie counts as gone: it is its parent's to reap).
-fn kill(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let stat = format!("/proc/{pid}/stat");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(Instant::now() < deadline, "worker {pid} did not die");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_killed_worker_is_restarted_and_the_conversation_goes_on() {
     let _serial = serial();
@@ -256,7 +241,7 @@ fn a_killed_worker_is_restarted_and_the_conversation_goes_on() {
     let first_pid = m.backend_mut().process_id().expect("a worker");
 
     // Killed between turns: the next question restarts it, with the history.
-    kill(first_pid);
+    common::kill(first_pid);
     let second = common::say(&mut m, "What is my name?");
     assert!(
         second.text.to_lowercase().contains("ada"),
@@ -282,7 +267,7 @@ fn a_killed_worker_is_restarted_and_the_conversation_goes_on() {
         &mut |_| {
             if !killed {
                 killed = true;
-                kill(second_pid);
+                common::kill(second_pid);
             }
         },
     );

@@ -6,8 +6,6 @@
 #[path = "llm_common.rs"]
 mod common;
 
-use std::time::{Duration, Instant};
-
 use duplex::llm::config::LlmConfig;
 use duplex::llm::shared::{self, SharedWorker};
 use duplex::llm::{TurnManager, build_backend};
@@ -21,20 +19,6 @@ fn conversation() -> TurnManager {
         build_backend(&config, &common::model()).expect("a backend"),
         40,
     )
-}
-
-fn kill(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let stat = format!("/proc/{pid}/stat");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(Instant::now() < deadline, "worker {pid} did not die");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -76,7 +60,7 @@ fn two_conversations_share_one_worker_and_recover_together() {
 
     // The shared worker dies: each conversation restarts it (the first to notice starts a new
     // one, the other leases a sequence of it) and goes on with its history.
-    kill(pid);
+    common::kill(pid);
     for (m, name) in [(&mut ada, "Ada"), (&mut bob, "Bob")] {
         let reply = common::say(m, "Say my name again, please.");
         assert!(!reply.text.trim().is_empty());

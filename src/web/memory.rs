@@ -1,22 +1,33 @@
 //! Memory that comes back after calls: `duplex serve` runs many sessions in turn, each
 //! allocating engine states, buffers and threads, and glibc's allocator keeps what they free.
 //!
-//! Two measures, both measured with `scripts/soak_serve.sh`: at most two malloc arenas (glibc
+//! Three measures, measured with `scripts/soak_serve.sh`: at most two malloc arenas (glibc
 //! otherwise makes up to eight per core as new threads allocate, and memory freed in one arena
-//! is not reused by threads of another, so it piles up as sessions come and go), and
+//! is not reused by threads of another, so it piles up as sessions come and go), a fixed mmap
+//! threshold (see [`MMAP_THRESHOLD`]), and
 //! `malloc_trim` after each session ends and after the next call's spare engines are loaded
 //! (loading frees its temporaries), which hands the freed pages back to the system.
 
 /// Malloc arenas allowed: one for the main thread and one shared by the rest.
 const MALLOC_ARENAS: i32 = 2;
 
-/// Limits glibc's malloc arenas; call before the server starts its threads.
+/// Allocations of this size or more get their own mapping, returned to the system when freed.
+/// Setting it also stops glibc from raising the threshold each time such a block is freed
+/// (its default, up to 32 MiB), after which a session's large buffers (audio, model scratch)
+/// would come from the heap and leave it fragmented.
+const MMAP_THRESHOLD: i32 = 256 * 1024;
+
+/// Limits glibc's malloc arenas and fixes its mmap threshold; call before the server starts
+/// its threads.
 pub fn limit_arenas() {
-    // SAFETY: mallopt only sets a glibc allocator parameter; called before other threads
+    // SAFETY: mallopt only sets glibc allocator parameters; called before other threads
     // allocate (and it is safe at any time in any case).
-    let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS) };
+    let ok = unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS)
+            & libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    };
     if ok != 1 {
-        tracing::debug!("mallopt(M_ARENA_MAX) was refused; memory may grow with each call");
+        tracing::debug!("mallopt was refused; memory may grow with each call");
     }
 }
 

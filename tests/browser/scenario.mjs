@@ -33,6 +33,16 @@ const RTC_PORTS = '50000-50001';
 // The LAN address of the https-lan scenario, on a veth interface of the private namespace.
 const LAN_IP = '10.7.0.1';
 
+// Two calls at once, each until its reply; then both tabs close and the sessions must end.
+async function twoCallsAnswered(browser, server, report) {
+  const calls = [await openCall(browser, server.url), await openCall(browser, server.url)];
+  const states = await Promise.all(calls.map((c) => waitPage(c, replied, REPLY_TIMEOUT_MS, 'a reply')));
+  report.calls.push(...states);
+  report.sessionsDuring = (await health(server.url)).sessions;
+  for (const c of calls) await c.context.close();
+  report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+}
+
 async function main() {
   const lan = scenario === 'https-lan';
   let tlsDir = null;
@@ -66,12 +76,7 @@ async function main() {
       await call.context.close();
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
     } else if (scenario === 'concurrent') {
-      const calls = [await openCall(browser, server.url), await openCall(browser, server.url)];
-      const states = await Promise.all(calls.map((c) => waitPage(c, replied, REPLY_TIMEOUT_MS, 'a reply')));
-      report.calls.push(...states);
-      report.sessionsDuring = (await health(server.url)).sessions;
-      for (const c of calls) await c.context.close();
-      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+      await twoCallsAnswered(browser, server, report);
     } else if (scenario === 'close-mid-reply') {
       const first = await openCall(browser, server.url);
       const second = await openCall(browser, server.url);
@@ -102,12 +107,7 @@ async function main() {
       report.pageStatus = (await pageState(call)).status;
       await call.context.close();
     } else if (scenario === 'rtc-ports') {
-      const calls = [await openCall(browser, server.url), await openCall(browser, server.url)];
-      const states = await Promise.all(calls.map((c) => waitPage(c, replied, REPLY_TIMEOUT_MS, 'a reply')));
-      report.calls.push(...states);
-      report.sessionsDuring = (await health(server.url)).sessions;
-      for (const c of calls) await c.context.close();
-      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+      await twoCallsAnswered(browser, server, report);
       // The ports came back: a third call gets one.
       const third = await openCall(browser, server.url);
       await waitPage(third, (s) => s.status === 'listening', REPLY_TIMEOUT_MS, 'the third call to start');
