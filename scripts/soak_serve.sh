@@ -45,7 +45,9 @@ lat = sorted(c["latencyMs"] for c in r["calls"])
 print(f"{len(r['calls'])} calls in {r['seconds']} s; metrics counted {r['metricsSessionsStarted']} sessions, {r['metricsTurns']} turns")
 print(f"resident memory (server + workers): {r['baselineMb']:.0f} MiB at rest before, peak {r['peakMb']:.0f}, "
       f"{r['afterRestMb']:.0f} 15 s after the last call ({r['afterOverBaseline']:.3f}x)")
-print(f"server process alone: {r['baselineServerMb']:.0f} -> {r['afterServerMb']:.0f} MiB resident; "
+b, a = r["baselineServer"], r["afterServer"]
+print(f"server process alone: {b['total']:.0f} -> {a['total']:.0f} MiB resident "
+      f"(anonymous {b['anon']:.0f} -> {a['anon']:.0f}, file-backed {b['file']:.0f} -> {a['file']:.0f}); "
       f"heap in use {r['baselineHeapMb']:.0f} -> {r['afterHeapMb']:.0f} MiB")
 if lat:
     print(f"voice-to-voice in the page: p50 {lat[len(lat)//2]:.0f} ms, max {lat[-1]:.0f} ms")

@@ -30,13 +30,15 @@ function treeRssMb(pid) {
   return kb / 1024;
 }
 
-/** Resident memory of the server process alone, MiB. */
-function ownRssMb(pid) {
+/** Resident memory of the server process alone, MiB: in all, anonymous (heap, stacks) and
+ * file-backed (code and models mapped from files, which the kernel may drop at will). */
+function ownRss(pid) {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number((status.match(/VmRSS:\s+(\d+)/) || [0, 0])[1]) / 1024;
+    const mb = (key) => Number((status.match(new RegExp(`${key}:\\s+(\\d+)`)) || [0, 0])[1]) / 1024;
+    return { total: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile') };
   } catch {
-    return 0;
+    return { total: 0, anon: 0, file: 0 };
   }
 }
 
@@ -55,7 +57,7 @@ async function main() {
     await waitHealth(server.url, atRest, 60000);
     await sleep(5000);
     report.baselineMb = treeRssMb(server.proc.pid);
-    report.baselineServerMb = ownRssMb(server.proc.pid);
+    report.baselineServer = ownRss(server.proc.pid);
     report.baselineHeapMb = (await metric(server.url, 'duplex_heap_in_use_bytes')) / 2 ** 20;
     const t0 = Date.now();
     let i = 0;
@@ -71,7 +73,7 @@ async function main() {
     await waitHealth(server.url, atRest, 60000);
     await sleep(REST_MS);
     report.afterRestMb = treeRssMb(server.proc.pid);
-    report.afterServerMb = ownRssMb(server.proc.pid);
+    report.afterServer = ownRss(server.proc.pid);
     report.afterHeapMb = (await metric(server.url, 'duplex_heap_in_use_bytes')) / 2 ** 20;
     report.afterOverBaseline = report.afterRestMb / report.baselineMb;
     report.peakMb = Math.max(report.baselineMb, ...report.calls.map((c) => c.rssMb));
