@@ -20,14 +20,18 @@ const MMAP_THRESHOLD: i32 = 256 * 1024;
 /// Limits glibc's malloc arenas and fixes its mmap threshold; call before the server starts
 /// its threads.
 pub fn limit_arenas() {
-    // SAFETY: mallopt only sets glibc allocator parameters; called before other threads
+    // glibc's own MALLOC_ARENA_MAX, when set, is the user's choice.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        set_malloc_option(libc::M_ARENA_MAX, MALLOC_ARENAS, "M_ARENA_MAX");
+    }
+    set_malloc_option(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD, "M_MMAP_THRESHOLD");
+}
+
+fn set_malloc_option(option: i32, value: i32, name: &str) {
+    // SAFETY: mallopt only sets a glibc allocator parameter; called before other threads
     // allocate (and it is safe at any time in any case).
-    let ok = unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS)
-            & libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    };
-    if ok != 1 {
-        tracing::debug!("mallopt was refused; memory may grow with each call");
+    if unsafe { libc::mallopt(option, value) } != 1 {
+        tracing::debug!("mallopt({name}) was refused; memory may grow with each call");
     }
 }
 

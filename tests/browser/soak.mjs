@@ -42,6 +42,13 @@ function ownRss(pid) {
   }
 }
 
+/** With SOAK_SMAPS_DIR set, keeps the server's memory map (`/proc/PID/smaps`) as `NAME.smaps`
+ * there, to see which mappings grew. */
+function dumpSmaps(pid, name) {
+  const dir = process.env.SOAK_SMAPS_DIR;
+  if (dir) fs.writeFileSync(`${dir}/${name}.smaps`, fs.readFileSync(`/proc/${pid}/smaps`, "utf8"));
+}
+
 async function metric(url, name) {
   const text = await (await fetch(new URL('/metrics', url))).text();
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));
@@ -58,6 +65,7 @@ async function main() {
     await sleep(5000);
     report.baselineMb = treeRssMb(server.proc.pid);
     report.baselineServer = ownRss(server.proc.pid);
+    dumpSmaps(server.proc.pid, 'before');
     report.baselineHeapMb = (await metric(server.url, 'duplex_heap_in_use_bytes')) / 2 ** 20;
     const t0 = Date.now();
     let i = 0;
@@ -74,6 +82,7 @@ async function main() {
     await sleep(REST_MS);
     report.afterRestMb = treeRssMb(server.proc.pid);
     report.afterServer = ownRss(server.proc.pid);
+    dumpSmaps(server.proc.pid, 'after');
     report.afterHeapMb = (await metric(server.url, 'duplex_heap_in_use_bytes')) / 2 ** 20;
     report.afterOverBaseline = report.afterRestMb / report.baselineMb;
     report.peakMb = Math.max(report.baselineMb, ...report.calls.map((c) => c.rssMb));
