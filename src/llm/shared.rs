@@ -6,13 +6,16 @@
 //!
 //! A router thread reads the worker's events and hands each to the conversation whose request
 //! it answers: request ids are unique across the worker and carry their sequence in their low
-//! bits. A conversation's handle,
-//! [`SequenceLink`], sends requests tagged with its sequence and reads only its own events.
+//! bits. A conversation's handle, [`SequenceLink`], sends requests tagged with its sequence and
+//! reads only its own events.
 //! When the worker dies, every conversation sees it on its next read; the first to recover
 //! (through [`super::revive`]) starts a new worker, and the others lease sequences of that one.
 //!
-//! `duplex serve` installs the pool ([`install`]) with one sequence per admitted conversation
-//! plus the spare engine set; [`super::build_backend`] then leases from it instead of starting a
+//! Whether that pays depends on the machine: on 2 cores with SmolLM2-135M, batches of two tokens
+//! cost more than two single tokens in llama.cpp's CPU kernels, and a worker per conversation
+//! (each decoding on its own core) answered sooner, so this is opt-in (see the README).
+//! `duplex serve --shared-llm` installs the pool ([`install`]) with one sequence per admitted
+//! conversation plus the spare engine set; [`super::build_backend`] then leases from it instead of starting a
 //! process per conversation. When every sequence is taken, a conversation gets a worker of its
 //! own, as before.
 
@@ -34,8 +37,8 @@ use super::worker_link::{await_loaded, worker_args};
 /// dropped): a conversation reads its events while its request runs.
 const SEQUENCE_EVENT_CAPACITY: usize = 256;
 
-/// How long the router waits for the next event before looking again (the worker may rightly
-/// be idle for hours; conversations time out their own requests).
+/// How long the router waits for the next event (conversations time out their own requests);
+/// a worker silent this long is stopped, and the next lease starts a new one.
 const ROUTER_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// The server's shared worker, installed once by [`install`].
