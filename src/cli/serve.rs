@@ -117,11 +117,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     if let Some(ports) = &rtc_ports
-        && ports.len() < max_sessions
+        && ports.port_count() < max_sessions
     {
         bail!(
             "--rtc-ports {ports} holds {} ports but --max-sessions is {max_sessions}: each call needs one port; give at least {max_sessions}",
-            ports.len()
+            ports.port_count()
         );
     }
     let origins = OriginPolicy::new(&args.allow_origins).map_err(anyhow::Error::msg)?;

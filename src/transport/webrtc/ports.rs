@@ -86,14 +86,9 @@ impl std::fmt::Display for PortRange {
 }
 
 impl PortRange {
-    /// How many ports the range holds.
-    pub fn len(&self) -> usize {
+    /// How many ports the range holds (at least one).
+    pub fn port_count(&self) -> usize {
         usize::from(self.high - self.low) + 1
-    }
-
-    /// Whether the range is empty (never: a range holds at least one port).
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, Leases> {
@@ -104,7 +99,7 @@ impl PortRange {
     /// is free.
     pub fn lease(self: &Arc<Self>, ip: IpAddr) -> Result<PortLease, String> {
         let mut leases = self.leases();
-        let len = self.len() as u32;
+        let len = self.port_count() as u32;
         for step in 0..len {
             let port = (u32::from(leases.next - self.low) + step) % len + u32::from(self.low);
             let port = port as u16;
@@ -130,7 +125,7 @@ impl PortRange {
         Err(format!(
             "all {} UDP ports of --rtc-ports {self} are in use ({} by calls of this server); \
              give a larger range or a smaller --max-sessions",
-            self.len(),
+            self.port_count(),
             leases.taken.len()
         ))
     }
@@ -158,8 +153,11 @@ mod tests {
     #[test]
     fn ranges_parse_and_bad_ones_say_why() {
         let range: PortRange = "50000-50009".parse().unwrap();
-        assert_eq!((range.len(), range.to_string()), (10, "50000-50009".into()));
-        assert_eq!("50000".parse::<PortRange>().unwrap().len(), 1);
+        assert_eq!(
+            (range.port_count(), range.to_string()),
+            (10, "50000-50009".into())
+        );
+        assert_eq!("50000".parse::<PortRange>().unwrap().port_count(), 1);
         assert!(
             "0-10"
                 .parse::<PortRange>()

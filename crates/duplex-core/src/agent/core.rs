@@ -333,8 +333,9 @@ impl Agent {
             None => {}
         }
         self.track_early_transcript(probability);
-        self.backchannels.user_voiced = probability >= self.config.vad.threshold;
-        if probability >= self.config.vad.threshold {
+        let voiced = probability >= self.config.vad.threshold;
+        self.backchannels.user_voiced = voiced;
+        if voiced {
             // The first voiced chunk, before the voice detector confirms speech: a backchannel
             // must not talk over the user going on.
             self.stop_backchannel();
