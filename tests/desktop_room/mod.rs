@@ -5,9 +5,9 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -22,8 +22,15 @@ use duplex::transport::desktop::loopback::{Room, RoomConfig, RoomRecording, simu
 use duplex::transport::desktop::pump::{TalkSetup, talk_over};
 use duplex::transport::desktop::{DesktopError, TalkReport};
 
+/// One room at a time in a test process: a room runs the real models in real time, and two at
+/// once on a 2-core machine (the test harness runs a file's tests in parallel) make both too
+/// slow to keep to the speech they hear.
+static ONE_ROOM: Mutex<()> = Mutex::new(());
+
 /// A running conversation in a simulated room.
 pub struct RoomSession {
+    /// Held until the session finishes (see [`ONE_ROOM`]).
+    _room_turn: MutexGuard<'static, ()>,
     pub room: Room,
     events: Receiver<SessionEvent>,
     pub seen: Vec<AgentEvent>,
@@ -46,6 +53,9 @@ impl RoomSession {
 
     /// Like [`start`](Self::start), with these settings.
     pub fn start_with(config: RoomConfig, aec: bool, settings: Config) -> Self {
+        let room_turn = ONE_ROOM
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let whisper = WhisperModel::load(&settings.models, &settings.asr).expect("whisper");
         let engines = load_local_engines(&settings, &whisper).expect("engines load");
         let (room, link) = simulated_device(config);
@@ -62,6 +72,7 @@ impl RoomSession {
         };
         let talk = std::thread::spawn(move || talk_over(engines, link, setup));
         Self {
+            _room_turn: room_turn,
             room,
             events,
             seen: Vec::new(),
