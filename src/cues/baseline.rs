@@ -4,6 +4,11 @@
 //! Each measure is a running mean over the first [`WARM_TURNS`] turns and an exponential moving
 //! average after that (recent turns weigh more, a mood change is followed). Turns with too little
 //! speech to measure are skipped.
+//!
+//! The rate is kept per syllable slot ([`TurnFeatures::slot_rate`]: syllables plus one for the
+//! end of the turn, per second), which a steady speaker keeps whether they say two words or
+//! twenty, so short turns can teach the baseline and be judged against it. The plain rates
+//! (syllables per second) are kept too, for a caller that set only those.
 
 use super::prosody::TurnFeatures;
 
@@ -11,8 +16,12 @@ use super::prosody::TurnFeatures;
 pub const WARM_TURNS: u32 = 5;
 /// Weight of a new turn once warm.
 const RECENT_WEIGHT: f32 = 1.0 / WARM_TURNS as f32;
-/// A turn needs this much articulation time to update the rate and loudness.
+/// A turn needs this much articulation time to update the plain rates and loudness.
 const MIN_ARTICULATION_S: f32 = 0.8;
+/// A turn needs this much articulation time to update the per-slot rates (the slot rate does not
+/// drift with the turn's length, so short turns count; shorter than this, the speech edges are
+/// most of it).
+const MIN_SLOT_ARTICULATION_S: f32 = 0.5;
 
 /// One running average.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -48,6 +57,10 @@ pub struct SpeakerBaseline {
     pub transcript_rate: Running,
     /// Syllable nuclei per second of articulation counted in the audio.
     pub nuclei_rate: Running,
+    /// Transcript syllable slots per second ([`TurnFeatures::slot_rate`]).
+    pub transcript_slot_rate: Running,
+    /// Audio nuclei slots per second ([`TurnFeatures::slot_rate`] of the nuclei).
+    pub nuclei_slot_rate: Running,
     /// Median pitch, semitones above 100 Hz.
     pub pitch_median_st: Running,
     /// Pitch spread (90th minus 10th percentile), semitones.
@@ -64,6 +77,7 @@ impl SpeakerBaseline {
 
     /// Learns from one finished turn (its transcript's syllable count, if there was one).
     pub fn observe(&mut self, features: &TurnFeatures, transcript_syllables: Option<usize>) {
+        self.observe_slots(features, transcript_syllables);
         if features.articulation_s >= MIN_ARTICULATION_S {
             if let Some(rate) = features.nuclei_rate() {
                 self.nuclei_rate.update(rate);
@@ -77,6 +91,19 @@ impl SpeakerBaseline {
         if features.has_contour() {
             self.pitch_median_st.update(features.pitch_median_st);
             self.pitch_range_st.update(features.pitch_range_st);
+        }
+    }
+
+    /// Learns the per-slot rates of one turn.
+    fn observe_slots(&mut self, features: &TurnFeatures, transcript_syllables: Option<usize>) {
+        if features.articulation_s < MIN_SLOT_ARTICULATION_S {
+            return;
+        }
+        if let Some(rate) = features.slot_rate(features.nuclei) {
+            self.nuclei_slot_rate.update(rate);
+        }
+        if let Some(rate) = transcript_syllables.and_then(|n| features.slot_rate(n)) {
+            self.transcript_slot_rate.update(rate);
         }
     }
 }
@@ -118,5 +145,25 @@ mod tests {
         b.observe(&long, Some(10));
         assert_eq!(b.nuclei_rate.get(), Some(4.5));
         assert_eq!(b.transcript_rate.get(), Some(5.0));
+    }
+
+    #[test]
+    fn slot_rates_learn_from_short_turns_too() {
+        let mut b = SpeakerBaseline::new();
+        let short = TurnFeatures {
+            articulation_s: 0.6,
+            nuclei: 2,
+            ..TurnFeatures::default()
+        };
+        b.observe(&short, Some(2));
+        assert_eq!(b.transcript_rate.get(), None);
+        assert_eq!(b.transcript_slot_rate.get(), Some(5.0));
+        assert_eq!(b.nuclei_slot_rate.get(), Some(5.0));
+        let tiny = TurnFeatures {
+            articulation_s: 0.4,
+            ..short
+        };
+        b.observe(&tiny, Some(2));
+        assert_eq!(b.transcript_slot_rate.turns, 1);
     }
 }

@@ -21,7 +21,8 @@ pub const END_ABOVE_MEDIAN_ST: f32 = -1.0;
 /// Spread of the rise measure, semitones.
 const RISE_SCALE_ST: f32 = 1.0;
 
-/// Rate relative to the speaker's baseline above which speech is fast.
+/// Rate relative to the speaker's baseline above which speech is fast (per syllable slot, see
+/// [`TurnFeatures::slot_rate`]).
 pub const FAST_RATIO: f32 = 1.17;
 /// Rate relative to the speaker's baseline under which speech is slow.
 pub const SLOW_RATIO: f32 = 0.85;
@@ -96,16 +97,35 @@ pub fn question_rise(f: &TurnFeatures) -> f32 {
     logistic(margin / RISE_SCALE_ST * 2.0)
 }
 
-/// The turn's rate and the measure it is in: transcript syllables per second where a transcript
-/// gave a count, else audio nuclei per second.
-fn turn_rate(f: &TurnFeatures, syllables: Option<usize>) -> Option<(f32, bool)> {
+/// The turn's plain rate and the measure it is in: transcript syllables per second where a
+/// transcript gave a count, else audio nuclei per second. Also the count, for the slot rate.
+fn turn_rate(f: &TurnFeatures, syllables: Option<usize>) -> Option<(f32, bool, usize)> {
     if f.articulation_s < 0.5 {
         return None;
     }
     match syllables.filter(|&n| n > 0) {
-        Some(n) => Some((n as f32 / f.articulation_s, true)),
-        None => f.nuclei_rate().map(|r| (r, false)),
+        Some(n) => Some((n as f32 / f.articulation_s, true, n)),
+        None => f.nuclei_rate().map(|r| (r, false, f.nuclei)),
     }
+}
+
+/// The turn's rate over the speaker's usual, in the same measure: per syllable slot where the
+/// baseline has slot rates ([`TurnFeatures::slot_rate`]), else plain rates (a baseline kept from
+/// before the slot rates).
+fn speaker_ratio(
+    f: &TurnFeatures,
+    (rate, from_transcript, count): (f32, bool, usize),
+    baseline: &SpeakerBaseline,
+) -> Option<f32> {
+    let (slot, plain) = if from_transcript {
+        (&baseline.transcript_slot_rate, &baseline.transcript_rate)
+    } else {
+        (&baseline.nuclei_slot_rate, &baseline.nuclei_rate)
+    };
+    if let Some(usual) = slot.get().filter(|&u| u > 0.0) {
+        return f.slot_rate(count).map(|r| r / usual);
+    }
+    plain.get().filter(|&u| u > 0.0).map(|usual| rate / usual)
 }
 
 /// Confidences that the turn is fast and that it is slow, and how that was judged.
@@ -114,18 +134,14 @@ pub fn rate(
     syllables: Option<usize>,
     baseline: &SpeakerBaseline,
 ) -> Option<(f32, f32, RateBasis)> {
-    let (rate, from_transcript) = turn_rate(f, syllables)?;
-    let usual = if from_transcript {
-        baseline.transcript_rate.get()
-    } else {
-        baseline.nuclei_rate.get()
-    };
-    if let Some(usual) = usual.filter(|&u| u > 0.0) {
-        let ratio = (rate / usual).ln();
+    let measured = turn_rate(f, syllables)?;
+    if let Some(ratio) = speaker_ratio(f, measured, baseline) {
+        let ratio = ratio.ln();
         let fast = logistic((ratio - FAST_RATIO.ln()) / RATIO_SCALE);
         let slow = logistic((SLOW_RATIO.ln() - ratio) / RATIO_SCALE);
         return Some((fast, slow, RateBasis::Speaker));
     }
+    let (rate, from_transcript, _) = measured;
     let (fast_at, slow_at) = if from_transcript {
         (FAST_SYLLABLES_PER_S, SLOW_SYLLABLES_PER_S)
     } else {
@@ -259,6 +275,31 @@ mod tests {
         // And 4 syllables a second is slow for them.
         let (_, slow, _) = rate(&f, Some(8), &baseline).unwrap();
         assert!(slow > 0.95);
+    }
+
+    #[test]
+    fn a_short_turn_at_the_usual_pace_is_normal_per_slot() {
+        // The speaker's usual: 0.2 s a syllable, learnt from a long turn (11 slots in 2.2 s).
+        let mut baseline = SpeakerBaseline::new();
+        let long = TurnFeatures {
+            articulation_s: 2.2,
+            ..TurnFeatures::default()
+        };
+        baseline.observe(&long, Some(10));
+        // Three syllables at the same pace: 4 slots in 0.8 s. Per plain syllable it would look
+        // slow (3.75/s against 4.5/s).
+        let short = TurnFeatures {
+            articulation_s: 0.8,
+            ..TurnFeatures::default()
+        };
+        let (fast, slow, basis) = rate(&short, Some(3), &baseline).unwrap();
+        assert_eq!(basis, RateBasis::Speaker);
+        assert!(fast < 0.1 && slow < 0.1, "fast {fast} slow {slow}");
+        let quick = TurnFeatures {
+            articulation_s: 0.55,
+            ..short
+        };
+        assert!(rate(&quick, Some(3), &baseline).unwrap().0 > 0.95);
     }
 
     #[test]

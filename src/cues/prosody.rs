@@ -1,6 +1,6 @@
 //! Per-turn prosodic features from the frames of [`super::pitch`]: which frames are speech, the
-//! pitch contour in semitones (octave errors removed), the shape of its end, loudness, syllable
-//! nuclei and the inner pauses.
+//! pitch contour in semitones (octave errors folded back or removed), the shape of its end,
+//! loudness, syllable nuclei and the inner pauses.
 //!
 //! Speech frames are those within [`SPEECH_RANGE_DB`] of the turn's loud frames and above its
 //! quiet floor. Syllable nuclei are loudness peaks in voiced speech that stand at least
@@ -26,8 +26,21 @@ pub const PAUSE_S: f32 = 0.25;
 const END_S: f32 = 0.05;
 /// Where the end is compared with: the voiced frames this long before the end stretch.
 const BEFORE_END_S: f32 = 0.45;
-/// A voiced frame this far (semitones) from the median of its neighbours is an octave error.
+/// A voiced frame this far (semitones) from the median of its neighbours is a tracking error.
 const JUMP_ST: f32 = 4.0;
+/// A voiced frame within this many semitones of an octave (12) from the median of its neighbours
+/// is an octave error (YIN picked half or twice the period): it is moved back by an octave
+/// rather than dropped, so that an error on the last syllable does not erase the end of the
+/// contour.
+const OCTAVE_TOLERANCE_ST: f32 = 3.0;
+/// The neighbours a voiced frame is compared with: this many frames (10 ms) either side. Wide
+/// enough that a run of octave errors (often a whole short syllable) is still the minority.
+const CONTEXT_FRAMES: usize = 15;
+/// A turn's duration beyond its syllables, counted in syllables: the lengthened last syllable and
+/// the edges of the speech (an onset burst, a trailing fricative) take about one syllable's time
+/// however many syllables came before, so a rate per syllable without it calls every short turn
+/// slow. See [`TurnFeatures::slot_rate`].
+pub const TURN_END_SYLLABLES: f32 = 1.0;
 
 /// What one turn's audio measured.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,6 +80,16 @@ impl TurnFeatures {
     /// Syllable nuclei per second of articulation, if there was speech.
     pub fn nuclei_rate(&self) -> Option<f32> {
         (self.articulation_s > 0.3).then(|| self.nuclei as f32 / self.articulation_s)
+    }
+
+    /// Syllable slots per second of articulation: `(syllables + TURN_END_SYLLABLES) /
+    /// articulation_s`, for `syllables` counted in the transcript or the audio. Unlike syllables
+    /// per second it does not depend on the turn's length for a speaker at a steady pace (a turn
+    /// takes about `(syllables + 1) x` their syllable time), so it is what the speaker's baseline
+    /// compares.
+    pub fn slot_rate(&self, syllables: usize) -> Option<f32> {
+        (self.articulation_s > 0.3 && syllables > 0)
+            .then(|| (syllables as f32 + TURN_END_SYLLABLES) / self.articulation_s)
     }
 
     /// Whether enough voiced speech was heard to judge the pitch contour.
@@ -155,30 +178,43 @@ pub fn measure(frames: &[Frame]) -> TurnFeatures {
     features
 }
 
-/// Pitch in semitones for voiced speech frames, `None` elsewhere; frames far from the median of
-/// their voiced neighbours (octave jumps, creak) are dropped.
+/// Pitch in semitones for voiced speech frames, `None` elsewhere. Each voiced frame is compared
+/// with the median of the voiced frames within [`CONTEXT_FRAMES`]: an octave off is folded back
+/// ([`OCTAVE_TOLERANCE_ST`]), farther than [`JUMP_ST`] otherwise is dropped (creak, a stray
+/// period), and so are frames with fewer than three voiced neighbours.
 fn clean_contour(frames: &[Frame], speech: &[bool]) -> Vec<Option<f32>> {
     let raw: Vec<Option<f32>> = frames
         .iter()
         .zip(speech)
         .map(|(f, &s)| f.f0_hz.filter(|_| s).map(semitones))
         .collect();
-    let mut cleaned = raw.clone();
-    for (i, value) in raw.iter().enumerate() {
-        let Some(st) = value else { continue };
-        let lo = i.saturating_sub(7);
-        let hi = (i + 8).min(raw.len());
-        let mut neighbours: Vec<f32> = raw[lo..hi].iter().flatten().copied().collect();
-        if neighbours.len() < 3 {
-            // An isolated voiced frame or two: too short to trust.
-            cleaned[i] = None;
-            continue;
-        }
-        if (st - quantile(&mut neighbours, 0.5)).abs() > JUMP_ST {
-            cleaned[i] = None;
-        }
+    let mut neighbours = Vec::with_capacity(2 * CONTEXT_FRAMES + 1);
+    raw.iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let st = (*value)?;
+            let lo = i.saturating_sub(CONTEXT_FRAMES);
+            let hi = (i + CONTEXT_FRAMES + 1).min(raw.len());
+            neighbours.clear();
+            neighbours.extend(raw[lo..hi].iter().flatten());
+            if neighbours.len() < 3 {
+                // An isolated voiced frame or two: too short to trust.
+                return None;
+            }
+            correct_octave(st, quantile(&mut neighbours, 0.5))
+        })
+        .collect()
+}
+
+/// A pitch `st` judged against the local median: kept, moved by an octave towards the median, or
+/// dropped.
+fn correct_octave(st: f32, median: f32) -> Option<f32> {
+    let off = st - median;
+    if (off.abs() - 12.0).abs() < OCTAVE_TOLERANCE_ST {
+        Some(st - 12.0 * off.signum())
+    } else {
+        (off.abs() <= JUMP_ST).then_some(st)
     }
-    cleaned
 }
 
 /// Syllable nuclei: loudness peaks (smoothed over 3 frames) in voiced speech, each at least
@@ -334,6 +370,48 @@ mod tests {
         assert!((f.pause_s - 0.5).abs() < 0.05, "{f:?}");
         assert!((f.articulation_s - 1.0).abs() < 0.06, "{f:?}");
         assert!(f.longest_flat_voicing_s > 0.4, "{f:?}");
+    }
+
+    #[test]
+    fn octave_errors_are_folded_back_and_strays_dropped() {
+        assert_eq!(correct_octave(13.0, 1.0), Some(1.0));
+        assert_eq!(correct_octave(-10.0, 1.5), Some(2.0));
+        assert_eq!(correct_octave(3.0, 1.0), Some(3.0));
+        assert_eq!(correct_octave(8.0, 1.0), None);
+    }
+
+    #[test]
+    fn a_rise_tracked_an_octave_up_at_the_end_is_still_a_rise() {
+        // A level contour that rises by 2 semitones, its last 70 ms tracked an octave up.
+        let mut frames: Vec<Frame> = (0..60)
+            .map(|i| Frame {
+                energy_db: -20.0,
+                f0_hz: Some(150.0 * if i >= 50 { 1.12 } else { 1.0 }),
+                aperiodicity: 0.05,
+            })
+            .collect();
+        for f in &mut frames[53..] {
+            f.f0_hz = f.f0_hz.map(|hz| hz * 2.0);
+        }
+        let f = measure(&frames);
+        assert!(f.end_rise_st > 1.5 && f.end_rise_st < 2.5, "{f:?}");
+        assert_eq!(f.voiced_frames, 60, "{f:?}");
+    }
+
+    #[test]
+    fn slot_rate_counts_the_end_of_the_turn_once() {
+        // The same pace: 0.2 s a syllable plus one syllable's time for the end.
+        let short = TurnFeatures {
+            articulation_s: 0.6,
+            ..TurnFeatures::default()
+        };
+        let long = TurnFeatures {
+            articulation_s: 2.2,
+            ..TurnFeatures::default()
+        };
+        let (s, l) = (short.slot_rate(2).unwrap(), long.slot_rate(10).unwrap());
+        assert!((s - l).abs() < 1e-4, "short {s}, long {l}");
+        assert_eq!(short.slot_rate(0), None);
     }
 
     #[test]
