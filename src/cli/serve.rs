@@ -12,6 +12,7 @@ use duplex::asr::WhisperModel;
 use duplex::config::Config;
 use duplex::llm::config::BackendKind;
 use duplex::llm::shared::{self, SharedWorker};
+use duplex::runtime::SharedEngines;
 use duplex::transport::webrtc::{IceServer, PeerOptions, PortRange};
 use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
@@ -59,6 +60,12 @@ pub struct ServeArgs {
     /// 2.3x one reply's time, against about 1x with a worker each; see README.
     #[arg(long)]
     shared_llm: bool,
+    /// Lease Whisper states, smart-turn and Piper voices job by job, most urgent first, from
+    /// pools shared by every conversation (one engine of each per core) instead of loading a
+    /// set per conversation: a second caller connects sooner and sessions past the pool size
+    /// cost no engines, but the pools stay loaded at rest (see README).
+    #[arg(long)]
+    shared_engines: bool,
     /// Do not say "mm-hm" at inner pauses of a long user turn.
     #[arg(long)]
     no_backchannels: bool,
@@ -148,8 +155,23 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             credential: args.ice_credential.clone(),
         })
         .collect();
-    let spare =
-        whisper.map(|whisper| SpareEngines::new(config.clone(), whisper, !args.no_spare_engines));
+    let spare = match whisper {
+        Some(whisper) => {
+            let shared = if args.shared_engines {
+                let size = sessions_for_cores().min(max_sessions);
+                Some(Arc::new(SharedEngines::load(config, &whisper, size)?))
+            } else {
+                None
+            };
+            Some(SpareEngines::new(
+                config.clone(),
+                whisper,
+                shared,
+                !args.no_spare_engines,
+            ))
+        }
+        None => None,
+    };
     let mut config = config.clone();
     config.agent.backchannel.enabled = !args.no_backchannels;
     if args.shared_llm && config.llm.backend == BackendKind::Embedded {

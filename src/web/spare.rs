@@ -5,7 +5,9 @@
 //! caller who presses Talk should not wait for it. The server keeps one spare set: loaded at
 //! start-up and again after each call ends (not while a call runs, which would slow its
 //! replies). A call takes the spare if it is there, waits for it if it is being loaded, and
-//! otherwise (a second caller while the first talks) loads its own as before.
+//! otherwise (a second caller while the first talks) loads its own as before. With the
+//! process's shared pools ([`SharedEngines`]), a set is only the session's own voice-activity
+//! model and LLM worker; Whisper, smart-turn and Piper are leased from the pools job by job.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -14,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::asr::WhisperModel;
 use crate::config::Config;
-use crate::runtime::{Engines, load_local_engines};
+use crate::runtime::{Engines, SharedEngines, load_local_engines};
 
 /// Where the spare set is.
 enum Spare {
@@ -27,6 +29,9 @@ enum Spare {
 pub struct SpareEngines {
     config: Config,
     whisper: Arc<WhisperModel>,
+    /// The process's shared Whisper, smart-turn and Piper pools, when sessions lease from them
+    /// instead of loading their own.
+    shared: Option<Arc<SharedEngines>>,
     spare: Mutex<Spare>,
     loaded: Notify,
     /// Whether spares are kept at all (off: every call loads its own).
@@ -36,10 +41,17 @@ pub struct SpareEngines {
 impl SpareEngines {
     /// No spare yet: call [`refill`](Self::refill) to load one. Not `enabled`: refills do
     /// nothing and every call loads its own engines.
-    pub fn new(config: Config, whisper: Arc<WhisperModel>, enabled: bool) -> Arc<Self> {
+    /// With `shared`, a set is the session's own VAD and LLM around the shared pools.
+    pub fn new(
+        config: Config,
+        whisper: Arc<WhisperModel>,
+        shared: Option<Arc<SharedEngines>>,
+        enabled: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             config,
             whisper,
+            shared,
             spare: Mutex::new(Spare::Empty),
             loaded: Notify::new(),
             enabled,
@@ -115,6 +127,10 @@ impl SpareEngines {
 
     /// Loads a set of engines (blocking: call on a blocking thread).
     fn load(&self) -> Result<Engines, String> {
-        load_local_engines(&self.config, &self.whisper).map_err(|e| e.to_string())
+        match &self.shared {
+            Some(shared) => shared.session_engines(&self.config),
+            None => load_local_engines(&self.config, &self.whisper),
+        }
+        .map_err(|e| e.to_string())
     }
 }

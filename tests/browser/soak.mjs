@@ -56,7 +56,8 @@ async function metric(url, name) {
 }
 
 async function main() {
-  const server = await startServer(bin);
+  // SERVER_ARGS: more `duplex serve` flags (space-separated), e.g. --shared-engines.
+  const server = await startServer(bin, (process.env.SERVER_ARGS || '').split(' ').filter(Boolean));
   const report = { seconds, calls: [] };
   try {
     // At rest: the spare engines (the next call's) loaded, nothing else going on.
