@@ -14,19 +14,12 @@ use crate::vad::SileroVad;
 
 /// Loads every engine a session needs, as the configuration names them.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
-    // The load on the machine sizes the engines' threads: sample it while they load.
-    crate::cpu::start();
-    let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
+    let (vad, llm) = load_session_state(config)?;
     let asr = whisper
         .session()
         .map_err(|e| EngineError::fatal("asr", e))?;
     let turn = SmartTurn::load_with(&config.models, &config.turn)
         .map_err(|e| EngineError::fatal("turn", e))?;
-    let model = config
-        .llm_model_path()
-        .map_err(|e| EngineError::fatal("llm", e))?;
-    let llm =
-        TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))?;
     let tts =
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;
     Ok(Engines {
@@ -36,6 +29,20 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
         llm: Box::new(llm),
         tts: Box::new(tts),
     })
+}
+
+/// The engines that carry a session's own state and so are never shared: the voice-activity
+/// model (its recurrent state) and the LLM (its history and KV cache).
+pub(super) fn load_session_state(config: &Config) -> Result<(SileroVad, TurnManager), EngineError> {
+    // The load on the machine sizes the engines' threads: sample it while they load.
+    crate::cpu::start();
+    let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
+    let model = config
+        .llm_model_path()
+        .map_err(|e| EngineError::fatal("llm", e))?;
+    let llm =
+        TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))?;
+    Ok((vad, llm))
 }
 
 impl Transcribe for WhisperSession {

@@ -20,7 +20,7 @@ pub use io::{
     TransportIn, TransportOut,
 };
 pub use local::load_local_engines;
-pub use pool::{EnginePool, Lease, Urgency};
+pub use pool::Urgency;
 pub use session::run_session;
 pub use shared::SharedEngines;
 

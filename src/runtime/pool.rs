@@ -66,7 +66,8 @@ impl<T: ?Sized> EnginePool<T> {
     }
 
     /// Jobs waiting for an engine now.
-    pub fn waiting(&self) -> usize {
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
         self.lock().waiting.len()
     }
 

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use duplex_core::cancel::CancelToken;
 
 use super::engines::{EngineError, Engines, Speak, Transcribe};
+use super::local::load_session_state;
 use super::pool::{EnginePool, Urgency};
 use crate::asr::WhisperModel;
 use crate::config::Config;
-use crate::llm::TurnManager;
 use crate::tts::PiperVoice;
 use crate::turn::{SmartTurn, TurnError, TurnScorer};
-use crate::vad::SileroVad;
 
 /// The process's shared transcription, turn-end and voice engines.
 pub struct SharedEngines {
@@ -64,13 +63,7 @@ impl SharedEngines {
     /// A session's engines: its own voice activity model and LLM, the rest leased from the
     /// pools for each job.
     pub fn session_engines(&self, config: &Config) -> Result<Engines, EngineError> {
-        crate::cpu::start();
-        let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
-        let model = config
-            .llm_model_path()
-            .map_err(|e| EngineError::fatal("llm", e))?;
-        let llm = TurnManager::from_config(&config.llm, &model)
-            .map_err(|e| EngineError::fatal("llm", e))?;
+        let (vad, llm) = load_session_state(config)?;
         Ok(Engines {
             vad: Box::new(vad),
             asr: Box::new(PooledAsr(self.asr.clone())),
