@@ -44,3 +44,27 @@ fn jfk_transcript_is_exact_up_to_normalisation() {
                      ask what you can do for your country.";
     assert_eq!(word_errors(reference, &transcript.text()), (0, 22));
 }
+
+/// The engines a server keeps ready for its next caller hold an idle Whisper session: its
+/// decoding state is made when the session's transcription worker starts (`prepare`) or, failing
+/// that, at the first transcription. Both ways hear jfk exactly, like a session made ready.
+#[test]
+fn an_idle_whisper_session_makes_its_state_when_used_and_hears_the_same() {
+    let config = Config::default();
+    let whisper = duplex::asr::WhisperModel::load(&config.models, &config.asr).expect("loads");
+    let audio = duplex::audio::wav::read_wav(&fixture_path("jfk.wav")).expect("reads jfk.wav");
+    assert_eq!(audio.sample_rate, duplex::audio::PIPELINE_RATE);
+    let samples = audio.to_mono();
+    let reference = "And so my fellow Americans, ask not what your country can do for you, \
+                     ask what you can do for your country.";
+    let mut prepared = whisper.idle_session();
+    prepared.prepare().expect("the state is made");
+    let mut lazy = whisper.idle_session();
+    for session in [&mut prepared, &mut lazy] {
+        let heard = session
+            .transcribe(&samples, None)
+            .expect("transcribes")
+            .text;
+        assert_eq!(word_errors(reference, &heard), (0, 22), "heard {heard:?}");
+    }
+}

@@ -70,24 +70,38 @@ impl WhisperModel {
 
     /// A new decoding state for one session.
     pub fn session(&self) -> Result<WhisperSession, AsrError> {
-        let state = self
-            .context
-            .create_state()
-            .map_err(|e| AsrError::Decode(format!("cannot create a Whisper state: {e}")))?;
-        Ok(WhisperSession {
-            state,
+        let mut session = self.idle_session();
+        session.prepare()?;
+        Ok(session)
+    }
+
+    /// A session whose decoding state is created later, by [`WhisperSession::prepare`] or its
+    /// first transcription. An engine set kept ready for the next caller holds one of these:
+    /// whisper.cpp's state allocates its scheduler tables (16 MiB) zeroed, and in a heap that
+    /// earlier calls left with freed gaps the allocator clears them page by page, so a ready
+    /// state would keep that memory resident while the server idles.
+    pub fn idle_session(&self) -> WhisperSession {
+        WhisperSession {
+            context: self.context.clone(),
+            state: None,
             config: self.config.clone(),
-        })
+        }
     }
 }
 
 /// One session's Whisper decoder state.
 pub struct WhisperSession {
-    state: WhisperState,
+    context: Arc<WhisperContext>,
+    state: Option<WhisperState>,
     config: AsrConfig,
 }
 
 impl WhisperSession {
+    /// Creates the decoding state if there is none yet.
+    pub fn prepare(&mut self) -> Result<(), AsrError> {
+        ready_state(&self.context, &mut self.state).map(|_| ())
+    }
+
     /// Changes the settings used for later transcriptions.
     pub fn set_config(&mut self, config: AsrConfig) {
         self.config = config;
@@ -189,13 +203,14 @@ impl WhisperSession {
             params.set_filter_logits_callback(Some(end_loops));
             params.set_filter_logits_callback_user_data(user_data);
         }
-        let result = self.state.full(params, input);
+        let state = ready_state(&self.context, &mut self.state)?;
+        let result = state.full(params, input);
         if abort.cancelled() {
             return Err(AsrError::Cancelled);
         }
         result.map_err(|e| AsrError::Decode(e.to_string()))?;
         let mut text = String::new();
-        for segment in self.state.as_iter() {
+        for segment in state.as_iter() {
             let piece = segment
                 .to_str_lossy()
                 .map_err(|e| AsrError::Decode(e.to_string()))?;
@@ -204,6 +219,22 @@ impl WhisperSession {
         Ok(Transcript {
             text: guard.loops.cut(&text).trim().to_owned(),
         })
+    }
+}
+
+/// `state`, created from `context` if there is none yet.
+fn ready_state<'a>(
+    context: &WhisperContext,
+    state: &'a mut Option<WhisperState>,
+) -> Result<&'a mut WhisperState, AsrError> {
+    match state {
+        Some(state) => Ok(state),
+        empty => {
+            let created = context
+                .create_state()
+                .map_err(|e| AsrError::Decode(format!("cannot create a Whisper state: {e}")))?;
+            Ok(empty.insert(created))
+        }
     }
 }
 

@@ -69,6 +69,11 @@ impl EngineError {
 pub trait Transcribe: Send {
     /// Transcribes 16 kHz speech; `cancel` set by another thread aborts (an empty text).
     fn transcribe(&mut self, audio: &[f32], cancel: &CancelToken) -> Result<String, EngineError>;
+    /// Creates the working state that loading left for later; called on the session's worker
+    /// thread as it starts, before the first job. A failure here shows again at that job.
+    fn prepare(&mut self) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 /// The language model with its conversation memory.

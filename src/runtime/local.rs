@@ -15,9 +15,9 @@ use crate::vad::SileroVad;
 /// Loads every engine a session needs, as the configuration names them.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
     let (vad, llm) = load_session_state(config)?;
-    let asr = whisper
-        .session()
-        .map_err(|e| EngineError::fatal("asr", e))?;
+    // The decoding state is made when the session's transcription worker starts (see
+    // `WhisperModel::idle_session`).
+    let asr = whisper.idle_session();
     let turn = SmartTurn::load_with(&config.models, &config.turn)
         .map_err(|e| EngineError::fatal("turn", e))?;
     let tts =
@@ -53,6 +53,10 @@ impl Transcribe for WhisperSession {
             Err(e @ AsrError::Model(_)) => Err(EngineError::fatal("asr", e)),
             Err(e) => Err(EngineError::transient("asr", e)),
         }
+    }
+
+    fn prepare(&mut self) -> Result<(), EngineError> {
+        WhisperSession::prepare(self).map_err(|e| EngineError::transient("asr", e))
     }
 }
 

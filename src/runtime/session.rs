@@ -135,14 +135,19 @@ impl Workers {
             mut tts,
         } = engines;
         let results = tx.clone();
-        let asr_worker = Worker::spawn("asr", move |(request, audio, cancel): AsrJob| {
-            let t = Instant::now();
-            let (text, error) = match asr.transcribe(&audio, &cancel) {
-                Ok(text) => (text, None),
-                Err(e) => (String::new(), Some(e)),
-            };
-            let input = Input::Transcript { request, text };
-            let _ = results.blocking_send(EngineResult::done("asr", None, t, input, error));
+        let asr_worker = Worker::spawn_with("asr", move || {
+            if let Err(e) = asr.prepare() {
+                tracing::warn!("{e}; the first transcription tries again");
+            }
+            move |(request, audio, cancel): AsrJob| {
+                let t = Instant::now();
+                let (text, error) = match asr.transcribe(&audio, &cancel) {
+                    Ok(text) => (text, None),
+                    Err(e) => (String::new(), Some(e)),
+                };
+                let input = Input::Transcript { request, text };
+                let _ = results.blocking_send(EngineResult::done("asr", None, t, input, error));
+            }
         });
         let results = tx.clone();
         let turn_worker = Worker::spawn("turn", move |(request, audio): (_, Vec<f32>)| {

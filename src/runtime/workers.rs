@@ -78,13 +78,23 @@ pub(crate) struct Worker<J> {
 
 impl<J: Send + 'static> Worker<J> {
     /// Spawns a named worker thread that calls `work` for every job.
-    pub(crate) fn spawn(name: &'static str, mut work: impl FnMut(J) + Send + 'static) -> Self {
+    pub(crate) fn spawn(name: &'static str, work: impl FnMut(J) + Send + 'static) -> Self {
+        Self::spawn_with(name, move || work)
+    }
+
+    /// Spawns a named worker thread that first runs `start` (on the new thread) and then calls
+    /// the job handler it returns for every job.
+    pub(crate) fn spawn_with<W: FnMut(J)>(
+        name: &'static str,
+        start: impl FnOnce() -> W + Send + 'static,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<J>(ENGINE_JOB_CAPACITY);
         let closing = Arc::new(AtomicBool::new(false));
         let stop = closing.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("duplex-{name}"))
             .spawn(move || {
+                let mut work = start();
                 let mut jobs = 0u64;
                 while let Some(job) = rx.blocking_recv() {
                     if stop.load(Ordering::Acquire) {
@@ -115,5 +125,28 @@ impl<J: Send + 'static> Worker<J> {
         self.closing.store(true, Ordering::Release);
         drop(self.jobs);
         self.thread
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_runs_its_start_on_its_own_thread_before_the_first_job() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let mut worker = Worker::spawn_with("start-test", move || {
+            let started_on = std::thread::current().name().map(str::to_owned);
+            move |job: u32| {
+                let _ = done_tx.send((started_on.clone(), job));
+            }
+        });
+        assert!(worker.jobs.push(7));
+        let (started_on, job) = done_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the job ran");
+        assert_eq!(started_on.as_deref(), Some("duplex-start-test"));
+        assert_eq!(job, 7);
+        worker.close().expect("a thread").join().expect("joins");
     }
 }

@@ -148,7 +148,8 @@ pub struct LogMel {
     fft: Arc<dyn RealToComplex<f64>>,
     window: Vec<f64>,
     filters: Vec<MelFilter>,
-    /// The normalised 8 s window with `PAD` reflected samples on each side.
+    /// The normalised 8 s window with `PAD` reflected samples on each side (1 MiB, allocated at
+    /// the first use, so that a turn model loaded ahead of a call holds none of it).
     signal: Vec<f64>,
     frame: Vec<f64>,
     spectrum: Vec<Complex<f64>>,
@@ -173,7 +174,7 @@ impl LogMel {
             fft,
             window: periodic_hann(N_FFT),
             filters: mel_filter_bank(SAMPLE_RATE, N_FFT, N_MELS),
-            signal: vec![0.0; WINDOW_SAMPLES + 2 * PAD],
+            signal: Vec::new(),
             frame,
             spectrum,
             scratch,
@@ -223,6 +224,7 @@ impl LogMel {
     /// Fills `signal` with the last 8 s of `audio`, left-padded with zeros, normalised to zero
     /// mean and unit variance, and reflect-padded by `PAD` on both sides.
     fn load_window(&mut self, audio: &[f32]) {
+        self.signal.resize(WINDOW_SAMPLES + 2 * PAD, 0.0);
         let tail = &audio[audio.len().saturating_sub(WINDOW_SAMPLES)..];
         let lead = WINDOW_SAMPLES - tail.len();
         let body = &mut self.signal[PAD..PAD + WINDOW_SAMPLES];
