@@ -1,6 +1,7 @@
 //! Bad input to `duplex serve`'s signalling endpoint, against the shipped binary: malformed,
 //! empty, binary, oversized, video-only and unanswerable offers each get a 4xx with a message
-//! naming the problem, and the server keeps serving (no panic, no session left behind).
+//! naming the problem, and the server keeps serving (no panic, no session left behind). A hung
+//! engine does not hold up a stop signal.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -18,8 +19,13 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with_env(&[])
+}
+
+fn start_with_env(env: &[(&str, &std::path::Path)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duplex"))
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -35,6 +41,8 @@ fn start() -> Server {
             break url.trim_end_matches('/').to_owned();
         }
     };
+    // Keep reading what it prints, so that its last lines (at a stop signal) find the pipe open.
+    std::thread::spawn(move || lines.for_each(drop));
     Server { child, url }
 }
 
@@ -317,4 +325,51 @@ fn slow_and_oversized_clients_are_cut_off_while_the_page_still_answers() {
     }
     assert_eq!(closed, 200, "every slow client was cut off");
     assert_eq!(healthy(&server)["sessions"], 0);
+}
+
+#[test]
+fn a_stop_signal_ends_the_server_while_its_llm_worker_hangs_loading() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+
+    // A worker that reads its requests and never answers (it exits when its stdin closes, as
+    // the real one does): the spare engine set loaded at start-up waits on its prefill for
+    // the whole load timeout (60 s).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let worker = dir.path().join("hung-llm-worker");
+    std::fs::write(&worker, "#!/bin/sh\nexec cat >/dev/null\n").expect("write worker");
+    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut server = start_with_env(&[("DUPLEX_LLM_WORKER", worker.as_path())]);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(healthy(&server)["spare_engines_ready"], false);
+
+    let pid = i32::try_from(server.child.id()).expect("pid");
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let signalled = Instant::now();
+    // A guard against a hang, far below the worker's load timeout: the server does not wait
+    // for the spare set it was loading.
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(30),
+            "the server was still running 30 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!(
+        "stopped {} ms after SIGTERM",
+        signalled.elapsed().as_millis()
+    );
+    let mut stderr = String::new();
+    let _ = server
+        .child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr);
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -18,6 +18,10 @@ use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
 use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
 
+/// How long a stopped server waits for its runtime's remaining tasks and blocking threads
+/// (a spare engine set still loading) before the process exits.
+const RUNTIME_STOP_WAIT: Duration = Duration::from_millis(500);
+
 /// Arguments of `duplex serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -231,6 +235,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         },
         stop_signal(),
     ))?;
+    // A spare engine set still loading is not waited for (see `serve`).
+    runtime.shutdown_timeout(RUNTIME_STOP_WAIT);
     Ok(())
 }
 

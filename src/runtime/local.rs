@@ -14,7 +14,6 @@ use crate::vad::SileroVad;
 
 /// Loads every engine a session needs, as the configuration names them.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
-    let (vad, llm) = load_session_state(config)?;
     // The decoding state is made when the session's transcription worker starts (see
     // `WhisperModel::idle_session`).
     let asr = whisper.idle_session();
@@ -22,6 +21,9 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
         .map_err(|e| EngineError::fatal("turn", e))?;
     let tts =
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;
+    // Last: its longest part (the worker's prefill) is a wait on another process, which a
+    // stopping server need not sit through (see `web::spare`).
+    let (vad, llm) = load_session_state(config)?;
     Ok(Engines {
         vad: Box::new(vad),
         asr: Box::new(asr),

@@ -87,7 +87,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds, then calls `on_listening` with the bound address, then serves until `shutdown`
 /// completes; then stops taking calls, ends the sessions (each closes its peer and its
-/// conversation as if the caller had left) and returns once they are done.
+/// conversation as if the caller had left), closes the spare engines and returns once the
+/// sessions are done. A spare set still loading may be left to its blocking thread: shut the
+/// runtime down with a timeout, not by dropping it, which would wait for that thread.
 pub async fn serve(
     state: Arc<AppState>,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -113,6 +115,11 @@ pub async fn serve(
     let left = state.sessions.stop_all(DRAIN_TIMEOUT).await;
     if left > 0 {
         tracing::warn!("{left} session(s) did not end within {DRAIN_TIMEOUT:?}");
+    }
+    if let Some(spare) = &state.spare
+        && spare.close().await
+    {
+        tracing::info!("stopping without waiting for the spare engines being loaded");
     }
     Ok(())
 }

@@ -8,15 +8,25 @@
 //! otherwise (a second caller while the first talks) loads its own as before. With the
 //! process's shared pools ([`SharedEngines`]), a set is only the session's own voice-activity
 //! model and LLM worker; Whisper, smart-turn and Piper are leased from the pools job by job.
+//!
+//! A stopping server [`close`](SpareEngines::close)s it: no more refills, a ready set is
+//! dropped (its LLM worker exits), and a set still loading is waited for only briefly, then
+//! dropped by its loader when it is done; the process does not wait for it to exit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use crate::asr::WhisperModel;
 use crate::config::Config;
 use crate::runtime::{Engines, SharedEngines, load_local_engines};
+
+/// How long a stopping server waits for a set being loaded. Its ONNX models load first and
+/// take well under this; the last step waits on the LLM worker's prefill, which a process may
+/// leave (the worker exits when its stdin closes).
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Where the spare set is.
 enum Spare {
@@ -36,6 +46,8 @@ pub struct SpareEngines {
     loaded: Notify,
     /// Whether spares are kept at all (off: every call loads its own).
     enabled: bool,
+    /// Set by [`close`](Self::close): the server is stopping.
+    closed: AtomicBool,
 }
 
 impl SpareEngines {
@@ -55,6 +67,7 @@ impl SpareEngines {
             spare: Mutex::new(Spare::Empty),
             loaded: Notify::new(),
             enabled,
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -70,7 +83,7 @@ impl SpareEngines {
     /// Starts loading a spare set on a blocking thread, unless one is there or on its way.
     /// Needs a tokio runtime.
     pub fn refill(self: &Arc<Self>) {
-        if !self.enabled {
+        if !self.enabled || self.closed.load(Ordering::SeqCst) {
             return;
         }
         {
@@ -86,6 +99,13 @@ impl SpareEngines {
             let loaded = this.load();
             // Loading frees its temporaries (model parsing, warm-up buffers): give them back.
             super::memory::trim();
+            if this.closed.load(Ordering::SeqCst) {
+                // The server stopped while this set loaded: nobody will take it.
+                *this.lock() = Spare::Empty;
+                this.loaded.notify_waiters();
+                drop(loaded);
+                return;
+            }
             *this.lock() = match loaded {
                 Ok(engines) => {
                     tracing::info!(
@@ -101,6 +121,33 @@ impl SpareEngines {
             };
             this.loaded.notify_waiters();
         });
+    }
+
+    /// Stops refills and drops the spare set; a set still loading is waited for at most
+    /// [`CLOSE_WAIT`] (its loader drops it when done). Returns whether a load was left running.
+    pub async fn close(self: &Arc<Self>) -> bool {
+        self.closed.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+        loop {
+            let loaded = self.loaded.notified();
+            let state = std::mem::replace(&mut *self.lock(), Spare::Empty);
+            let ready = match state {
+                Spare::Ready(engines) => Some(engines),
+                Spare::Empty => None,
+                Spare::Loading => {
+                    *self.lock() = Spare::Loading;
+                    if tokio::time::timeout_at(deadline, loaded).await.is_err() {
+                        return true;
+                    }
+                    continue;
+                }
+            };
+            if let Some(engines) = ready {
+                // Dropping a set waits for its LLM worker to exit: not on an async thread.
+                let _ = tokio::task::spawn_blocking(move || drop(engines)).await;
+            }
+            return false;
+        }
     }
 
     /// The spare set (waiting for it if it is being loaded), or, when there is none, a set
