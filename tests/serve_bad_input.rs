@@ -18,6 +18,20 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Everything the server wrote to stderr (call once it has exited or been killed).
+    fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        let _ = self
+            .child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut text);
+        text
+    }
+}
+
 fn start() -> Server {
     start_with_env(&[])
 }
@@ -135,13 +149,7 @@ fn bad_offers_get_4xx_with_a_message_and_the_server_keeps_serving() {
             .contains("Talk")
     );
     let _ = server.child.kill();
-    let mut stderr = String::new();
-    let _ = server
-        .child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr);
+    let stderr = server.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -363,13 +371,7 @@ fn a_stop_signal_ends_the_server_while_its_llm_worker_hangs_loading() {
         "stopped {} ms after SIGTERM",
         signalled.elapsed().as_millis()
     );
-    let mut stderr = String::new();
-    let _ = server
-        .child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr);
+    let stderr = server.stderr();
     assert!(status.success(), "{status}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
