@@ -341,11 +341,11 @@ fn a_stop_signal_ends_the_server_while_its_llm_worker_hangs_loading() {
     use std::time::{Duration, Instant};
 
     // A worker that reads its requests and never answers (it exits when its stdin closes, as
-    // the real one does): the spare engine set loaded at start-up waits on its prefill for
-    // the whole load timeout (60 s).
+    // the real one does); the shell keeps its output open, so the spare engine set loaded at
+    // start-up waits for it to say it has loaded for the whole load timeout (60 s).
     let dir = tempfile::tempdir().expect("temp dir");
     let worker = dir.path().join("hung-llm-worker");
-    std::fs::write(&worker, "#!/bin/sh\nexec cat >/dev/null\n").expect("write worker");
+    std::fs::write(&worker, "#!/bin/sh\ncat >/dev/null\n").expect("write worker");
     std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let mut server = start_with_env(&[("DUPLEX_LLM_WORKER", worker.as_path())]);
     std::thread::sleep(Duration::from_secs(1));
