@@ -99,14 +99,10 @@ impl SpareEngines {
             let loaded = this.load();
             // Loading frees its temporaries (model parsing, warm-up buffers): give them back.
             super::memory::trim();
-            if this.closed.load(Ordering::SeqCst) {
-                // The server stopped while this set loaded: nobody will take it.
-                *this.lock() = Spare::Empty;
-                this.loaded.notify_waiters();
-                drop(loaded);
-                return;
-            }
             *this.lock() = match loaded {
+                // The server stopped while this set loaded: nobody will take it (it is dropped
+                // as this thread ends).
+                _ if this.closed.load(Ordering::SeqCst) => Spare::Empty,
                 Ok(engines) => {
                     tracing::info!(
                         "spare engines ready in {:.0} ms",
@@ -129,25 +125,21 @@ impl SpareEngines {
         self.closed.store(true, Ordering::SeqCst);
         let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
         loop {
+            // Registered before the check, so a load finishing in between still wakes us.
             let loaded = self.loaded.notified();
-            let state = std::mem::replace(&mut *self.lock(), Spare::Empty);
-            let ready = match state {
-                Spare::Ready(engines) => Some(engines),
-                Spare::Empty => None,
-                Spare::Loading => {
-                    *self.lock() = Spare::Loading;
-                    if tokio::time::timeout_at(deadline, loaded).await.is_err() {
-                        return true;
-                    }
-                    continue;
-                }
-            };
-            if let Some(engines) = ready {
-                // Dropping a set waits for its LLM worker to exit: not on an async thread.
-                let _ = tokio::task::spawn_blocking(move || drop(engines)).await;
+            if !matches!(*self.lock(), Spare::Loading) {
+                break;
             }
-            return false;
+            if tokio::time::timeout_at(deadline, loaded).await.is_err() {
+                return true;
+            }
         }
+        let spare = std::mem::replace(&mut *self.lock(), Spare::Empty);
+        if let Spare::Ready(engines) = spare {
+            // Dropping a set waits for its LLM worker to exit: not on an async thread.
+            let _ = tokio::task::spawn_blocking(move || drop(engines)).await;
+        }
+        false
     }
 
     /// The spare set (waiting for it if it is being loaded), or, when there is none, a set
