@@ -51,6 +51,12 @@ pub struct Config {
     pub tts: crate::tts::TtsConfig,
     /// The language model.
     pub llm: crate::llm::LlmConfig,
+    /// Where duplex keeps what it writes (the memory between calls, the HTTPS certificate);
+    /// `--data-dir` and `DUPLEX_DATA_DIR` override it. Unset: `$XDG_DATA_HOME/duplex`, else
+    /// `~/.local/share/duplex`.
+    pub data_dir: Option<PathBuf>,
+    /// The memory between calls.
+    pub memory: crate::profile::MemoryConfig,
 }
 
 impl Config {
@@ -75,6 +81,13 @@ impl Config {
 
     /// Reads a TOML file; missing keys take their defaults.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+    /// The data directory in use: `data_dir`, else the default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::profile::default_data_dir)
+    }
+
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,

@@ -14,6 +14,7 @@ pub mod fixtures;
 pub mod llm;
 pub mod models;
 pub mod onnx;
+pub mod profile;
 pub mod quality;
 pub mod runtime;
 pub mod transcribe;

@@ -21,6 +21,13 @@ struct Args {
     /// quality (Qwen2.5-Coder-1.5B); overrides `[llm] brain`.
     #[arg(long, global = true)]
     brain: Option<String>,
+    /// Where duplex keeps what it writes: the memory between calls, the HTTPS certificate
+    /// (default: DUPLEX_DATA_DIR, else $XDG_DATA_HOME/duplex, else ~/.local/share/duplex).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep nothing between calls (as `[memory] enabled = false`): no memory file is made.
+    #[arg(long, global = true)]
+    no_memory: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +52,8 @@ enum Command {
     Talk(cli::talk::TalkArgs),
     /// List the audio devices and the formats they offer.
     Devices(cli::devices::DevicesArgs),
+    /// What is remembered between calls: list, export (JSON), forget ID, forget --all.
+    Memory(cli::memory::MemoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +85,17 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(dir) = args.models {
         config.models.dir = dir;
     }
+    let data_dir = args.data_dir.or_else(|| {
+        std::env::var_os("DUPLEX_DATA_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    if data_dir.is_some() {
+        config.data_dir = data_dir;
+    }
+    if args.no_memory {
+        config.memory.enabled = false;
+    }
     if let Some(brain) = args.brain {
         duplex::llm::brains::brain(&brain)?;
         config.llm.brain = Some(brain);
@@ -90,5 +110,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Serve(a) => cli::serve::run(&config, a),
         Command::Talk(a) => cli::talk::run(&config, a),
         Command::Devices(a) => cli::devices::run(a),
+        Command::Memory(a) => cli::memory::run(&config, a),
     }
 }

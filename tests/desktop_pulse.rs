@@ -111,7 +111,7 @@ impl Talk {
     fn start(card: &SoundCard, args: &[&str]) -> Self {
         let mut child = card
             .command(env!("CARGO_BIN_EXE_duplex"))
-            .arg("talk")
+            .args(["talk", "--no-memory"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -38,7 +38,7 @@ fn start() -> Server {
 
 fn start_with_env(env: &[(&str, &std::path::Path)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duplex"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-memory"])
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -3,7 +3,8 @@
 //! Each line typed is a user turn; the reply streams to stdout as it is generated. Commands:
 //! `/history` shows the memory, `/cut N` cuts the last reply to its first N words as if the user
 //! had talked over it, `/reset` forgets the conversation, `/quit` ends (as does end of input).
-//! Timings go to stderr with `--stats`.
+//! Timings go to stderr with `--stats`. It shares the local memory between calls with `talk` and
+//! `converse` (see `duplex memory`), unless `--no-memory`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -72,6 +73,11 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
     }
     let mut manager = TurnManager::from_config(&config.llm, &config.llm_model_path()?)
         .context("starting the language model")?;
+    if let Some(profile) = super::memory::local_profile(&config) {
+        manager
+            .attach_profile(profile)
+            .context("giving the language model what earlier calls learnt")?;
+    }
     let interactive = std::io::stdin().is_terminal();
     eprintln!("duplex chat: {}", manager.backend_mut().describe());
     if interactive {

@@ -29,7 +29,10 @@ pub struct ConverseArgs {
 pub fn run(config: &Config, args: ConverseArgs) -> anyhow::Result<()> {
     let input = load_pipeline_audio(&args.input)?;
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
-    let engines = load_local_engines(config, &whisper)?;
+    let mut engines = load_local_engines(config, &whisper)?;
+    if let Some(profile) = super::memory::local_profile(config) {
+        engines.llm.attach_profile(profile)?;
+    }
     let pace = if args.fast {
         Pace::Fast
     } else {

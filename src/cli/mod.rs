@@ -6,6 +6,7 @@ pub mod bench_quality;
 pub mod chat;
 pub mod converse;
 pub mod devices;
+pub mod memory;
 pub mod models;
 pub mod say;
 pub mod serve;

@@ -70,7 +70,10 @@ fn describe_failure(error: &str, severity: Severity) -> String {
 pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
     let devices = select_devices(args.input.as_deref(), args.output.as_deref())?;
     let whisper = WhisperModel::load(&config.models, &config.asr)?;
-    let engines = load_local_engines(config, &whisper)?;
+    let mut engines = load_local_engines(config, &whisper)?;
+    if let Some(profile) = super::memory::local_profile(config) {
+        engines.llm.attach_profile(profile)?;
+    }
     let (streams, link) = open_devices(devices)?;
     let f = streams.format;
     eprintln!(

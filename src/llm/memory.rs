@@ -13,8 +13,11 @@
 //!   after the last reply ([`acknowledged_note`]): the model knows it was listened to, and the
 //!   backchannel is never a user turn to answer.
 //! - What the dropped turns told about the user (their own statements: names, places,
-//!   preferences, what they asked for) is folded into a running memory shown with the system
-//!   prompt ([`MEMORY_HEADER`]), so a fact from the first turn outlives the history budget.
+//!   preferences, plans, as `crate::profile::extract` selects them for the memory between calls
+//!   too) is folded into a running memory shown with the system prompt ([`MEMORY_HEADER`]), so a
+//!   fact from the first turn outlives the history budget.
+//! - A user turn may carry a note for the reply to it (what earlier calls told about what it
+//!   asks, see `crate::profile`), shown right after it.
 //!
 //! Token counts are estimates (about 3 bytes per token plus a few tokens of framing per message),
 //! which over-count English for SmolLM2's tokenizer: the budget errs on the safe side for any
@@ -75,6 +78,8 @@ pub struct Turn {
     pub interrupted: bool,
     /// What the user said over this assistant turn to let it go on.
     pub acknowledged: Vec<String>,
+    /// A system note shown right after this user turn (what earlier calls told about it).
+    pub note: Option<String>,
 }
 
 impl Turn {
@@ -86,29 +91,16 @@ impl Turn {
         }
     }
 
-    /// Whether this is the user telling something about themselves (not asking, not asking for
-    /// something), worth remembering: "My name is Ada.", "I live in Lisbon.", "We have a dog."
-    fn is_statement(&self) -> bool {
-        let text = self.text.trim();
-        let first_person = text.split_whitespace().any(|w| {
-            let w = w
-                .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-                .to_lowercase();
-            matches!(
-                w.as_str(),
-                "i" | "i'm"
-                    | "i've"
-                    | "i'd"
-                    | "i'll"
-                    | "my"
-                    | "me"
-                    | "mine"
-                    | "we"
-                    | "we're"
-                    | "our"
-            )
-        });
-        self.role == Role::User && !text.ends_with('?') && first_person
+    /// The user's statements about themselves in this turn (none for a reply), worth
+    /// remembering: "My name is Ada.", "I live in Lisbon.", "We have a dog."
+    fn statements(&self) -> Vec<String> {
+        if self.role != Role::User {
+            return Vec::new();
+        }
+        crate::profile::extract::statements(&self.text)
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
     }
 }
 
@@ -202,7 +194,40 @@ impl Conversation {
             text,
             interrupted,
             acknowledged: Vec::new(),
+            note: None,
         });
+    }
+
+    /// Shows `note` right after the last turn, if it is the user's (false if not).
+    pub fn note_last_user(&mut self, note: String) -> bool {
+        match self.turns.back_mut() {
+            Some(turn) if turn.role == Role::User => {
+                turn.note = Some(note);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets every exchange in which the user mentioned any of `words` (lower case; a word
+    /// they begin counts: "dog" in "dogs"), and the running memory's statements that do.
+    /// Returns how many turns went.
+    pub fn forget_mentions(&mut self, words: &[String]) -> usize {
+        let mentions = |text: &str| crate::profile::extract::mentions(text, words);
+        self.remembered.retain(|s| !mentions(s));
+        let before = self.turns.len();
+        let mut dropping = false;
+        let mut kept = VecDeque::with_capacity(before);
+        for turn in self.turns.drain(..) {
+            if turn.role == Role::User {
+                dropping = mentions(&turn.text);
+            }
+            if !dropping {
+                kept.push_back(turn);
+            }
+        }
+        self.turns = kept;
+        before - self.turns.len()
     }
 
     /// Removes the last turn if it is the user's (a reply to it failed).
@@ -267,6 +292,12 @@ impl Conversation {
             if !turn.text.trim().is_empty() || turn.role == Role::User {
                 out.push(turn.message());
             }
+            if let Some(note) = &turn.note {
+                out.push(ChatMessage {
+                    role: "system".to_owned(),
+                    content: note.clone(),
+                });
+            }
             if Some(i) == last_reply && !turn.acknowledged.is_empty() {
                 out.push(ChatMessage {
                     role: "system".to_owned(),
@@ -318,8 +349,7 @@ impl Conversation {
         let Some(turn) = self.turns.pop_front() else {
             return;
         };
-        if turn.is_statement() {
-            let said = turn.text.trim().to_owned();
+        for said in turn.statements() {
             self.remembered.retain(|s| *s != said);
             self.remembered.push_back(said);
             while self.remembered.len() > MEMORY_STATEMENTS {
@@ -394,6 +424,40 @@ mod tests {
             "{system}"
         );
         assert!(c.estimated_tokens() <= 120);
+        c.forget_mentions(&["ada".to_owned()]);
+        assert_eq!(
+            c.remembered().len(),
+            0,
+            "forgotten from the running memory too"
+        );
+    }
+
+    #[test]
+    fn forgetting_a_topic_drops_its_exchanges_and_statements() {
+        let mut c = Conversation::new("sys", 10_000);
+        c.push_user("My dog is called Rex.");
+        c.push_assistant("What a good name.", false);
+        c.push_user("What is the capital of Peru?");
+        c.push_assistant("Lima.", false);
+        c.push_user("I have two dogs now.");
+        c.push_assistant("Two of them!", false);
+        assert_eq!(c.forget_mentions(&["dog".to_owned()]), 4);
+        let texts: Vec<&str> = c.turns().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["What is the capital of Peru?", "Lima."]);
+    }
+
+    #[test]
+    fn a_user_turn_note_follows_it() {
+        let mut c = Conversation::new("sys", 10_000);
+        c.push_user("What is my dog's name?");
+        assert!(c.note_last_user("From before: \"My dog is Rex.\"".to_owned()));
+        let m = c.messages();
+        assert_eq!(
+            (m[2].role.as_str(), m[2].content.contains("Rex")),
+            ("system", true)
+        );
+        c.push_assistant("Rex.", false);
+        assert!(!c.note_last_user("x".to_owned()));
     }
 
     #[test]

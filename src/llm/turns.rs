@@ -11,6 +11,13 @@
 //! last reply again, word for word, when it was heard whole (small models paraphrase or
 //! apologise instead; a cut reply goes to the model, which knows only its heard words); and a reply
 //! stops after `max_sentences` sentences unless the user asked for more (a story, details).
+//!
+//! With a [`Profile`] attached (see `crate::profile`), the call starts knowing what earlier calls
+//! learnt (a block after the system prompt), a question about the user's own things gets what
+//! the store holds about it in a note before the reply, "forget what I told you about X" and
+//! "forget everything" are carried out and confirmed in fixed words without the model, and each
+//! user turn goes to the profile's thread once the next turn shows it was not retracted (or when
+//! the call ends): extraction and writes are never on the reply path.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +27,11 @@ use super::error::LlmError;
 use super::memory::{Conversation, Role};
 use super::protocol::{FinishReason, Sampling};
 use super::{Finish, LlmBackend, LlmConfig, LlmEvent, build_backend};
+use crate::profile::Profile;
+use crate::profile::extract::topic_words;
+use crate::profile::recall::{
+    ForgetRequest, forget_confirmation, forget_request, prompt_block, recall_query, recalled_note,
+};
 
 /// A finished (or cancelled) reply.
 #[derive(Debug, Clone)]
@@ -47,6 +59,13 @@ pub struct TurnManager {
     memory: Conversation,
     sampling: Sampling,
     max_sentences: usize,
+    /// The memory between calls, when attached.
+    profile: Option<Profile>,
+    /// The system prompt without the block of facts from earlier calls.
+    base_system: Option<String>,
+    /// The last user turn, handed to the profile when the next turn starts (it was not
+    /// retracted) or when the call ends.
+    pending: Option<String>,
 }
 
 /// Requests to hear the last reply again.
@@ -103,7 +122,81 @@ impl TurnManager {
             memory,
             sampling,
             max_sentences: 0,
+            profile: None,
+            base_system: None,
+            pending: None,
         }
+    }
+
+    /// Attaches the memory between calls: the facts earlier calls learnt go after the system
+    /// prompt (prefilled again), and this call's turns go to `profile` from now on.
+    pub fn attach_profile(&mut self, profile: Profile) -> Result<(), LlmError> {
+        self.commit_pending();
+        self.profile = Some(profile);
+        self.refresh_profile_block();
+        self.warm_up()
+    }
+
+    /// The profile attached, if any.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// Sets the system prompt to the base prompt and the profile's recent facts.
+    fn refresh_profile_block(&mut self) {
+        let base = self
+            .base_system
+            .get_or_insert_with(|| self.memory.system().to_owned())
+            .clone();
+        let facts = self
+            .profile
+            .as_ref()
+            .map(Profile::recent_facts)
+            .unwrap_or_default();
+        let block = prompt_block(&facts);
+        if block.is_empty() {
+            self.memory.set_system(base);
+        } else {
+            self.memory.set_system(format!("{base}\n{block}"));
+        }
+    }
+
+    /// Hands the last user turn to the profile (it was not retracted).
+    fn commit_pending(&mut self) {
+        if let (Some(text), Some(profile)) = (self.pending.take(), &self.profile) {
+            profile.said(&text);
+        }
+    }
+
+    /// Carries out a forget request, in the store and in this conversation; the words that
+    /// confirm it.
+    fn forget(&mut self, request: &ForgetRequest) -> String {
+        let forgotten = match request {
+            ForgetRequest::Everything => {
+                self.pending = None;
+                self.memory.clear();
+                self.profile.as_ref().and_then(|p| p.forget(request))
+            }
+            ForgetRequest::About(topic) => {
+                self.commit_pending();
+                let words = topic_words(topic);
+                let in_call = self.memory.forget_mentions(&words);
+                let stored = self.profile.as_ref().and_then(|p| p.forget(request));
+                // Told in this call only: it is forgotten all the same.
+                stored.map(|n| n + in_call)
+            }
+        };
+        if self.profile.is_some() {
+            self.refresh_profile_block();
+        }
+        forget_confirmation(request, forgotten)
+    }
+
+    /// The note for a turn that asks about the user's own things, from the store.
+    fn recall(&self, user_text: &str) -> Option<String> {
+        let profile = self.profile.as_ref()?;
+        let query = recall_query(user_text)?;
+        recalled_note(&query, &profile.recall(&query))
     }
 
     /// Stops replies after this many sentences unless the user asks for more (0: no limit).
@@ -152,6 +245,16 @@ impl TurnManager {
         on_token: &mut dyn FnMut(&str),
     ) -> Result<Reply, LlmError> {
         let start = Instant::now();
+        if let Some(request) = forget_request(user_text) {
+            let confirmation = self.forget(&request);
+            let reply = self.answer_with(user_text, &confirmation, start, on_token);
+            // The prompt changed: prefill it now, after the confirmation went out.
+            if let Err(e) = self.warm_up() {
+                tracing::warn!("prefilling after a forget failed: {e}");
+            }
+            return Ok(reply);
+        }
+        self.commit_pending();
         let after_question = self
             .memory
             .last()
@@ -177,7 +280,12 @@ impl TurnManager {
         } else {
             self.max_sentences
         };
+        let note = self.recall(user_text);
         self.memory.push_user(user_text);
+        if let Some(note) = note {
+            self.memory.note_last_user(note);
+        }
+        self.pending = Some(user_text.to_owned());
         let dropped = self.memory.trim();
         if dropped > 0 {
             tracing::debug!(dropped, "history over budget: oldest turns dropped");
@@ -231,7 +339,9 @@ impl TurnManager {
         let finish = match result {
             Ok(finish) => finish,
             Err(e) if text.is_empty() => {
-                // Keep the history consistent: no question without an answer.
+                // Keep the history consistent: no question without an answer (what the user
+                // said is still kept between calls).
+                self.commit_pending();
                 self.memory.pop_user();
                 return Err(e);
             }
@@ -290,7 +400,12 @@ impl TurnManager {
     /// Forgets the last exchange: its reply was dropped before the user heard any of it. False
     /// if the history does not end with an exchange.
     pub fn retract(&mut self) -> bool {
-        self.memory.retract_last_exchange()
+        let retracted = self.memory.retract_last_exchange();
+        if retracted {
+            // Their words come back whole in the next turn, which is kept instead.
+            self.pending = None;
+        }
+        retracted
     }
 
     /// Cuts the last reply to the words the user heard and marks it interrupted. False if the
@@ -317,6 +432,14 @@ impl TurnManager {
     /// The sampling settings.
     pub fn sampling_mut(&mut self) -> &mut Sampling {
         &mut self.sampling
+    }
+}
+
+impl Drop for TurnManager {
+    /// The call ends: its last turn goes to the profile, whose thread then writes the call's
+    /// summary (dropping the profile waits for it).
+    fn drop(&mut self) {
+        self.commit_pending();
     }
 }
 

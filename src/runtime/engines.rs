@@ -91,6 +91,12 @@ pub trait Respond: Send {
     /// Forgets the last exchange: its reply was dropped unheard because the user went on, and
     /// their words will come back whole in the next turn.
     fn retract(&mut self);
+    /// Gives the conversation what earlier calls learnt, and keeps what this one tells, in
+    /// `profile` (see `crate::profile`); an engine without memory lets it go.
+    fn attach_profile(&mut self, profile: crate::profile::Profile) -> Result<(), EngineError> {
+        drop(profile);
+        Ok(())
+    }
     /// What happened to the engine that the user should be told (it was restarted), oldest
     /// first; each is given once.
     fn notices(&mut self) -> Vec<EngineError> {

@@ -90,6 +90,10 @@ impl Respond for TurnManager {
         }
         if !acknowledged.is_empty() {
             self.memory_mut().acknowledge_last(acknowledged);
+    fn attach_profile(&mut self, profile: crate::profile::Profile) -> Result<(), EngineError> {
+        TurnManager::attach_profile(self, profile).map_err(|e| EngineError::fatal("llm", e))
+    }
+
         }
     }
 

@@ -2,6 +2,9 @@
 // headless Chromium with a WAV file as its microphone, open the page and press Talk, read what
 // the page shows. Meant to run inside a loopback-only network namespace (see run_in_netns.sh).
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -14,10 +17,18 @@ export function sleep(ms) {
 // { url, proc, log }.
 export function startServer(bin, extraArgs = [], host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
+    // The server's memory between calls goes to a directory of its own, removed when it exits
+    // (never the user's ~/.local/share/duplex), unless DUPLEX_DATA_DIR names one.
+    const dataDir = mkdtempSync(join(tmpdir(), 'duplex-data-'));
     const proc = spawn(bin, ['serve', '--bind', `${host}:0`, ...extraArgs], {
-      env: { ...process.env, DUPLEX_LOG: process.env.DUPLEX_LOG || 'info' },
+      env: {
+        ...process.env,
+        DUPLEX_LOG: process.env.DUPLEX_LOG || 'info',
+        DUPLEX_DATA_DIR: process.env.DUPLEX_DATA_DIR || dataDir,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    proc.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
     const log = [];
     let done = false;
     proc.stderr.on('data', (d) => log.push(d.toString()));

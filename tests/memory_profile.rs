@@ -1,0 +1,342 @@
+//! The memory between calls (issue 27), end to end with the real store and the real default
+//! brain: it survives a restart of `duplex chat`, a spoken or typed forget leaves no trace in the
+//! database's bytes, `--no-memory` (and `[memory] enabled = false`) writes nothing, two browsers'
+//! profiles stay apart, and a damaged or locked database gives one clear error while the chat
+//! still answers.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use duplex::profile::{MemoryConfig, Profile, Store, web_profile};
+
+/// One chat at a time: on 2 cores, parallel LLM workers slow each other down many times over.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The default brain's model, which must have been fetched.
+fn require_model() {
+    let model = duplex::config::Config::default()
+        .llm_model_path()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        model.is_file(),
+        "{} is missing: run bash scripts/setup.sh (or python3 scripts/fetch_models.py)",
+        model.display()
+    );
+}
+
+struct Run {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `duplex [args...]` with `input` on stdin, from the repository root (where the models
+/// are), with `HOME` and `XDG_DATA_HOME` moved away so that nothing can reach the real ones.
+fn duplex(home: &Path, args: &[&str], input: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_duplex"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("xdg"))
+        .env_remove("DUPLEX_DATA_DIR")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running duplex");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("writing to duplex");
+    let out = child.wait_with_output().expect("duplex's output");
+    let run = Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!("duplex {args:?}:\n{}\n{}", run.stdout, run.stderr);
+    assert!(
+        out.status.success(),
+        "duplex {args:?} failed: {}",
+        run.stderr
+    );
+    run
+}
+
+/// `duplex chat` on `data` (greedy, short replies), the lines of `input` as turns.
+fn chat(home: &Path, data: &Path, input: &str) -> Run {
+    require_model();
+    let data = data.to_str().expect("a UTF-8 path");
+    duplex(
+        home,
+        &[
+            "chat",
+            "--data-dir",
+            data,
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "40",
+        ],
+        input,
+    )
+}
+
+/// Every memory in `data`, as `duplex memory export` writes them.
+fn export(home: &Path, data: &Path) -> Vec<serde_json::Value> {
+    let run = duplex(
+        home,
+        &["memory", "export", "--data-dir", data.to_str().unwrap()],
+        "",
+    );
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("export is JSON");
+    json["memories"]
+        .as_array()
+        .expect("a list of memories")
+        .clone()
+}
+
+/// Whether any file in `dir` holds `needle` (ASCII, any case) in its bytes.
+fn bytes_hold(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let needle = needle.to_ascii_lowercase().into_bytes();
+    std::fs::read_dir(dir)
+        .expect("the data directory")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let bytes = std::fs::read(p)
+                .expect("a readable file")
+                .to_ascii_lowercase();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn memory_survives_a_restart_of_chat() {
+    let _serial = serial();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    chat(home.path(), &data, "Hi! My dog is called Biscuit.\n");
+    let memories = export(home.path(), &data);
+    let fact = memories
+        .iter()
+        .find(|m| m["kind"] == "fact")
+        .expect("a fact was kept");
+    assert_eq!(fact["text"], "My dog is called Biscuit.");
+    assert_eq!(fact["said"], "My dog is called Biscuit.");
+    assert_eq!(fact["profile"], "local");
+    assert!(fact["at"].as_i64().unwrap() > 1_700_000_000, "{fact}");
+    let summary = memories
+        .iter()
+        .find(|m| m["kind"] == "call")
+        .expect("the call's summary was kept");
+    assert!(
+        summary["text"].as_str().unwrap().contains("told 1 thing"),
+        "{summary}"
+    );
+    // Owner only.
+    assert_eq!(mode(&data), 0o700);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+
+    let second = chat(home.path(), &data, "What is my dog's name?\n");
+    assert!(
+        second.stdout.to_lowercase().contains("biscuit"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[test]
+fn forget_removes_a_fact_from_queries_and_from_the_files() {
+    let _serial = serial();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    chat(
+        home.path(),
+        &data,
+        "My sister is called Quenby.\nMy dog is called Zorblax.\n",
+    );
+    assert!(
+        !bytes_hold(&data, "zorblax").is_empty(),
+        "kept in the database"
+    );
+    let spoken = chat(home.path(), &data, "Forget what I told you about my dog.\n");
+    assert!(
+        spoken
+            .stdout
+            .contains("I have forgotten what you told me about your dog"),
+        "{}",
+        spoken.stdout
+    );
+    let texts: Vec<String> = export(home.path(), &data)
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(texts.iter().all(|t| !t.contains("Zorblax")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Quenby")), "{texts:?}");
+    assert_eq!(bytes_hold(&data, "zorblax"), Vec::<PathBuf>::new());
+
+    // By id, from the command line.
+    let memories = export(home.path(), &data);
+    let sister = memories
+        .iter()
+        .find(|m| m["text"].as_str().unwrap().contains("Quenby"))
+        .unwrap();
+    let id = sister["id"].as_i64().unwrap().to_string();
+    let d = data.to_str().unwrap();
+    duplex(home.path(), &["memory", "forget", &id, "--data-dir", d], "");
+    let list = duplex(home.path(), &["memory", "list", "--data-dir", d], "");
+    assert!(!list.stdout.contains("Quenby"), "{}", list.stdout);
+    assert_eq!(bytes_hold(&data, "quenby"), Vec::<PathBuf>::new());
+
+    duplex(
+        home.path(),
+        &["memory", "forget", "--all", "--data-dir", d],
+        "",
+    );
+    assert_eq!(export(home.path(), &data), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn no_memory_writes_nothing() {
+    let _serial = serial();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    require_model();
+    let d = data.to_str().unwrap();
+    let said = "My dog is called Biscuit.\n";
+    duplex(
+        home.path(),
+        &["chat", "--no-memory", "--data-dir", d, "--max-tokens", "8"],
+        said,
+    );
+    let config = home.path().join("duplex.toml");
+    std::fs::write(&config, "[memory]\nenabled = false\n").unwrap();
+    let c = config.to_str().unwrap();
+    duplex(
+        home.path(),
+        &["chat", "--config", c, "--max-tokens", "8"],
+        said,
+    );
+    assert!(!data.exists(), "--no-memory made {}", data.display());
+    let default = home.path().join("xdg/duplex");
+    assert!(
+        !default.exists(),
+        "[memory] enabled = false made {}",
+        default.display()
+    );
+}
+
+#[test]
+fn two_browsers_profiles_stay_apart() {
+    let data = tempfile::tempdir().unwrap();
+    let settings = MemoryConfig::default();
+    let (a, b) = (
+        web_profile("browser-a-cookie"),
+        web_profile("browser-b-cookie"),
+    );
+    assert_ne!(a, b);
+    {
+        let first = Profile::open(data.path(), &a, &settings).unwrap();
+        let second = Profile::open(data.path(), &b, &settings).unwrap();
+        first.said("My dog is called Rex.");
+        second.said("My dog is called Fido.");
+    }
+    let first = Profile::open(data.path(), &a, &settings).unwrap();
+    let second = Profile::open(data.path(), &b, &settings).unwrap();
+    assert_eq!(first.recent_facts(), ["My dog is called Rex."]);
+    assert_eq!(second.recent_facts(), ["My dog is called Fido."]);
+    let query = duplex::profile::recall::recall_query("What did I tell you about my dog?").unwrap();
+    assert_eq!(second.recall(&query), ["My dog is called Fido."]);
+    drop((first, second));
+    let store = Store::open(data.path(), false).unwrap().unwrap();
+    let of_a = store.list(Some(&a)).unwrap();
+    assert!(
+        of_a.iter()
+            .all(|m| m.profile == a && !m.text.contains("Fido")),
+        "{of_a:?}"
+    );
+}
+
+#[test]
+fn a_damaged_database_gives_one_clear_error_and_the_chat_answers() {
+    let _serial = serial();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let db = data.join("memory.db");
+    std::fs::write(
+        &db,
+        b"this is not a database, it was damaged on the way".repeat(200),
+    )
+    .unwrap();
+    let run = chat(home.path(), &data, "What is the capital of France?\n");
+    assert_eq!(
+        run.stderr.matches("memory database").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&db.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("memory forget --all"), "{}", run.stderr);
+    assert!(run.stdout.contains("Paris"), "{}", run.stdout);
+
+    let d = data.to_str().unwrap();
+    let removed = duplex(
+        home.path(),
+        &["memory", "forget", "--all", "--data-dir", d],
+        "",
+    );
+    assert!(removed.stdout.contains("removed"), "{}", removed.stdout);
+    chat(home.path(), &data, "My dog is called Biscuit.\n");
+    assert_eq!(
+        export(home.path(), &data).len(),
+        2,
+        "a fact and a summary, in a new store"
+    );
+}
+
+#[test]
+fn a_locked_database_gives_one_clear_error_and_the_chat_answers() {
+    let _serial = serial();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    drop(Store::open(&data, true).unwrap());
+    let holder = rusqlite::Connection::open(data.join("memory.db")).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    let run = chat(home.path(), &data, "What is the capital of France?\n");
+    assert_eq!(
+        run.stderr.matches("memory database").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("locked"), "{}", run.stderr);
+    assert!(run.stdout.contains("Paris"), "{}", run.stdout);
+    drop(holder);
+}
