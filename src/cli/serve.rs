@@ -10,8 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
-use duplex::llm::config::BackendKind;
-use duplex::llm::shared::{self, SharedWorker};
 use duplex::runtime::SharedEngines;
 use duplex::transport::webrtc::{IceServer, PeerOptions, PortRange};
 use duplex::web::spare::SpareEngines;
@@ -58,12 +56,6 @@ pub struct ServeArgs {
     /// while nobody talks; each call then waits a second or two for its engines).
     #[arg(long)]
     no_spare_engines: bool,
-    /// Serve every conversation's language model from one worker process (one sequence each,
-    /// replies decoded in one batch) instead of a worker per conversation. Measured on a 2-core
-    /// machine with SmolLM2-135M: 22 MB less per conversation, but two replies at once took
-    /// 2.3x one reply's time, against about 1x with a worker each; see README.
-    #[arg(long)]
-    shared_llm: bool,
     /// Lease Whisper states, smart-turn and Piper voices job by job, most urgent first, from
     /// pools shared by every conversation (one engine of each per core) instead of loading a
     /// set per conversation: a second caller connects sooner and sessions past the pool size
@@ -178,16 +170,6 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut config = config.clone();
     config.agent.backchannel.enabled = !args.no_backchannels;
-    if args.shared_llm && config.llm.backend == BackendKind::Embedded {
-        // One sequence per admitted conversation and one for the spare engine set.
-        let model = config.llm_model_path()?;
-        let sequences = u32::try_from(max_sessions + 1).unwrap_or(u32::MAX);
-        shared::install(SharedWorker::new(
-            config.llm.embedded.clone(),
-            &model,
-            sequences,
-        ));
-    }
     let state = Arc::new(AppState {
         config: config.clone(),
         spare,

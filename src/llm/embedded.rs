@@ -1,9 +1,9 @@
-//! The embedded backend: llama.cpp (SmolLM2 by default) in the `duplex-llm` worker process.
+//! The embedded backend: llama.cpp (a brain, or any GGUF) in the `duplex-llm` worker process.
 //!
 //! Start-up spawns the worker, waits for its `loaded` event (bounded by
 //! `llm.embedded.load_timeout_ms`), and callers prefill the system prompt. Each reply sends the
 //! whole conversation; the worker reuses its KV cache for the part it has already seen, so only
-//! the new user turn is computed (see `crates/duplex-llm/src/sequence.rs`). A cancel is written to the
+//! the new user turn is computed (see `crates/duplex-llm/src/engine.rs`). A cancel is written to the
 //! worker at once by a hook on the turn's [`CancelToken`]; the worker stops before its next token
 //! and answers `done` with reason `cancelled`.
 
@@ -13,11 +13,10 @@ use std::time::Duration;
 use super::cancel::{CancelHook, CancelToken};
 use super::error::LlmError;
 use super::protocol::{Event, Request, Sampling};
-use super::shared::SequenceLink;
 use super::worker::WorkerProcess;
-use super::worker_link::{Link, await_loaded, worker_args};
 use super::{ChatMessage, EventSource, Finish, LlmBackend, LlmEvent, TokenStream};
 use crate::llm::config::EmbeddedConfig;
+use crate::models::check_present;
 
 /// What the worker reported when it started.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +35,7 @@ pub struct WorkerInfo {
 
 /// llama.cpp in a child process.
 pub struct EmbeddedBackend {
-    link: Link,
+    process: WorkerProcess,
     info: WorkerInfo,
     next_id: u64,
     response_timeout: Duration,
@@ -45,27 +44,53 @@ pub struct EmbeddedBackend {
 impl EmbeddedBackend {
     /// Starts the worker on `model` (a ChatML GGUF) and waits until it has loaded it.
     pub fn spawn(config: &EmbeddedConfig, model: &Path) -> Result<Self, LlmError> {
-        let args = worker_args(config, model)?;
+        check_present(model, "LLM (GGUF)")?;
+        let args = vec![
+            "--model".to_owned(),
+            model.display().to_string(),
+            "--n-ctx".to_owned(),
+            config.n_ctx.to_string(),
+            "--threads".to_owned(),
+            config.threads.to_string(),
+            "--threads-batch".to_owned(),
+            match config.threads_batch {
+                // The cores other processes leave free now (all of them on an idle machine).
+                0 => crate::cpu::threads_for(u32::MAX).to_string(),
+                n => n.to_string(),
+            },
+            "--flash-attn".to_owned(),
+            if config.flash_attention { "on" } else { "off" }.to_owned(),
+        ];
         let mut process = WorkerProcess::spawn(&config.worker, &args)?;
-        let info = await_loaded(&mut process, config.load_timeout())?;
+        let info = match process.recv(config.load_timeout())? {
+            Event::Loaded {
+                model,
+                n_ctx,
+                threads,
+                threads_batch,
+                system_info,
+            } => WorkerInfo {
+                model,
+                n_ctx,
+                threads,
+                threads_batch,
+                system_info,
+            },
+            Event::Error { message, .. } => return Err(LlmError::Worker(message)),
+            other => {
+                return Err(LlmError::Protocol(format!(
+                    "expected a loaded event, got {other:?}"
+                )));
+            }
+        };
         tracing::info!(model = %info.model, n_ctx = info.n_ctx, threads = info.threads,
             system_info = %info.system_info, "LLM worker ready");
         Ok(Self {
-            link: Link::Own(process),
+            process,
             info,
             next_id: 0,
             response_timeout: config.response_timeout(),
         })
-    }
-
-    /// A backend on one sequence of the server's shared worker.
-    pub fn on_sequence(config: &EmbeddedConfig, link: SequenceLink) -> Self {
-        Self {
-            info: link.info().clone(),
-            link: Link::Shared(link),
-            next_id: 0,
-            response_timeout: config.response_timeout(),
-        }
     }
 
     /// What the worker reported at start-up.
@@ -75,33 +100,25 @@ impl EmbeddedBackend {
 
     /// The worker's process id.
     pub fn pid(&self) -> u32 {
-        self.link.pid()
+        self.process.pid()
     }
 
     /// Empties the worker's KV cache (the next request computes its whole prompt).
     pub fn reset(&mut self) -> Result<(), LlmError> {
         let id = self.new_id();
-        self.link.send(&Request::Reset {
-            id,
-            seq: self.link.seq(),
-        })?;
+        self.process.send(&Request::Reset { id })?;
         self.wait_ready(id).map(|_| ())
     }
 
     fn new_id(&mut self) -> u64 {
-        match &self.link {
-            Link::Shared(s) => s.new_id(),
-            Link::Own(_) => {
-                self.next_id += 1;
-                self.next_id
-            }
-        }
+        self.next_id += 1;
+        self.next_id
     }
 
     /// Waits for `ready` of request `id`, skipping what is left of earlier requests.
     fn wait_ready(&mut self, id: u64) -> Result<(u32, u32), LlmError> {
         loop {
-            match self.link.recv(self.response_timeout)? {
+            match self.process.recv(self.response_timeout)? {
                 Event::Ready {
                     id: i,
                     n_past,
@@ -125,7 +142,7 @@ impl LlmBackend for EmbeddedBackend {
             self.info.threads,
             self.info.threads_batch,
             self.info.n_ctx,
-            self.link.path().display()
+            self.process.path().display()
         )
     }
 
@@ -136,14 +153,13 @@ impl LlmBackend for EmbeddedBackend {
         cancel: &CancelToken,
     ) -> Result<TokenStream<'_>, LlmError> {
         let id = self.new_id();
-        self.link.send(&Request::Generate {
+        self.process.send(&Request::Generate {
             id,
-            seq: self.link.seq(),
             messages: messages.to_vec(),
             sampling: sampling.clone(),
         })?;
         // Registered after the request, so a token cancelled already sends its cancel second.
-        let writer = self.link.request_writer();
+        let writer = self.process.request_writer();
         let hook = cancel.on_cancel(move || {
             writer.send(&Request::Cancel { id });
         });
@@ -158,18 +174,17 @@ impl LlmBackend for EmbeddedBackend {
     }
 
     fn is_alive(&mut self) -> bool {
-        self.link.is_running()
+        self.process.is_running()
     }
 
     fn process_id(&self) -> Option<u32> {
-        Some(self.link.pid())
+        Some(self.process.pid())
     }
 
     fn prefill(&mut self, messages: &[ChatMessage]) -> Result<(), LlmError> {
         let id = self.new_id();
-        self.link.send(&Request::Prefill {
+        self.process.send(&Request::Prefill {
             id,
-            seq: self.link.seq(),
             messages: messages.to_vec(),
         })?;
         let (n_past, prefilled) = self.wait_ready(id)?;
@@ -201,7 +216,7 @@ impl EventSource for EmbeddedStream<'_> {
 impl EmbeddedStream<'_> {
     fn next_inner(&mut self) -> Result<LlmEvent, LlmError> {
         loop {
-            match self.backend.link.recv(self.backend.response_timeout)? {
+            match self.backend.process.recv(self.backend.response_timeout)? {
                 // A token already on its way when the turn was cancelled is not delivered.
                 Event::Token { id, text } if id == self.id && !self.cancel.is_cancelled() => {
                     self.delivered += 1;
@@ -230,7 +245,7 @@ impl Drop for EmbeddedStream<'_> {
             // Abandoned mid-reply: stop the worker; its remaining events carry this id and are
             // skipped by the next request.
             self.backend
-                .link
+                .process
                 .request_writer()
                 .send(&Request::Cancel { id: self.id });
         }

@@ -20,11 +20,9 @@ pub mod error;
 pub mod memory;
 pub mod openai;
 pub mod revive;
-pub mod shared;
 pub mod sse;
 pub mod turns;
 mod worker;
-mod worker_link;
 
 pub use config::{BackendKind, LlmConfig};
 pub use duplex_core::cancel::{self, CancelToken};
@@ -166,17 +164,7 @@ pub fn build_backend(
             Box::new(revive::RevivingBackend::start(
                 revive::RevivePolicy::default(),
                 Box::new(move || {
-                    // A sequence of the server's shared worker when there is one and a sequence
-                    // is free, else a worker of its own.
-                    let leased = shared::installed().map(|pool| pool.lease());
-                    let backend = match leased {
-                        Some(Ok(link)) => embedded::EmbeddedBackend::on_sequence(&embedded, link),
-                        Some(Err(e)) => {
-                            tracing::info!("{e}; this conversation starts its own LLM worker");
-                            embedded::EmbeddedBackend::spawn(&embedded, &model)?
-                        }
-                        None => embedded::EmbeddedBackend::spawn(&embedded, &model)?,
-                    };
+                    let backend = embedded::EmbeddedBackend::spawn(&embedded, &model)?;
                     Ok(Box::new(backend) as Box<dyn LlmBackend>)
                 }),
             )?)

@@ -288,11 +288,6 @@ impl WorkerProcess {
 pub struct RequestWriter(Arc<Mutex<Option<ChildStdin>>>);
 
 impl RequestWriter {
-    /// Closes the worker's stdin, which asks it to exit.
-    pub fn close(&self) {
-        lock(&self.0).take();
-    }
-
     /// Writes one request line; false if the worker's stdin is closed.
     pub fn send(&self, request: &Request) -> bool {
         let line = to_line(request);

@@ -16,23 +16,9 @@
 //! the cut; dropping the oldest turns shifts the cache instead of refilling it. No explicit
 //! "truncate to position N" request is needed, and the two sides cannot drift apart.
 //!
-//! # Sequences
-//!
-//! One worker can serve several conversations at once (`duplex-llm --sequences N`): each
-//! `generate`, `prefill` and `reset` names its sequence with `seq` (`0` to `N - 1`; `0` when the
-//! field is absent, so a client that knows nothing of sequences talks to sequence 0). Each
-//! sequence has its own KV cache of the worker's `n_ctx` tokens, reused as above. Requests for
-//! the same sequence run one after the other, in the order they were sent; requests for
-//! different sequences run at the same time (their replies' tokens are decoded together, one
-//! batch per step), so their events interleave and only the `id` tells them apart: ids must be
-//! unique among the requests in flight (for several clients, across all of them).
-//!
-//! A `cancel` names a request by `id` and stops exactly that request: before its next token, or
-//! at once (`done` with reason `cancelled`, nothing computed) if it has not started yet. A
-//! cancel for an id that has already finished, or that the worker never read, is ignored.
-//! (Before sequences, a cancel of `id` also covered every earlier id; with the ids of several
-//! clients interleaved that rule no longer holds, so the worker keeps the set of cancelled
-//! requests still in flight instead.)
+//! One worker serves one conversation, one request at a time, in the order they were sent. Its
+//! client's ids increase, so a `cancel` of `id` also stops any earlier request still running or
+//! queued.
 
 #![forbid(unsafe_code)]
 
@@ -108,9 +94,6 @@ pub enum Request {
     Generate {
         /// Chosen by the client; repeated in every event of this reply.
         id: u64,
-        /// The sequence (conversation slot) whose KV cache serves it.
-        #[serde(default)]
-        seq: u32,
         /// The whole conversation, system prompt first.
         messages: Vec<WireMessage>,
         /// How to sample.
@@ -121,26 +104,19 @@ pub enum Request {
     Prefill {
         /// Chosen by the client.
         id: u64,
-        /// The sequence (conversation slot) to prefill.
-        #[serde(default)]
-        seq: u32,
         /// The conversation so far, system prompt first.
         messages: Vec<WireMessage>,
     },
     /// Stop the generation `id` before its next token. Handled as soon as it is read, even while
-    /// generations run; a cancel for a request not yet started makes it stop at once. It stops
-    /// that request only (see the module documentation).
+    /// a generation runs; a cancel for a request not yet started makes it stop at once.
     Cancel {
         /// The generation to stop.
         id: u64,
     },
-    /// Empty the KV cache of sequence `seq`, then answer [`Event::Ready`].
+    /// Empty the KV cache, then answer [`Event::Ready`].
     Reset {
         /// Chosen by the client.
         id: u64,
-        /// The sequence to empty.
-        #[serde(default)]
-        seq: u32,
     },
 }
 
@@ -183,7 +159,7 @@ pub enum Event {
     Loaded {
         /// The GGUF file.
         model: String,
-        /// Context size in tokens (of each sequence).
+        /// Context size in tokens.
         n_ctx: u32,
         /// Threads used to generate, token by token.
         threads: u32,
@@ -242,31 +218,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_without_a_sequence_go_to_sequence_0() {
-        let line = r#"{"op":"generate","id":3,"messages":[],"sampling":{}}"#;
-        match serde_json::from_str::<Request>(line).expect("a generate request") {
-            Request::Generate { id, seq, .. } => assert_eq!((id, seq), (3, 0)),
-            other => panic!("parsed as {other:?}"),
-        }
-        let reset: Request = serde_json::from_str(r#"{"op":"reset","id":4}"#).expect("a reset");
-        assert_eq!(reset, Request::Reset { id: 4, seq: 0 });
+    fn a_request_line_parses_with_defaults_and_round_trips() {
+        let line = r#"{"op":"generate","id":3,"messages":[{"role":"user","content":"Hi"}],"sampling":{"max_tokens":8}}"#;
+        let request: Request = serde_json::from_str(line).expect("a generate request");
+        let Request::Generate {
+            id,
+            messages,
+            sampling,
+        } = &request
+        else {
+            panic!("parsed as {request:?}");
+        };
+        assert_eq!((*id, messages[0].content.as_str()), (3, "Hi"));
+        // Sampling fields left out take their defaults.
+        assert_eq!(
+            *sampling,
+            Sampling {
+                max_tokens: 8,
+                ..Sampling::default()
+            }
+        );
+        let out = to_line(&request);
+        assert_eq!(out.matches('\n').count(), 1, "one line: {out:?}");
+        assert!(out.ends_with('\n'));
+        assert_eq!(
+            serde_json::from_str::<Request>(out.trim_end()).expect("parses"),
+            request
+        );
     }
 
     #[test]
-    fn requests_round_trip_with_their_sequence() {
-        let prefill = Request::Prefill {
-            id: 7,
-            seq: 2,
-            messages: vec![WireMessage {
-                role: "system".into(),
-                content: "Hi".into(),
-            }],
-        };
-        let line = to_line(&prefill);
-        assert!(line.contains(r#""seq":2"#), "{line}");
-        assert_eq!(
-            serde_json::from_str::<Request>(line.trim()).expect("parses"),
-            prefill
+    fn an_event_line_names_its_kind() {
+        let line = to_line(&Event::Done {
+            id: 9,
+            reason: FinishReason::Cancelled,
+            stats: WorkerStats::default(),
+        });
+        assert!(
+            line.starts_with(r#"{"event":"done","id":9,"reason":"cancelled""#),
+            "{line}"
         );
     }
 }

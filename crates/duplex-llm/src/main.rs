@@ -10,16 +10,9 @@
 //! The worker loads the model, prints a `loaded` event, then serves the line-delimited JSON
 //! protocol of `duplex-llm-protocol` on stdin/stdout until stdin closes. llama.cpp's own log goes to
 //! stderr only when `DUPLEX_LLM_LOG` is set.
-//!
-//! With `--sequences N` one worker (one model, one context) serves N conversations at once, each
-//! with its own KV cache of `--n-ctx` tokens; their replies are decoded together, one token of
-//! each per `llama_decode` (continuous batching, `scheduler.rs`).
 
 mod chatml;
 mod engine;
-mod generation;
-mod scheduler;
-mod sequence;
 mod serve;
 mod utf8;
 
@@ -39,8 +32,6 @@ use protocol::Event;
 
 /// Tokens decoded per llama_decode call during prefill.
 const N_BATCH: u32 = 512;
-/// Most sequences one worker serves (llama.cpp allows 256; each costs a KV cache).
-const MAX_SEQUENCES: i64 = 64;
 
 /// Command line of the worker (the `duplex` library passes these; see `llm::embedded`).
 #[derive(Parser, Debug)]
@@ -53,15 +44,9 @@ struct Args {
     /// The GGUF model (ChatML template).
     #[arg(long)]
     pub model: PathBuf,
-    /// Context size in tokens, of each sequence.
+    /// Context size in tokens.
     #[arg(long, default_value_t = 4096)]
     pub n_ctx: u32,
-    /// Conversations served at once (llama.cpp sequences in one context): each gets its own KV
-    /// cache of `--n-ctx` tokens, and their replies are decoded together (a step of several
-    /// tokens runs on `--threads-batch` threads, as llama.cpp runs every batch of more than one
-    /// token).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_SEQUENCES))]
-    pub sequences: u32,
     /// CPU threads (0: all cores but one).
     #[arg(long, default_value_t = 0)]
     pub threads: u32,
@@ -122,16 +107,8 @@ fn run(args: &Args, out: &serve::Output) -> Result<(), String> {
     } else {
         args.threads_batch
     };
-    // Separate KV streams (not llama.cpp's unified cache): llama.cpp splits n_ctx evenly between
-    // the sequences, so each gets the n_ctx asked for, and attends over its own cells only.
-    let n_ctx_total = args
-        .n_ctx
-        .checked_mul(args.sequences)
-        .ok_or("--n-ctx times --sequences is too large")?;
     let params = LlamaContextParams::default()
-        .with_n_ctx(engine::n_ctx_param(n_ctx_total))
-        .with_n_seq_max(args.sequences)
-        .with_kv_unified(false)
+        .with_n_ctx(engine::n_ctx_param(args.n_ctx))
         .with_n_batch(N_BATCH)
         .with_n_ubatch(N_BATCH)
         .with_n_threads(threads as i32)
@@ -141,15 +118,12 @@ fn run(args: &Args, out: &serve::Output) -> Result<(), String> {
             "off" => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
             _ => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
         });
-    let ctx = model.new_context(&backend, params).map_err(|e| {
-        format!(
-            "cannot create a context of {} tokens for {} sequence(s): {e}",
-            args.n_ctx, args.sequences
-        )
-    })?;
+    let ctx = model
+        .new_context(&backend, params)
+        .map_err(|e| format!("cannot create a context of {} tokens: {e}", args.n_ctx))?;
     // llama.cpp can shift (re-rotate) cached positions for RoPE models such as SmolLM2.
     let can_shift = matches!(model.rope_type(), Some(RopeType::Norm | RopeType::NeoX));
-    let mut engine = engine::Engine::new(&model, ctx, args.sequences, can_shift);
+    let mut engine = engine::Engine::new(&model, ctx, can_shift);
     engine.warm_up()?;
     out.send(&Event::Loaded {
         model: args.model.display().to_string(),
