@@ -9,7 +9,7 @@
 #   SOAK_S=120 bash scripts/soak_serve.sh   # a short check
 #   DUPLEX_BIN=/tmp/copy/duplex bash scripts/soak_serve.sh   # a copied build (its duplex-llm
 #                                           # beside it), so that building goes on meanwhile
-#   SERVER_ARGS="--shared-engines" bash scripts/soak_serve.sh   # more flags for the server
+#   SERVER_ARGS="--no-backchannels" bash scripts/soak_serve.sh   # more flags for the server
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

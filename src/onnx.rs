@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
-use ort::ep::CPU;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
@@ -32,39 +31,14 @@ pub fn environment(paths: &ModelPaths) -> Result<&'static Environment, ModelErro
     })
 }
 
-/// Where a session's working buffers live between runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunMemory {
-    /// ONNX Runtime's arena: buffers are kept for the next run (fastest), and the arena stays
-    /// at the largest run's size for the session's life. Right for a session that ends with its
-    /// conversation, or whose inputs have one size.
-    Arena,
-    /// Each run's buffers go back to the process's allocator. Right for a session that lives as
-    /// long as the process and sees inputs of every length (a voice shared by all
-    /// conversations): an arena there only grows (560 to 820 MiB over 13 calls of a soak).
-    PerRun,
-}
-
-/// Creates a session for the model at `model`, using `threads` intra-op threads, with an arena
-/// (see [`load_session_with`]).
+/// Creates a session for the model at `model`, using `threads` intra-op threads. The threads do
+/// not spin while they wait for work: the engines share two cores, and spinning threads took
+/// CPU from each other (a 6-word Piper clause on a busy machine: 431 ms spinning, 290 ms not).
 pub fn load_session(
     paths: &ModelPaths,
     model: &Path,
     what: &'static str,
     threads: usize,
-) -> Result<Session, ModelError> {
-    load_session_with(paths, model, what, threads, RunMemory::Arena)
-}
-
-/// Creates a session for the model at `model`, using `threads` intra-op threads. The threads do
-/// not spin while they wait for work: the engines share two cores, and spinning threads took
-/// CPU from each other (a 6-word Piper clause on a busy machine: 431 ms spinning, 290 ms not).
-pub fn load_session_with(
-    paths: &ModelPaths,
-    model: &Path,
-    what: &'static str,
-    threads: usize,
-    memory: RunMemory,
 ) -> Result<Session, ModelError> {
     check_present(model, what)?;
     let env = environment(paths)?;
@@ -82,10 +56,6 @@ pub fn load_session_with(
         .with_inter_threads(1)
         .map_err(|e| fail(e.to_string()))?
         .with_intra_op_spinning(false)
-        .map_err(|e| fail(e.to_string()))?
-        .with_execution_providers([CPU::default()
-            .with_arena_allocator(memory == RunMemory::Arena)
-            .build()])
         .map_err(|e| fail(e.to_string()))?
         .commit_from_file(model)
         .map_err(|e| fail(e.to_string()))

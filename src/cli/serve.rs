@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
-use duplex::runtime::SharedEngines;
 use duplex::transport::webrtc::{IceServer, PeerOptions, PortRange};
 use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
@@ -56,12 +55,6 @@ pub struct ServeArgs {
     /// while nobody talks; each call then waits a second or two for its engines).
     #[arg(long)]
     no_spare_engines: bool,
-    /// Lease Whisper states, smart-turn and Piper voices job by job, most urgent first, from
-    /// pools shared by every conversation (one engine of each per core) instead of loading a
-    /// set per conversation: a second caller connects sooner and sessions past the pool size
-    /// cost no engines, but the pools stay loaded at rest (see README).
-    #[arg(long)]
-    shared_engines: bool,
     /// Do not say "mm-hm" at inner pauses of a long user turn.
     #[arg(long)]
     no_backchannels: bool,
@@ -151,23 +144,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             credential: args.ice_credential.clone(),
         })
         .collect();
-    let spare = match whisper {
-        Some(whisper) => {
-            let shared = if args.shared_engines {
-                let size = sessions_for_cores().min(max_sessions);
-                Some(Arc::new(SharedEngines::load(config, &whisper, size)?))
-            } else {
-                None
-            };
-            Some(SpareEngines::new(
-                config.clone(),
-                whisper,
-                shared,
-                !args.no_spare_engines,
-            ))
-        }
-        None => None,
-    };
+    let spare =
+        whisper.map(|whisper| SpareEngines::new(config.clone(), whisper, !args.no_spare_engines));
     let mut config = config.clone();
     config.agent.backchannel.enabled = !args.no_backchannels;
     let state = Arc::new(AppState {

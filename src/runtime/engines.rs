@@ -113,9 +113,6 @@ pub trait Speak: Send {
     fn set_pace(&mut self, length_factor: f32) {
         let _ = length_factor;
     }
-    /// Says how soon a listener needs what is synthesized next (a voice shared between
-    /// sessions serves the most urgent first). A voice of one session's own ignores it.
-    fn set_urgency(&mut self, _urgency: super::pool::Urgency) {}
     /// Synthesizes `text` at [`rate`](Self::rate); stops early (empty speech) when `cancel` is set.
     fn speak(&mut self, text: &str, cancel: &CancelToken) -> Result<Vec<f32>, EngineError>;
 }

@@ -14,6 +14,9 @@ use crate::vad::SileroVad;
 
 /// Loads every engine a session needs, as the configuration names them.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
+    // The load on the machine sizes the engines' threads: sample it while they load.
+    crate::cpu::start();
+    let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
     // The decoding state is made when the session's transcription worker starts (see
     // `WhisperModel::idle_session`).
     let asr = whisper.idle_session();
@@ -23,7 +26,11 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;
     // Last: its longest part (the worker's prefill) is a wait on another process, which a
     // stopping server need not sit through (see `web::spare`).
-    let (vad, llm) = load_session_state(config)?;
+    let model = config
+        .llm_model_path()
+        .map_err(|e| EngineError::fatal("llm", e))?;
+    let llm =
+        TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))?;
     Ok(Engines {
         vad: Box::new(vad),
         asr: Box::new(asr),
@@ -31,20 +38,6 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
         llm: Box::new(llm),
         tts: Box::new(tts),
     })
-}
-
-/// The engines that carry a session's own state and so are never shared: the voice-activity
-/// model (its recurrent state) and the LLM (its history and KV cache).
-pub(super) fn load_session_state(config: &Config) -> Result<(SileroVad, TurnManager), EngineError> {
-    // The load on the machine sizes the engines' threads: sample it while they load.
-    crate::cpu::start();
-    let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
-    let model = config
-        .llm_model_path()
-        .map_err(|e| EngineError::fatal("llm", e))?;
-    let llm =
-        TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))?;
-    Ok((vad, llm))
 }
 
 impl Transcribe for WhisperSession {
@@ -90,15 +83,15 @@ impl Respond for TurnManager {
         }
         if !acknowledged.is_empty() {
             self.memory_mut().acknowledge_last(acknowledged);
-    fn attach_profile(&mut self, profile: crate::profile::Profile) -> Result<(), EngineError> {
-        TurnManager::attach_profile(self, profile).map_err(|e| EngineError::fatal("llm", e))
-    }
-
         }
     }
 
     fn retract(&mut self) {
         TurnManager::retract(self);
+    }
+
+    fn attach_profile(&mut self, profile: crate::profile::Profile) -> Result<(), EngineError> {
+        TurnManager::attach_profile(self, profile).map_err(|e| EngineError::fatal("llm", e))
     }
 
     fn notices(&mut self) -> Vec<EngineError> {

@@ -7,9 +7,7 @@ mod cue_feed;
 mod engines;
 mod io;
 mod local;
-mod pool;
 mod session;
-mod shared;
 mod workers;
 
 pub use channels::{TransportEnds, session_channels};
@@ -20,9 +18,7 @@ pub use io::{
     TransportIn, TransportOut,
 };
 pub use local::load_local_engines;
-pub use pool::Urgency;
 pub use session::run_session;
-pub use shared::SharedEngines;
 
 /// Frames from the transport to the session: 64 × 20 ms = 1.28 s. When full, the transport
 /// waits (file) — a live transport counts and drops its oldest audio instead.

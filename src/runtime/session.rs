@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use super::cue_feed::CueFeed;
 use super::engines::{EngineError, Engines};
 use super::io::{PlayChunk, SessionEvent, SessionEventKind, SessionIo, TransportIn, TransportOut};
-use super::pool::Urgency;
 use super::workers::{Outbox, Worker};
 use super::{ENGINE_RESULT_CAPACITY, EVENT_CAPACITY};
 use crate::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, RequestId, TurnId};
@@ -213,12 +212,6 @@ impl Workers {
                 let t = Instant::now();
                 let rate = tts.rate();
                 tts.set_pace(pace);
-                // A reply's first chunk is what the listener waits for; later ones play after it.
-                tts.set_urgency(if chunk == 0 {
-                    Urgency::Now
-                } else {
-                    Urgency::Soon
-                });
                 let (samples, error) = match tts.speak(&text, &cancel) {
                     Ok(s) => (s, None),
                     Err(e) => (Vec::new(), Some(e)),
@@ -234,7 +227,6 @@ impl Workers {
             }
             TtsJob::Backchannel(text) => {
                 tts.set_pace(1.0);
-                tts.set_urgency(Urgency::Spare);
                 let (samples, error) = match tts.speak(&text, &CancelToken::new()) {
                     Ok(s) => (s, None),
                     Err(e) => (Vec::new(), Some(e)),

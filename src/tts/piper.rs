@@ -18,7 +18,6 @@ use super::phonemize::{PhonemeIds, Phonemizer, Utterance, find_espeak_data};
 use super::{TtsConfig, TtsError};
 use crate::models::ModelPaths;
 use crate::models::check_present;
-use crate::onnx::RunMemory;
 
 /// What the voice model is called in errors.
 const VOICE_WHAT: &str = "Piper voice model";
@@ -181,20 +180,6 @@ pub struct PiperVoice {
 impl PiperVoice {
     /// Loads the voice named in `paths` with the settings in `config`.
     pub fn load(paths: &ModelPaths, config: &TtsConfig) -> Result<Self, TtsError> {
-        Self::load_with(paths, config, RunMemory::Arena)
-    }
-
-    /// Loads a voice that lives as long as the process, shared by its conversations: its runs
-    /// keep no arena (see [`RunMemory::PerRun`]).
-    pub fn load_shared(paths: &ModelPaths, config: &TtsConfig) -> Result<Self, TtsError> {
-        Self::load_with(paths, config, RunMemory::PerRun)
-    }
-
-    fn load_with(
-        paths: &ModelPaths,
-        config: &TtsConfig,
-        memory: RunMemory,
-    ) -> Result<Self, TtsError> {
         if !(config.speed.is_finite() && (0.1..=10.0).contains(&config.speed)) {
             return Err(TtsError::Setting(format!(
                 "tts.speed is {}; use a value from 0.1 to 10 (1.0 is the voice's own pace)",
@@ -206,8 +191,7 @@ impl PiperVoice {
         let voice = VoiceFile::load(&VoiceFile::path_for(&model))?;
         let data = find_espeak_data(config.espeak_data.as_deref())?;
         let phonemizer = Phonemizer::new(&data, &voice.espeak_voice)?;
-        let session =
-            crate::onnx::load_session_with(paths, &model, VOICE_WHAT, config.threads, memory)?;
+        let session = crate::onnx::load_session(paths, &model, VOICE_WHAT, config.threads)?;
         let sid = session.inputs().iter().any(|i| i.name() == "sid");
         let scales = [
             config.noise_scale.unwrap_or(voice.noise_scale),

@@ -4,7 +4,6 @@
 //! The feature buffer and the front end's buffers live in the struct and are reused; the input
 //! tensor borrows the feature buffer, so a call copies no audio-sized data into ONNX Runtime.
 
-use crate::onnx::RunMemory;
 use std::path::PathBuf;
 
 use ort::session::Session;
@@ -38,28 +37,8 @@ impl SmartTurn {
 
     /// Loads the model named in `paths` with `config.threads` intra-op threads.
     pub fn load_with(paths: &ModelPaths, config: &TurnConfig) -> Result<Self, TurnError> {
-        Self::load_in(paths, config, RunMemory::Arena)
-    }
-
-    /// Loads a model that lives as long as the process, shared by its conversations: its runs
-    /// keep no arena (see [`RunMemory::PerRun`]).
-    pub fn load_shared(paths: &ModelPaths, config: &TurnConfig) -> Result<Self, TurnError> {
-        Self::load_in(paths, config, RunMemory::PerRun)
-    }
-
-    fn load_in(
-        paths: &ModelPaths,
-        config: &TurnConfig,
-        memory: RunMemory,
-    ) -> Result<Self, TurnError> {
         let model = paths.resolve(&paths.smart_turn);
-        let session = crate::onnx::load_session_with(
-            paths,
-            &model,
-            "smart-turn model",
-            config.threads,
-            memory,
-        )?;
+        let session = crate::onnx::load_session(paths, &model, "smart-turn model", config.threads)?;
         check_signature(&session, model)?;
         Ok(Self {
             session,

@@ -5,9 +5,7 @@
 //! caller who presses Talk should not wait for it. The server keeps one spare set: loaded at
 //! start-up and again after each call ends (not while a call runs, which would slow its
 //! replies). A call takes the spare if it is there, waits for it if it is being loaded, and
-//! otherwise (a second caller while the first talks) loads its own as before. With the
-//! process's shared pools ([`SharedEngines`]), a set is only the session's own voice-activity
-//! model and LLM worker; Whisper, smart-turn and Piper are leased from the pools job by job.
+//! otherwise (a second caller while the first talks) loads its own as before.
 //!
 //! A stopping server [`close`](SpareEngines::close)s it: no more refills, a ready set is
 //! dropped (its LLM worker exits), and a set still loading is waited for only briefly, then
@@ -21,7 +19,7 @@ use tokio::sync::Notify;
 
 use crate::asr::WhisperModel;
 use crate::config::Config;
-use crate::runtime::{Engines, SharedEngines, load_local_engines};
+use crate::runtime::{Engines, load_local_engines};
 
 /// How long a stopping server waits for a set being loaded. Its ONNX models load first and
 /// take well under this; the last step waits on the LLM worker's prefill, which a process may
@@ -39,9 +37,6 @@ enum Spare {
 pub struct SpareEngines {
     config: Config,
     whisper: Arc<WhisperModel>,
-    /// The process's shared Whisper, smart-turn and Piper pools, when sessions lease from them
-    /// instead of loading their own.
-    shared: Option<Arc<SharedEngines>>,
     spare: Mutex<Spare>,
     loaded: Notify,
     /// Whether spares are kept at all (off: every call loads its own).
@@ -53,17 +48,10 @@ pub struct SpareEngines {
 impl SpareEngines {
     /// No spare yet: call [`refill`](Self::refill) to load one. Not `enabled`: refills do
     /// nothing and every call loads its own engines.
-    /// With `shared`, a set is the session's own VAD and LLM around the shared pools.
-    pub fn new(
-        config: Config,
-        whisper: Arc<WhisperModel>,
-        shared: Option<Arc<SharedEngines>>,
-        enabled: bool,
-    ) -> Arc<Self> {
+    pub fn new(config: Config, whisper: Arc<WhisperModel>, enabled: bool) -> Arc<Self> {
         Arc::new(Self {
             config,
             whisper,
-            shared,
             spare: Mutex::new(Spare::Empty),
             loaded: Notify::new(),
             enabled,
@@ -166,10 +154,6 @@ impl SpareEngines {
 
     /// Loads a set of engines (blocking: call on a blocking thread).
     fn load(&self) -> Result<Engines, String> {
-        match &self.shared {
-            Some(shared) => shared.session_engines(&self.config),
-            None => load_local_engines(&self.config, &self.whisper),
-        }
-        .map_err(|e| e.to_string())
+        load_local_engines(&self.config, &self.whisper).map_err(|e| e.to_string())
     }
 }

@@ -56,7 +56,7 @@ async function metric(url, name) {
 }
 
 async function main() {
-  // SERVER_ARGS: more `duplex serve` flags (space-separated), e.g. --shared-engines.
+  // SERVER_ARGS: more `duplex serve` flags (space-separated), e.g. --no-backchannels.
   const server = await startServer(bin, (process.env.SERVER_ARGS || '').split(' ').filter(Boolean));
   const report = { seconds, calls: [] };
   try {
