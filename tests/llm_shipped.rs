@@ -103,7 +103,14 @@ fn shipped_binaries_transcribe_then_answer() {
 
     let mut chat = Command::new(duplex())
         .current_dir(root)
-        .args(["chat", "--no-memory", "--temperature", "0", "--max-tokens", "32"])
+        .args([
+            "chat",
+            "--no-memory",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "32",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

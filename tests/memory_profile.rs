@@ -4,7 +4,8 @@
 //! profiles stay apart, and a damaged or locked database gives one clear error while the chat
 //! still answers.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -275,6 +276,171 @@ fn two_browsers_profiles_stay_apart() {
             .all(|m| m.profile == a && !m.text.contains("Fido")),
         "{of_a:?}"
     );
+}
+
+/// One HTTP/1.1 request to `addr`; the status, the headers (lower-case names) and the body.
+fn http(addr: &str, request: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(addr).expect("connecting to duplex serve");
+    stream
+        .write_all(request.as_bytes())
+        .expect("sending a request");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("reading the answer");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn get(addr: &str, path: &str, cookie: &str) -> (u16, Vec<(String, String)>, String) {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n"),
+    )
+}
+
+fn forget_over_http(addr: &str, cookie: &str, kind: &str, origin: &str, body: &str) -> u16 {
+    let request = format!(
+        "POST /memory/forget HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\n{cookie}\
+         Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    http(addr, &request).0
+}
+
+/// The texts `GET /memory` lists for the browser with `cookie`.
+fn listed(addr: &str, cookie: &str) -> Vec<String> {
+    let (status, _, body) = get(addr, "/memory", cookie);
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    json["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn two_browsers_profiles_stay_apart_over_http() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    // The measurement tone answers calls: no model is loaded, the memory routes are the same.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_duplex"))
+        .env("HOME", home.path())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--measure-tone-after-ms",
+            "300",
+        ])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting duplex serve");
+    let stdout = BufReader::new(server.stdout.take().unwrap());
+    let addr = stdout
+        .lines()
+        .map(|l| l.expect("serve's output"))
+        .find_map(|l| {
+            l.split("listening on http://")
+                .nth(1)
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("serve says where it listens");
+
+    // Each browser's first visit gets its own id, in a cookie scripts and other sites never see.
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let (status, headers, _) = get(&addr, "/", "");
+            assert_eq!(status, 200);
+            let cookie = &headers.iter().find(|(n, _)| n == "set-cookie").unwrap().1;
+            assert!(
+                cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+                "{cookie}"
+            );
+            let id = cookie
+                .split(';')
+                .next()
+                .unwrap()
+                .strip_prefix("duplex_profile=")
+                .unwrap();
+            id.to_owned()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    let settings = MemoryConfig::default();
+    for (id, fact) in ids
+        .iter()
+        .zip(["My dog is called Rex.", "My cat is called Tom."])
+    {
+        Profile::open(&data, &web_profile(id), &settings)
+            .unwrap()
+            .said(fact);
+    }
+    let (a, b) = (
+        format!("Cookie: duplex_profile={}\r\n", ids[0]),
+        format!("Cookie: duplex_profile={}\r\n", ids[1]),
+    );
+    let of_a = listed(&addr, &a);
+    assert!(
+        of_a.contains(&"My dog is called Rex.".to_owned()),
+        "{of_a:?}"
+    );
+    assert!(of_a.iter().all(|t| !t.contains("Tom")), "{of_a:?}");
+    assert!(listed(&addr, &b).iter().all(|t| !t.contains("Rex")));
+    assert_eq!(
+        listed(&addr, ""),
+        Vec::<String>::new(),
+        "no cookie, no memory"
+    );
+
+    // B cannot forget A's memories, another site cannot ask, and a form post is refused.
+    let store = Store::open(&data, false).unwrap().unwrap();
+    let rex = store.list(Some(&web_profile(&ids[0]))).unwrap();
+    let rex = rex.iter().find(|m| m.text.contains("Rex")).unwrap().id;
+    let own = format!("http://{addr}");
+    let by_id = format!("{{\"id\": {rex}}}");
+    assert_eq!(
+        forget_over_http(&addr, &b, "application/json", &own, &by_id),
+        404
+    );
+    let evil = "https://evil.example";
+    assert_eq!(
+        forget_over_http(&addr, &a, "application/json", evil, &by_id),
+        403
+    );
+    assert_eq!(forget_over_http(&addr, &a, "text/plain", &own, &by_id), 415);
+    assert!(listed(&addr, &a).contains(&"My dog is called Rex.".to_owned()));
+    assert_eq!(
+        forget_over_http(&addr, &a, "application/json", &own, &by_id),
+        200
+    );
+    assert!(listed(&addr, &a).iter().all(|t| !t.contains("Rex")));
+    let all = r#"{"all": true}"#;
+    assert_eq!(
+        forget_over_http(&addr, &a, "application/json", &own, all),
+        200
+    );
+    assert_eq!(listed(&addr, &a), Vec::<String>::new());
+    assert!(listed(&addr, &b).contains(&"My cat is called Tom.".to_owned()));
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
 
 #[test]

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use duplex::asr::WhisperModel;
 use duplex::config::Config;
 use duplex::transport::webrtc::{IceServer, PeerOptions, PortRange};
+use duplex::web::profiles::WebMemory;
 use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
 use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
@@ -79,9 +80,10 @@ pub struct ServeArgs {
     /// that you can check it when the browser warns about it.
     #[arg(long)]
     tls_self_signed: bool,
-    /// Where --tls-self-signed keeps its certificate and key.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_tls_dir())]
-    tls_dir: PathBuf,
+    /// Where --tls-self-signed keeps its certificate and key (default: tls/ in the data
+    /// directory, see --data-dir).
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
     /// MEASUREMENT TOOL, not a conversation: answer every utterance with a fixed tone this
     /// many milliseconds after the caller stops, to measure the transport's own overhead.
     #[arg(long, value_name = "MS")]
@@ -121,7 +123,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let origins = OriginPolicy::new(&args.allow_origins).map_err(anyhow::Error::msg)?;
-    let tls = match tls_source(&args, rtc_ip, &origins) {
+    let tls_dir = args
+        .tls_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir().join("tls"));
+    let tls = match tls_source(&args, tls_dir, rtc_ip, &origins) {
         Some(source) => Some(source.load()?),
         None => None,
     };
@@ -165,6 +171,11 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         },
         sessions: SessionRegistry::default(),
         metrics: Arc::default(),
+        memory: config.memory.enabled.then(|| WebMemory {
+            data_dir: config.data_dir(),
+            settings: config.memory.clone(),
+            secure: tls.is_some(),
+        }),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -222,18 +233,13 @@ async fn stop_signal() {
     let _ = std::io::stdout().flush();
 }
 
-/// Where `--tls-self-signed` keeps its certificate by default: `$XDG_DATA_HOME/duplex/tls`, or
-/// `~/.local/share/duplex/tls`.
-fn default_tls_dir() -> PathBuf {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data.join("duplex/tls")
-}
-
 /// The HTTPS certificate the arguments ask for, if any.
-fn tls_source(args: &ServeArgs, rtc_ip: IpAddr, origins: &OriginPolicy) -> Option<TlsSource> {
+fn tls_source(
+    args: &ServeArgs,
+    tls_dir: PathBuf,
+    rtc_ip: IpAddr,
+    origins: &OriginPolicy,
+) -> Option<TlsSource> {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         return Some(TlsSource::Files {
             cert: cert.clone(),
@@ -252,7 +258,7 @@ fn tls_source(args: &ServeArgs, rtc_ip: IpAddr, origins: &OriginPolicy) -> Optio
     names.sort();
     names.dedup();
     Some(TlsSource::SelfSigned {
-        dir: args.tls_dir.clone(),
+        dir: tls_dir,
         names,
     })
 }

@@ -1,4 +1,5 @@
-//! Who may start a session. `POST /offer` is accepted only:
+//! Who may start a session (and see or forget a browser's memory, see `super::profiles`, with
+//! the same checks and its own media type). `POST /offer` is accepted only:
 //!
 //! - with `Content-Type: application/sdp`. A page on another site can send that type only after
 //!   a CORS preflight, which this server never grants; the "simple" `text/plain` request such a
@@ -24,11 +25,16 @@ pub struct OriginPolicy {
 /// Why an offer was refused before it was read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// Not `application/sdp`.
+    /// Not the request's media type (`application/sdp` for an offer).
     #[error(
-        "an offer must be sent with Content-Type: application/sdp (got {0}); the duplex page does this"
+        "this request must be sent with Content-Type: {expected} (got {got}); the duplex page does this"
     )]
-    ContentType(String),
+    ContentType {
+        /// The media type the request must have.
+        expected: &'static str,
+        /// What it had ("none" when it had none).
+        got: String,
+    },
     /// The `Host` is a name the server was not told about.
     #[error(
         "this server does not answer to the host name {0:?}; open it by its IP address or localhost, or restart it with --allow-origin http://{0}:PORT"
@@ -45,7 +51,7 @@ impl Refusal {
     /// The HTTP status the refusal is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ContentType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Host(_) | Self::Origin(_) => StatusCode::FORBIDDEN,
         }
     }
@@ -85,15 +91,27 @@ impl OriginPolicy {
 
     /// Checks an offer's headers; `Err` says what to fix.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        self.check_typed(headers, Some("application/sdp"))
+    }
+
+    /// Checks a request's headers as an offer's, with `media_type` as its Content-Type (none:
+    /// any, for a GET); `Err` says what to fix.
+    pub fn check_typed(
+        &self,
+        headers: &HeaderMap,
+        media_type: Option<&'static str>,
+    ) -> Result<(), Refusal> {
         let content_type = text(headers, header::CONTENT_TYPE.as_str());
-        let media_type = content_type.split(';').next().unwrap_or("").trim();
-        if !media_type.eq_ignore_ascii_case("application/sdp") {
-            let shown = if content_type.is_empty() {
+        let sent = content_type.split(';').next().unwrap_or("").trim();
+        if let Some(expected) = media_type
+            && !sent.eq_ignore_ascii_case(expected)
+        {
+            let got = if content_type.is_empty() {
                 "none".to_owned()
             } else {
                 content_type.to_owned()
             };
-            return Err(Refusal::ContentType(shown));
+            return Err(Refusal::ContentType { expected, got });
         }
         let host = text(headers, header::HOST.as_str()).to_ascii_lowercase();
         let name = host_of(&host);
@@ -190,11 +208,27 @@ mod tests {
         ]);
         assert!(matches!(
             policy.check(&simple),
-            Err(Refusal::ContentType(_))
+            Err(Refusal::ContentType { .. })
         ));
         assert!(matches!(
             policy.check(&headers(&[("host", "127.0.0.1:8080")])),
-            Err(Refusal::ContentType(t)) if t == "none"
+            Err(Refusal::ContentType { got, .. }) if got == "none"
+        ));
+        let get = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://evil.example"),
+        ]);
+        assert!(matches!(
+            policy.check_typed(&get, None),
+            Err(Refusal::Origin(_))
+        ));
+        let json = headers(&[SDP, ("host", "127.0.0.1:8080")]);
+        assert!(matches!(
+            policy.check_typed(&json, Some("application/json")),
+            Err(Refusal::ContentType {
+                expected: "application/json",
+                ..
+            })
         ));
         let foreign = headers(&[
             SDP,

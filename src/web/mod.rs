@@ -7,6 +7,7 @@ mod guard;
 mod listener;
 pub mod memory;
 pub mod metrics;
+pub mod profiles;
 mod routes;
 mod sessions;
 pub mod spare;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub sessions: SessionRegistry,
     /// What `GET /metrics` reports.
     pub metrics: Arc<metrics::Metrics>,
+    /// Where each browser's memory between calls is kept; none when memory is off.
+    pub memory: Option<profiles::WebMemory>,
 }
 
 /// Errors starting the server.

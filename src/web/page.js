@@ -1,6 +1,7 @@
 // duplex page: connects to the server over WebRTC (one audio track each way, a data channel
 // for the session's events), shows the microphone level, the transcript of both sides and
-// each turn's voice-to-voice latency. Standard APIs only (Chromium and Firefox).
+// each turn's voice-to-voice latency, and what the server remembers for this browser between
+// calls (with a button to forget each, and all). Standard APIs only (Chromium and Firefox).
 // URL parameters (for tests): ?raw=1 turns the browser's echo cancellation, noise suppression
 // and gain control off; ?threshold=0.02 sets the latency meter's level threshold; ?duck=0 turns
 // off the page's own duck of the agent's voice when the user starts talking over it.
@@ -36,6 +37,7 @@ const state = (window.duplex = {
   connectMs: null,
   ready: false,
   cueNotes: [],
+  memories: [],
 });
 
 const $ = (id) => document.getElementById(id);
@@ -245,7 +247,58 @@ function stop() {
   call.ctx.close();
   call = null;
   setStatus('idle');
+  // The server keeps the call's last words and its summary as the session ends.
+  setTimeout(loadMemories, 1500);
 }
+
+// What the server remembers for this browser (its cookie names its profile), newest first.
+async function loadMemories() {
+  const list = $('memories');
+  const status = $('memory-status');
+  list.replaceChildren();
+  $('forget-all').hidden = true;
+  let data;
+  try {
+    const res = await fetch('/memory');
+    if (!res.ok) throw new Error(await res.text());
+    data = await res.json();
+  } catch (err) {
+    status.textContent = 'Memory unavailable: ' + (err && err.message ? err.message : err);
+    return;
+  }
+  state.memories = data.memories;
+  if (!data.enabled) {
+    status.textContent = 'Memory is off on this server: nothing is kept between calls.';
+    return;
+  }
+  status.textContent = data.memories.length ? '' : 'Nothing yet.';
+  $('forget-all').hidden = !data.memories.length;
+  for (const m of data.memories) {
+    const li = document.createElement('li');
+    const when = document.createElement('span');
+    when.className = 'when';
+    when.textContent = m.when + (m.kind === 'call' ? ', a call' : '');
+    const forget = document.createElement('button');
+    forget.type = 'button';
+    forget.textContent = 'Forget';
+    forget.addEventListener('click', () => forgetMemory({ id: m.id }));
+    li.append(when, m.text, forget);
+    list.appendChild(li);
+  }
+}
+
+async function forgetMemory(what) {
+  const res = await fetch('/memory/forget', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(what),
+  });
+  if (!res.ok) $('memory-status').textContent = 'Could not forget: ' + (await res.text());
+  await loadMemories();
+}
+
+$('forget-all').addEventListener('click', () => forgetMemory({ all: true }));
+loadMemories();
 
 // A tab closing or navigating away hangs up.
 window.addEventListener('pagehide', () => stop());

@@ -1,6 +1,8 @@
-//! The HTTP routes: the page, its scripts and icon, `POST /offer` (SDP offer in the body, SDP
-//! answer back; only from the served page (see [`super::guard`]), a body limit, and a 4xx with a
-//! message for any bad offer), `GET /health` and `GET /metrics` (see [`super::metrics`]).
+//! The HTTP routes: the page (with the browser's memory cookie, see [`super::profiles`]), its
+//! scripts and icon, `POST /offer` (SDP offer in the body, SDP answer back; only from the served
+//! page (see [`super::guard`]), a body limit, and a 4xx with a message for any bad offer),
+//! `GET /memory` and `POST /memory/forget` (the browser's memory between calls), `GET /health`
+//! and `GET /metrics` (see [`super::metrics`]).
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use crate::transport::webrtc::{MAX_OFFER_BYTES, WebRtcError};
 /// The server's routes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(PAGE_HTML) }))
+        .route("/", get(page))
         .route("/page.js", get(|| async { script(PAGE_JS) }))
         .route("/meter-worklet.js", get(|| async { script(WORKLET_JS) }))
         .route("/favicon.svg", get(|| async { icon() }))
@@ -32,7 +34,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/offer", post(offer))
+        .route("/memory", get(super::profiles::list))
+        .route("/memory/forget", post(super::profiles::forget))
         .with_state(state)
+}
+
+async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    super::profiles::with_cookie(&state, &headers, Html(PAGE_HTML).into_response())
 }
 
 fn script(text: &'static str) -> Response {
@@ -145,7 +153,8 @@ async fn offer(
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(std::net::Ipv6Addr::UNSPECIFIED.into(), |c| c.0.ip());
     // Run in its own task: a panic anywhere in the WebRTC stack becomes a 500, not a dead server.
-    let outcome = tokio::spawn(start_session(state.clone(), body, client)).await;
+    let browser = super::profiles::browser_id(&headers);
+    let outcome = tokio::spawn(start_session(state.clone(), body, client, browser)).await;
     match outcome {
         Ok(Ok(answer)) => ([(header::CONTENT_TYPE, "application/sdp")], answer).into_response(),
         Ok(Err(e)) => {

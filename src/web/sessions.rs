@@ -1,6 +1,8 @@
 //! Starting and ending one browser's session: check the offer, take a slot, build the engines,
 //! answer, then run the conversation (or the tone probe) and the WebRTC link side by side until
 //! the peer goes away; the slot, the engines and the LLM worker are freed when both are done.
+//! A call from a browser with a memory cookie gets that browser's profile (see
+//! [`super::profiles`]) as its engines are taken.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -138,6 +140,7 @@ pub async fn start_session(
     state: Arc<AppState>,
     body: String,
     client: IpAddr,
+    browser: Option<String>,
 ) -> Result<String, StartError> {
     let offer = parse_offer(&body)?;
     let options = &state.options;
@@ -159,7 +162,12 @@ pub async fn start_session(
     let stats = Arc::new(LinkStats::default());
     // The engines are taken only once the browser has connected: an offer that never connects
     // costs a peer connection, not a conversation's engines and LLM worker.
-    let session = tokio::spawn(run_when_connected(state.clone(), io, stats.clone()));
+    let session = tokio::spawn(run_when_connected(
+        state.clone(),
+        io,
+        stats.clone(),
+        browser,
+    ));
     match &peer.port {
         Some(port) => tracing::info!(
             "session {}: answered (media on UDP port {})",
@@ -221,10 +229,15 @@ pub async fn start_session(
 /// Waits for the peer to connect, then takes the session's engines (the spare set, at once, on
 /// an idle server), tells the page it listens, and runs the conversation (or the tone probe).
 /// Engines that cannot be loaded end the session with the reason, shown on the page.
-async fn run_when_connected(state: Arc<AppState>, io: SessionIo, stats: Arc<LinkStats>) {
+async fn run_when_connected(
+    state: Arc<AppState>,
+    io: SessionIo,
+    stats: Arc<LinkStats>,
+    browser: Option<String>,
+) {
     stats.connected.notified().await;
     let started = Instant::now();
-    let replier = match load_replier(&state).await {
+    let replier = match load_replier(&state, browser).await {
         Ok(replier) => replier,
         Err(e) => {
             state.metrics.refused("engines");
@@ -249,6 +262,28 @@ async fn run_when_connected(state: Arc<AppState>, io: SessionIo, stats: Arc<Link
     }
 }
 
+/// The engines with the browser's profile attached to their LLM (its prompt prefilled again,
+/// off the runtime's threads); as they were without a cookie or with memory off.
+async fn with_memory(
+    state: &AppState,
+    mut engines: Engines,
+    browser: Option<String>,
+) -> Result<Engines, StartError> {
+    let (Some(memory), Some(browser)) = (state.memory.clone(), browser) else {
+        return Ok(engines);
+    };
+    tokio::task::spawn_blocking(move || {
+        if let Some(profile) = memory.open_profile(&browser)
+            && let Err(e) = engines.llm.attach_profile(profile)
+        {
+            tracing::error!("the call's memory could not be given to its LLM: {e}");
+        }
+        engines
+    })
+    .await
+    .map_err(|e| StartError::Engines(format!("attaching the memory failed: {e}")))
+}
+
 /// An event of the session's start, before its own clock runs.
 fn event(started: Instant, kind: SessionEventKind) -> SessionEvent {
     SessionEvent {
@@ -258,12 +293,13 @@ fn event(started: Instant, kind: SessionEventKind) -> SessionEvent {
     }
 }
 
-/// What will answer a new session: the spare engines (or its own, loaded now), or the
-/// measurement tone.
-async fn load_replier(state: &AppState) -> Result<Replier, StartError> {
+/// What will answer a new session: the spare engines (or its own, loaded now) with the
+/// browser's memory, or the measurement tone.
+async fn load_replier(state: &AppState, browser: Option<String>) -> Result<Replier, StartError> {
     Ok(match (state.options.mode, &state.spare) {
         (ReplyMode::Conversation, Some(spare)) => {
-            Replier::Agent(Box::new(spare.take().await.map_err(StartError::Engines)?))
+            let engines = spare.take().await.map_err(StartError::Engines)?;
+            Replier::Agent(Box::new(with_memory(state, engines, browser).await?))
         }
         (ReplyMode::Conversation, None) => {
             return Err(StartError::Engines("no Whisper model was loaded".into()));
