@@ -1,6 +1,6 @@
 //! LLM bench: time to first token and tokens per second at turns 1, 10 and 20 of a scripted
-//! conversation on the embedded backend (SmolLM2 in `duplex-llm`, KV cache kept warm), written
-//! as JSON to `bench-results/llm.json`.
+//! conversation on the embedded backend (the default brain in `duplex-llm`, or the one named by
+//! `DUPLEX_BENCH_BRAIN`; KV cache kept warm), written as JSON to `bench-results/llm.json`.
 //!
 //! `cargo bench --bench llm` (release profile). Each run is a fresh worker (default settings: see
 //! `llm.embedded`) with the system prompt prefilled, then 20 user turns of about 12 tokens each,
@@ -11,13 +11,16 @@
 //! For contrast, a "cold" figure at turns 1, 10 and 20: the same prompt with the KV cache emptied
 //! first, as a backend without a warm cache would compute it.
 //!
-//! Targets (issue 4): turn 20 within 1.1x of turn 1; first token under 150 ms for a 12-token
-//! user turn on 2 cores.
+//! The system prompt and history budget are the configured brain's (the budget is passed by turn
+//! 40, so the oldest turns are dropped and their facts kept in the running memory). Targets:
+//! turn 20 within 1.1x of turn 1 (issue 4), turn 40 within 1.2x, with the name and city told at
+//! turn 1 recalled at turn 40 (issue 27); first token under 150 ms for a 12-token user turn on 2
+//! cores.
 
 use std::path::Path;
 use std::time::Instant;
 
-use duplex::config::ModelPaths;
+use duplex::config::Config;
 use duplex::llm::config::EmbeddedConfig;
 use duplex::llm::embedded::{EmbeddedBackend, WorkerInfo};
 use duplex::llm::{
@@ -30,10 +33,11 @@ const RUNS: usize = 3;
 /// Longest reply.
 const MAX_TOKENS: u32 = 48;
 /// Turns reported.
-const REPORTED: [usize; 3] = [1, 10, 20];
+const REPORTED: [usize; 4] = [1, 10, 20, 40];
 
-/// Twenty user turns of about 12 tokens each.
-const SCRIPT: [&str; 20] = [
+/// Forty user turns of about 12 tokens each: a name and a city at turn 1, asked for at turns 18
+/// and 40 (a long call: by turn 40 the first turns are past the history budget).
+const SCRIPT: [&str; 40] = [
     "Hi there, my name is Sam and I live in Boston.",
     "What is a good name for a small brown dog?",
     "Can you suggest a quick breakfast for a busy morning?",
@@ -53,7 +57,27 @@ const SCRIPT: [&str; 20] = [
     "What is a good game to play with two young children?",
     "Remind me, what is my name and where do I live?",
     "What is a nice thing to cook for dinner tonight?",
-    "Thank you for the chat, can you say goodbye now?",
+    "How long should I let a cake cool before I cut it?",
+    "What is a polite way to decline an invitation to a party?",
+    "Which planet in our solar system has the most moons?",
+    "What is a good stretch for a stiff neck after work?",
+    "How often should I water a cactus that lives indoors?",
+    "What is one easy way to save a little money each month?",
+    "Can you tell me a short riddle for a nine year old?",
+    "What is the tallest mountain in Africa called, please?",
+    "How do bees find their way back to the hive?",
+    "What should I pack for a weekend trip to the beach?",
+    "Is it better to run in the morning or in the evening?",
+    "What is a kind message to write in a birthday card?",
+    "How many hours of sleep does a teenager need each night?",
+    "What is a simple sauce I could make for pasta tonight?",
+    "Why do leaves change colour in the autumn, in short?",
+    "What is a fun hobby I could start this winter at home?",
+    "How do I remove a coffee stain from a white shirt?",
+    "What is the fastest land animal, and how fast can it run?",
+    "Suggest a name for a goldfish that my son would like.",
+    "What is a good way to remember people's names at parties?",
+    "Before we finish, what is my name and which city do I live in?",
 ];
 
 /// Measurements of one turn.
@@ -86,16 +110,20 @@ fn spawn(model: &Path) -> EmbeddedBackend {
     EmbeddedBackend::spawn(&config, model).expect("starting duplex-llm")
 }
 
-/// One scripted conversation with a warm cache. Also returns the prompt of each turn.
-fn warm_run(model: &Path) -> (Vec<Turn>, Vec<Vec<ChatMessage>>, WorkerInfo) {
+/// What one scripted conversation gives: each turn's figures and prompt, the worker, and the
+/// last reply.
+type WarmRun = (Vec<Turn>, Vec<Vec<ChatMessage>>, WorkerInfo, String);
+
+/// One scripted conversation with a warm cache, with `llm`'s system prompt and history budget.
+fn warm_run(model: &Path, llm: &LlmConfig) -> WarmRun {
     let backend = spawn(model);
     let info = backend.info().clone();
-    let system = LlmConfig::default().system_prompt().to_owned();
     let mut manager = TurnManager::new(
         Box::new(backend),
-        Conversation::new(system, 4096),
+        Conversation::new(llm.system_prompt(), llm.history_budget_tokens as usize),
         sampling(),
     );
+    let mut last_reply = String::new();
     // The system prompt is prefilled at start-up, as the agent does.
     manager.warm_up().expect("prefilling the system prompt");
     let mut turns = Vec::new();
@@ -111,6 +139,7 @@ fn warm_run(model: &Path) -> (Vec<Turn>, Vec<Vec<ChatMessage>>, WorkerInfo) {
             .respond(text, &CancelToken::new(), &mut |_| {})
             .expect("a reply");
         let w = reply.finish.worker.clone().expect("worker stats");
+        last_reply = reply.text.clone();
         let tokens_per_s = if w.decode_ms > 0.0 && w.generated_tokens > 1 {
             f64::from(w.generated_tokens - 1) * 1000.0 / w.decode_ms
         } else {
@@ -126,7 +155,7 @@ fn warm_run(model: &Path) -> (Vec<Turn>, Vec<Vec<ChatMessage>>, WorkerInfo) {
             generated: w.generated_tokens,
         });
     }
-    (turns, prompts, info)
+    (turns, prompts, info, last_reply)
 }
 
 /// Time to first token for `prompt` with an empty KV cache.
@@ -152,19 +181,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let paths = ModelPaths::default();
-    let model = paths.resolve(&paths.llm);
-    assert!(
-        model.is_file(),
-        "{} is missing: run scripts/setup.sh",
-        model.display()
-    );
+    let mut config = Config::default();
+    config.llm.brain = std::env::var("DUPLEX_BENCH_BRAIN").ok();
+    let model = config.llm_model_path().unwrap_or_else(|e| panic!("{e}"));
     let start = Instant::now();
     let mut runs = Vec::new();
     let mut cold: Vec<Vec<f64>> = vec![Vec::new(); REPORTED.len()];
+    let mut recalled_at_40 = Vec::new();
     let mut info = None;
     for _ in 0..RUNS {
-        let (turns, prompts, i) = warm_run(&model);
+        let (turns, prompts, i, last_reply) = warm_run(&model, &config.llm);
+        let said = last_reply.to_lowercase();
+        recalled_at_40.push(said.contains("sam") && said.contains("boston"));
+        println!("turn 40: {last_reply:?}");
         let mut backend = spawn(&model);
         for (k, &t) in REPORTED.iter().enumerate() {
             cold[k].push(cold_ttft(&mut backend, &prompts[t - 1]));
@@ -206,7 +235,9 @@ fn main() {
         "prompt_tokens": REPORTED.map(|n| rows[n - 1]["prompt_tokens"].clone()),
         "cold_cache_first_token_ms": cold_ms,
         "turn20_over_turn1": ttft(20) / ttft(1),
-        "target_turn20_over_turn1": 1.1,
+        "turn40_over_turn1": ttft(40) / ttft(1),
+        "target_turn40_over_turn1": 1.2,
+        "recalled_at_turn40": recalled_at_40,
         "target_first_token_ms": 150.0,
     });
     let result = json!({

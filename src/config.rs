@@ -71,16 +71,16 @@ impl Config {
     }
 
     /// The GGUF of the embedded language model: the `[llm] brain`'s file when one is named,
-    /// else `models.llm`.
+    /// else `models.llm` when set, else the default brain's file.
     pub fn llm_model_path(&self) -> Result<PathBuf, crate::llm::brains::BrainError> {
-        match &self.llm.brain {
-            Some(name) => crate::llm::brains::brain_model(name, &self.models.dir),
-            None => Ok(self.models.resolve(&self.models.llm)),
+        use crate::llm::brains::{DEFAULT_BRAIN, brain_model};
+        match (&self.llm.brain, &self.models.llm) {
+            (Some(name), _) => brain_model(name, &self.models.dir),
+            (None, Some(file)) => Ok(self.models.resolve(file)),
+            (None, None) => brain_model(DEFAULT_BRAIN, &self.models.dir),
         }
     }
 
-    /// Reads a TOML file; missing keys take their defaults.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
     /// The data directory in use: `data_dir`, else the default.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
@@ -88,6 +88,8 @@ impl Config {
             .unwrap_or_else(crate::profile::default_data_dir)
     }
 
+    /// Reads a TOML file; missing keys take their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,

