@@ -133,9 +133,13 @@ pub fn llama_server() -> Option<LlamaServer> {
     }
 }
 
-/// A turn manager on `backend` with the default (voice) system prompt and greedy sampling.
+/// A turn manager on `backend` with the `fast` brain's (voice) system prompt, as [`model`] is
+/// that brain, and greedy sampling.
 pub fn manager(backend: Box<dyn LlmBackend>, max_tokens: u32) -> TurnManager {
-    let config = LlmConfig::default();
+    let config = LlmConfig {
+        brain: Some("fast".into()),
+        ..LlmConfig::default()
+    };
     let memory = Conversation::new(
         config.system_prompt().to_owned(),
         config.history_budget_tokens as usize,
