@@ -16,8 +16,8 @@ use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
 use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
 
-/// How long a stopped server waits for its runtime's remaining tasks and blocking threads
-/// (a spare engine set still loading) before the process exits.
+/// How long a stopped server waits for its runtime's remaining tasks and blocking threads (a
+/// spare engine set whose LLM worker is still prefilling) before the process exits.
 const RUNTIME_STOP_WAIT: Duration = Duration::from_millis(500);
 
 /// Arguments of `duplex serve`.
@@ -185,7 +185,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let fingerprint = tls
         .as_ref()
         .map(|t| (t.fingerprint.clone(), t.cert_path.clone()));
-    runtime.block_on(serve(
+    let stopped = runtime.block_on(serve(
         state,
         tls.map(|t| t.acceptor),
         |addr| {
@@ -206,9 +206,33 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         },
         stop_signal(),
     ))?;
-    // A spare engine set still loading is not waited for (see `serve`).
+    // What may be left on the runtime's blocking threads holds no native state (see `serve`).
     runtime.shutdown_timeout(RUNTIME_STOP_WAIT);
+    if !stopped.engines_joined() {
+        exit_leaving_engine_threads();
+    }
+    // Not println!: a closed stdout must not turn a clean stop into a panic.
+    let _ = writeln!(std::io::stdout(), "duplex serve: stopped");
+    let _ = std::io::stdout().flush();
     Ok(())
+}
+
+/// Ends the process at once, with exit code 0, without running atexit handlers or C++ static
+/// destructors. Used only when a session's engine threads could not be joined in time: a normal
+/// exit would destroy whisper.cpp's and ONNX Runtime's globals while those threads may still be
+/// inside them, and the process would die of SIGSEGV (issue 32). Nothing is lost by skipping
+/// them: the standard streams are flushed here, the memory store commits each change as it is
+/// made (SQLite rolls back an unfinished one), and the LLM workers exit when their stdin closes.
+fn exit_leaving_engine_threads() -> ! {
+    let _ = writeln!(
+        std::io::stdout(),
+        "duplex serve: stopped (leaving engine threads that did not end in time)"
+    );
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process without touching its memory; it is async-signal-safe
+    // and may be called with other threads running.
+    unsafe { libc::_exit(0) }
 }
 
 /// Completes at Ctrl-C (SIGINT) or SIGTERM, the signals a user or a service manager stops the

@@ -12,9 +12,34 @@ use crate::tts::{PiperVoice, TtsError};
 use crate::turn::SmartTurn;
 use crate::vad::SileroVad;
 
-/// Loads every engine a session needs, as the configuration names them.
+/// Loads every engine a session needs, as the configuration names them: the LLM first (see
+/// [`load_local_llm`]), then the in-process engines around it.
 pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Engines, EngineError> {
+    let llm = load_local_llm(config)?;
+    load_local_engines_with(config, whisper, llm)
+}
+
+/// Starts the configured LLM backend with the system prompt prefilled. It holds no native
+/// state of this process (the model runs in a worker process; this side is Rust waiting on its
+/// pipes), so a stopping server may leave a thread inside it while the process exits; its
+/// longest part, the worker's prefill, is a wait on that other process.
+pub fn load_local_llm(config: &Config) -> Result<TurnManager, EngineError> {
     // The load on the machine sizes the engines' threads: sample it while they load.
+    crate::cpu::start();
+    let model = config
+        .llm_model_path()
+        .map_err(|e| EngineError::fatal("llm", e))?;
+    TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))
+}
+
+/// Loads the in-process engines (Silero, smart-turn and Piper are ONNX Runtime sessions; the
+/// Whisper state is made later on the session's worker) and makes a set with `llm`. This part
+/// runs native code of this process: a stopping server waits for it (see `web::spare`).
+pub fn load_local_engines_with(
+    config: &Config,
+    whisper: &WhisperModel,
+    llm: TurnManager,
+) -> Result<Engines, EngineError> {
     crate::cpu::start();
     let vad = SileroVad::load(&config.models).map_err(|e| EngineError::fatal("vad", e))?;
     // The decoding state is made when the session's transcription worker starts (see
@@ -24,13 +49,6 @@ pub fn load_local_engines(config: &Config, whisper: &WhisperModel) -> Result<Eng
         .map_err(|e| EngineError::fatal("turn", e))?;
     let tts =
         PiperVoice::load(&config.models, &config.tts).map_err(|e| EngineError::fatal("tts", e))?;
-    // Last: its longest part (the worker's prefill) is a wait on another process, which a
-    // stopping server need not sit through (see `web::spare`).
-    let model = config
-        .llm_model_path()
-        .map_err(|e| EngineError::fatal("llm", e))?;
-    let llm =
-        TurnManager::from_config(&config.llm, &model).map_err(|e| EngineError::fatal("llm", e))?;
     Ok(Engines {
         vad: Box::new(vad),
         asr: Box::new(asr),

@@ -17,7 +17,7 @@ pub use io::{
     PlayChunk, PlaybackControl, SessionEvent, SessionEventKind, SessionIo, SessionStatus,
     TransportIn, TransportOut,
 };
-pub use local::load_local_engines;
+pub use local::{load_local_engines, load_local_engines_with, load_local_llm};
 pub use session::run_session;
 
 /// Frames from the transport to the session: 64 × 20 ms = 1.28 s. When full, the transport

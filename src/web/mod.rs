@@ -88,17 +88,36 @@ pub enum ServeError {
 /// How long a stopping server waits for its sessions to close.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a server stopped: whether every engine thread of this process was joined or finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Stopped {
+    /// Sessions that did not end within the drain timeout: their engine threads may still be
+    /// running native code (whisper.cpp, ONNX Runtime).
+    pub sessions_left: usize,
+}
+
+impl Stopped {
+    /// Whether no engine thread can be inside native code any more, so that the process may
+    /// exit normally (running the C++ static destructors of whisper.cpp and ONNX Runtime).
+    pub fn engines_joined(&self) -> bool {
+        self.sessions_left == 0
+    }
+}
+
 /// Binds, then calls `on_listening` with the bound address, then serves until `shutdown`
 /// completes; then stops taking calls, ends the sessions (each closes its peer and its
-/// conversation as if the caller had left), closes the spare engines and returns once the
-/// sessions are done. A spare set still loading may be left to its blocking thread: shut the
-/// runtime down with a timeout, not by dropping it, which would wait for that thread.
+/// conversation as if the caller had left, and joins its engine threads), closes the spare
+/// engines (waiting for any engines being loaded in this process) and returns what was left.
+/// A spare set whose LLM worker is still prefilling may be left to its blocking thread (it
+/// holds no native state): shut the runtime down with a timeout, not by dropping it, which
+/// would wait for that thread.
 pub async fn serve(
     state: Arc<AppState>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
+) -> Result<Stopped, ServeError> {
     let addr = state.options.bind;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -115,14 +134,14 @@ pub async fn serve(
     if live > 0 {
         tracing::info!("stopping: ending {live} session(s)");
     }
-    let left = state.sessions.stop_all(DRAIN_TIMEOUT).await;
-    if left > 0 {
-        tracing::warn!("{left} session(s) did not end within {DRAIN_TIMEOUT:?}");
+    let sessions_left = state.sessions.stop_all(DRAIN_TIMEOUT).await;
+    if sessions_left > 0 {
+        tracing::warn!("{sessions_left} session(s) did not end within {DRAIN_TIMEOUT:?}");
     }
     if let Some(spare) = &state.spare
         && spare.close().await
     {
-        tracing::info!("stopping without waiting for the spare engines being loaded");
+        tracing::info!("stopping without waiting for the LLM worker of a spare set being loaded");
     }
-    Ok(())
+    Ok(Stopped { sessions_left })
 }

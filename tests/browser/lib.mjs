@@ -50,13 +50,34 @@ export function startServer(bin, extraArgs = [], host = '127.0.0.1') {
   });
 }
 
-export async function stopServer(server) {
-  if (server.proc.exitCode !== null) return server.proc.exitCode;
-  server.proc.kill('SIGINT');
-  const exited = new Promise((r) => server.proc.on('exit', (code) => r(code)));
-  const code = await Promise.race([exited, sleep(5000).then(() => 'timeout')]);
-  if (code === 'timeout') server.proc.kill('SIGKILL');
-  return code;
+// How long a stopped server may take to exit before it is killed: generous, because a stop on
+// a starved machine may take a while (it ends its calls and joins their engine threads); this
+// bounds a hang, it does not time the stop.
+const STOP_TIMEOUT_MS = 60000;
+
+// How a server process ended: its exit code (a number), or "signal SIGSEGV" when a signal
+// ended it (node gives a null code then, which a test would misread).
+function exitOf(code, signal) {
+  return signal ? `signal ${signal}` : code;
+}
+
+// Stops the server with `signal` (SIGINT, as Ctrl-C; or SIGTERM, as a service manager) and
+// resolves to how it ended (see exitOf), or to "timeout after SIGINT" when it had to be
+// killed.
+export async function stopServer(server, signal = 'SIGINT') {
+  const { proc } = server;
+  if (proc.exitCode !== null || proc.signalCode !== null) {
+    return exitOf(proc.exitCode, proc.signalCode);
+  }
+  const exited = new Promise((r) => proc.once('exit', (code, sig) => r(exitOf(code, sig))));
+  proc.kill(signal);
+  const result = await Promise.race([exited, sleep(STOP_TIMEOUT_MS).then(() => 'timeout')]);
+  if (result === 'timeout') {
+    proc.kill('SIGKILL');
+    await exited;
+    return `timeout after ${signal}`;
+  }
+  return result;
 }
 
 export async function health(url) {
