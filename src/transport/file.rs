@@ -1,8 +1,10 @@
 //! The file transport: feeds a recording to a session in 20 ms frames, at real-time pace
 //! (absolute deadlines, no drift) or as fast as the engines allow, and writes the agent's speech
-//! on the same timeline as the input: each reply at the time it would have been heard.
+//! on the same timeline as the input: each reply at the time it would have been heard. A
+//! conversation may be stopped early ([`converse_until`]): the input stops there, the session
+//! ends and joins its engine threads, and what was heard so far is returned.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::playout::ReplyPlayout;
@@ -46,12 +48,25 @@ const MAX_TAIL_S: u64 = 30;
 
 /// Runs one conversation over `input` (16 kHz mono). Blocks until it is over.
 pub fn converse(config: AgentConfig, engines: Engines, input: &[f32], pace: Pace) -> Conversation {
+    converse_until(config, engines, input, pace, &AtomicBool::new(false))
+}
+
+/// As [`converse`], but once `stop` is set (checked every frame) the input ends there: the
+/// session ends as if the caller had left (its engine threads joined) and the conversation so
+/// far is returned, its output as long as the input fed.
+pub fn converse_until(
+    config: AgentConfig,
+    engines: Engines,
+    input: &[f32],
+    pace: Pace,
+    stop: &AtomicBool,
+) -> Conversation {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(converse_async(config, engines, input, pace))
+    runtime.block_on(converse_async(config, engines, input, pace, stop))
 }
 
 async fn converse_async(
@@ -59,6 +74,7 @@ async fn converse_async(
     engines: Engines,
     input: &[f32],
     pace: Pace,
+    stop: &AtomicBool,
 ) -> Conversation {
     let (io, ends) = session_channels();
     let TransportEnds {
@@ -86,7 +102,12 @@ async fn converse_async(
     let mut chunk_starts = Vec::new();
     let start = tokio::time::Instant::now();
     let silence = [0.0f32; FRAME_SAMPLES];
+    let mut fed = input_frames;
     for i in 0..input_frames + tail_frames {
+        if stop.load(Ordering::SeqCst) {
+            fed = fed.min(i);
+            break;
+        }
         match pace {
             Pace::RealTime => tokio::time::sleep_until(start + frame_time * i as u32).await,
             Pace::Fast => {
@@ -130,7 +151,7 @@ async fn converse_async(
     drop(in_tx);
     let _ = session.await;
     let events = recorder.await.unwrap_or_default();
-    let input_len = input.len() * OUTPUT_FRAME / FRAME_SAMPLES;
+    let input_len = (input.len() * OUTPUT_FRAME / FRAME_SAMPLES).min(fed * OUTPUT_FRAME);
     output.resize(output.len().max(input_len), 0.0);
     Conversation {
         output,
