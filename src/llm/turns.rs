@@ -63,6 +63,8 @@ pub struct TurnManager {
     profile: Option<Profile>,
     /// The system prompt without the block of facts from earlier calls.
     base_system: Option<String>,
+    /// The facts in that block (a recall note leaves them out: the model has them already).
+    block_facts: Vec<String>,
     /// The last user turn, handed to the profile when the next turn starts (it was not
     /// retracted) or when the call ends.
     pending: Option<String>,
@@ -124,6 +126,7 @@ impl TurnManager {
             max_sentences: 0,
             profile: None,
             base_system: None,
+            block_facts: Vec::new(),
             pending: None,
         }
     }
@@ -154,6 +157,7 @@ impl TurnManager {
             .map(Profile::recent_facts)
             .unwrap_or_default();
         let block = prompt_block(&facts);
+        self.block_facts = facts;
         if block.is_empty() {
             self.memory.set_system(base);
         } else {
@@ -192,11 +196,22 @@ impl TurnManager {
         forget_confirmation(request, forgotten)
     }
 
-    /// The note for a turn that asks about the user's own things, from the store.
+    /// The note for a turn that asks about the user's own things, from the store: the facts
+    /// that answer it and are not in the system prompt already (none when all are: a note would
+    /// only cost prefill on the reply path).
     fn recall(&self, user_text: &str) -> Option<String> {
         let profile = self.profile.as_ref()?;
         let query = recall_query(user_text)?;
-        recalled_note(&query, &profile.recall(&query))
+        let found = profile.recall(&query);
+        let new: Vec<String> = found
+            .iter()
+            .filter(|f| !self.block_facts.contains(f))
+            .cloned()
+            .collect();
+        if new.is_empty() && !found.is_empty() {
+            return None;
+        }
+        recalled_note(&query, &new)
     }
 
     /// Stops replies after this many sentences unless the user asks for more (0: no limit).
