@@ -196,6 +196,8 @@ async function main() {
     await browser.close();
     report.serverExit = await stopServer(server);
     report.serverLog = server.log.join('').split('\n').filter((l) => /session|offer|error|panick/i.test(l));
+    // On stderr, which the test shows when it fails (a failed scenario prints no report).
+    console.error(`server ended: ${report.serverExit}; its log's end:\n${server.log.join('').split('\n').slice(-60).join('\n')}`);
   }
   console.log(JSON.stringify(report));
 }
