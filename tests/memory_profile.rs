@@ -2,7 +2,8 @@
 //! brain: it survives a restart of `duplex chat`, a spoken or typed forget leaves no trace in the
 //! database's bytes, `--no-memory` (and `[memory] enabled = false`) writes nothing, two browsers'
 //! profiles stay apart, and a damaged or locked database gives one clear error while the chat
-//! still answers.
+//! still answers. Without a model: a turn the user went on from is not kept twice, and a spoken
+//! forget is carried out and confirmed without the model.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -11,6 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
+use duplex::cancel::CancelToken;
+use duplex::llm::{
+    ChatMessage, Conversation, EventSource, Finish, FinishReason, LlmBackend, LlmError, LlmEvent,
+    Sampling, TokenStream, TurnManager,
+};
 use duplex::profile::{MemoryConfig, Profile, Store, web_profile};
 
 /// One chat at a time: on 2 cores, parallel LLM workers slow each other down many times over.
@@ -506,4 +512,109 @@ fn a_locked_database_gives_one_clear_error_and_the_chat_answers() {
         .unwrap();
     answers_with_one_memory_error(home.path(), &data, &["locked", "move the file away"]);
     drop(holder);
+}
+
+/// A backend that records every prompt and answers "Okay." (the turn manager's memory logic,
+/// without a model).
+struct Recording(std::sync::Arc<Mutex<Vec<Vec<ChatMessage>>>>);
+
+struct Okay(bool);
+impl EventSource for Okay {
+    fn next_event(&mut self) -> Result<LlmEvent, LlmError> {
+        if std::mem::replace(&mut self.0, true) {
+            return Ok(LlmEvent::Done(Finish {
+                reason: FinishReason::Stop,
+                delivered_tokens: 1,
+                worker: None,
+            }));
+        }
+        Ok(LlmEvent::Token("Okay.".to_owned()))
+    }
+}
+
+impl LlmBackend for Recording {
+    fn describe(&self) -> String {
+        "recording test backend".into()
+    }
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        _: &Sampling,
+        _: &CancelToken,
+    ) -> Result<TokenStream<'_>, LlmError> {
+        self.0.lock().unwrap().push(messages.to_vec());
+        Ok(TokenStream::new(Okay(false)))
+    }
+}
+
+/// A turn manager on the profile `local` of `data`, and the prompts its backend was given.
+fn recorded_call(data: &Path) -> (TurnManager, std::sync::Arc<Mutex<Vec<Vec<ChatMessage>>>>) {
+    let prompts = std::sync::Arc::default();
+    let mut manager = TurnManager::new(
+        Box::new(Recording(std::sync::Arc::clone(&prompts))),
+        Conversation::new("You are a test.", 4_000),
+        Sampling::default(),
+    );
+    let profile = Profile::open(data, "local", &MemoryConfig::default()).unwrap();
+    manager.attach_profile(profile).unwrap();
+    (manager, prompts)
+}
+
+fn say(manager: &mut TurnManager, text: &str) -> String {
+    manager
+        .respond(text, &CancelToken::new(), &mut |_| {})
+        .expect("a reply")
+        .text
+}
+
+fn facts(data: &Path) -> Vec<String> {
+    let store = Store::open(data, false).unwrap().unwrap();
+    let all = store.list(Some("local")).unwrap();
+    all.into_iter()
+        .filter(|m| m.kind == duplex::profile::store::Kind::Fact)
+        .map(|m| m.text)
+        .collect()
+}
+
+#[test]
+fn a_call_keeps_what_was_not_retracted_and_forgets_when_asked() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut call, _) = recorded_call(data.path());
+    say(&mut call, "My dog is called Rex.");
+    // The user went on before hearing the reply: their words come back whole in the next turn.
+    say(&mut call, "And I live in");
+    assert!(call.retract());
+    say(&mut call, "And I live in Paris near the river.");
+    drop(call);
+    assert_eq!(
+        facts(data.path()),
+        ["I live in Paris near the river.", "My dog is called Rex."]
+    );
+
+    let (mut call, prompts) = recorded_call(data.path());
+    assert!(call.memory().system().contains("\"My dog is called Rex.\""));
+    say(&mut call, "What did I tell you about my dog?");
+    let asked = prompts.lock().unwrap().last().unwrap().clone();
+    assert_eq!(
+        asked.iter().filter(|m| m.content.contains("Rex")).count(),
+        1,
+        "the fact is in the opening block, with no second note: {asked:?}"
+    );
+    let confirmation = say(&mut call, "Forget what I told you about my dog.");
+    assert_eq!(
+        confirmation,
+        "Done. I have forgotten what you told me about your dog."
+    );
+    assert_eq!(
+        prompts.lock().unwrap().len(),
+        1,
+        "decided without the model"
+    );
+    assert_eq!(facts(data.path()), ["I live in Paris near the river."]);
+    assert!(!call.memory().system().contains("Rex"));
+    assert!(call.memory().turns().all(|t| !t.text.contains("my dog?")));
+    say(&mut call, "Forget everything.");
+    drop(call);
+    let store = Store::open(data.path(), false).unwrap().unwrap();
+    assert_eq!(store.list(None).unwrap(), Vec::new(), "no fact, no summary");
 }
