@@ -11,9 +11,7 @@ use duplex_core::quality::{CASES, Category};
 
 fn manager() -> TurnManager {
     let config = Config::default();
-    let model = config
-        .llm_model_path()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let model = config.llm_model_path().unwrap_or_else(|e| panic!("{e}"));
     TurnManager::from_config(&config.llm, &model).expect("the language model starts")
 }
 
