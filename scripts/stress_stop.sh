@@ -6,7 +6,7 @@
 #
 #   bash scripts/stress_stop.sh [N=10] [TEST_FILTER...]
 #
-# Default filters: the closed-tab browser test and the sound-card stop tests. The tests are built
+# Default filters: the closed-tab browser test, the sound-card (talk) and converse stop tests. The tests are built
 # first, before the busy processes start; the busy processes are killed when the script ends.
 # Each run's output is kept in $STRESS_LOG_DIR (default: a temporary directory).
 set -uo pipefail
@@ -16,7 +16,7 @@ shift || true
 if [[ $# -gt 0 ]]; then
     filters=("$@")
 else
-    filters=("browser_webrtc:a_tab_closed" "desktop_pulse:stopped")
+    filters=("browser_webrtc:a_tab_closed" "desktop_pulse:talk_stopped" "stop_signals:converse_stopped")
 fi
 busy=${STRESS_BUSY:-3}
 logs=${STRESS_LOG_DIR:-$(mktemp -d -t duplex-stress-stop.XXXXXX)}
@@ -58,7 +58,9 @@ for i in $(seq "$runs"); do
             verdict=FAIL
         fi
         # How each stopped process ended, as the harnesses report it.
-        if grep -qE '"serverExit":"signal |signal: [0-9]+ \(SIG|ended by signal' "$log"; then
+        # (browser harness: "serverExit":"signal SIGSEGV"; desktop_pulse: "signal 11"; stop_signals:
+        # "ended by a signal")
+        if grep -qE '"serverExit":"signal |"signal [0-9]+"|ended by a signal' "$log"; then
             signals=$((signals + 1))
             verdict="$verdict (signal)"
         fi
