@@ -36,7 +36,8 @@ done
 
 pids=()
 stop_busy() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    # CONT after TERM: a paused process acts on its TERM only once it runs again.
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
     pids=()
 }
 trap stop_busy EXIT INT TERM
