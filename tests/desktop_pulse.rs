@@ -4,7 +4,8 @@
 //! A fixture question is played into the microphone with pacat; the agent's reply is recorded
 //! from the speakers' monitor with parec. Also: a device name that does not exist, no sound
 //! server at all, and the sound server vanishing mid-session end with a clear message and no
-//! panic.
+//! panic; Ctrl-C or SIGTERM while a reply plays, or after it, ends the process with exit code 0,
+//! never by the signal or a crash (issue 32).
 //!
 //! Needs pulseaudio, pulseaudio-utils and libasound2-plugins (`bash scripts/setup_test_deps.sh`);
 //! without them these tests fail, unless DUPLEX_SKIP_SOUND_CARD_TESTS=1 says to skip them.
@@ -173,10 +174,45 @@ impl Talk {
     }
 
     fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (INT is Ctrl-C) to the process.
+    fn signal(&self, name: &str) {
         let _ = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status();
+    }
+
+    /// Waits for the process to end; returns how it ended ("exit 0", "signal 11") and all of
+    /// its stderr.
+    fn wait_ended(mut self, timeout: Duration) -> (String, String) {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "duplex talk did not end within {timeout:?}: {:?}",
+                    self.seen
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        let ended = match (status.code(), status.signal()) {
+            (_, Some(signal)) => format!("signal {signal}"),
+            (Some(code), None) => format!("exit {code}"),
+            (None, None) => "unknown".to_owned(),
+        };
+        (ended, self.seen.join("\n"))
     }
 }
 
@@ -285,6 +321,66 @@ fn talk_answers_a_question_on_the_sound_card() {
         !heard.is_empty(),
         "the reply's words were played: {summary}"
     );
+}
+
+/// Starts `duplex talk`, plays the question into the microphone and waits for `milestone` on
+/// its event lines; then sends `signal` and returns how the process ended and its stderr.
+fn talk_stopped_at(milestone: &str, signal: &str) -> Option<(String, String)> {
+    let card = SoundCard::start()?;
+    let mut talk = Talk::start(&card, &[]);
+    assert!(
+        talk.wait_for("listening on", Duration::from_secs(180)),
+        "duplex talk did not start: {:?}",
+        talk.seen
+    );
+    // The first stream after the daemon starts takes about a second to deliver audio.
+    std::thread::sleep(Duration::from_secs(2));
+    let (question, _) = raw_question(&card);
+    let played = card
+        .command("pacat")
+        .arg("--playback")
+        .arg("--device=vmic")
+        .args(PCM)
+        .arg(&question)
+        .status()
+        .expect("run pacat");
+    assert!(played.success(), "pacat played the question");
+    let reached = talk.wait_for(milestone, Duration::from_secs(120));
+    assert!(reached, "no {milestone} event: {:?}", talk.seen);
+    if milestone.contains("assistant_text") {
+        // After the reply: its last words have been played by now.
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    talk.signal(signal);
+    // Generous: a stop on a starved machine waits for the engine threads to end.
+    Some(talk.wait_ended(Duration::from_secs(120)))
+}
+
+#[test]
+fn talk_stopped_by_ctrl_c_mid_reply_exits_cleanly() {
+    let Some((ended, stderr)) = talk_stopped_at("\"first_audio\"", "INT") else {
+        return;
+    };
+    assert_eq!(ended, "exit 0", "Ctrl-C while the reply plays: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn talk_stopped_by_ctrl_c_after_a_reply_exits_cleanly() {
+    let Some((ended, stderr)) = talk_stopped_at("\"assistant_text\"", "INT") else {
+        return;
+    };
+    assert_eq!(ended, "exit 0", "Ctrl-C after a reply: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn talk_stopped_by_sigterm_mid_reply_exits_cleanly() {
+    let Some((ended, stderr)) = talk_stopped_at("\"first_audio\"", "TERM") else {
+        return;
+    };
+    assert_eq!(ended, "exit 0", "SIGTERM while the reply plays: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
