@@ -146,6 +146,9 @@ fn a_question_that_starts_near_the_end_of_a_reply_is_answered() {
 fn a_rising_question_is_heard_as_rising_and_the_note_is_not_spoken() {
     let mut config = Config::default();
     config.llm.cue_notes = true;
+    // Cue notes are off by default; the `fast` brain is the one they were tuned on. The default
+    // `balanced` brain reads them aloud ("hesitant", the README's cue table: 2/12 with notes).
+    config.llm.brain = Some("fast".into());
     let whisper = WhisperModel::load(&config.models, &config.asr).expect("whisper");
     let engines = load_local_engines(&config, &whisper).expect("engines load");
     let question = load_pipeline_audio(
