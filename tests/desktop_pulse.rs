@@ -356,31 +356,28 @@ fn talk_stopped_at(milestone: &str, signal: &str) -> Option<(String, String)> {
     Some(talk.wait_ended(Duration::from_secs(120)))
 }
 
-#[test]
-fn talk_stopped_by_ctrl_c_mid_reply_exits_cleanly() {
-    let Some((ended, stderr)) = talk_stopped_at("\"first_audio\"", "INT") else {
+/// `duplex talk` stopped by `signal` at `milestone` ends with exit 0 and no panic.
+fn assert_clean_stop(milestone: &str, signal: &str, when: &str) {
+    let Some((ended, stderr)) = talk_stopped_at(milestone, signal) else {
         return;
     };
-    assert_eq!(ended, "exit 0", "Ctrl-C while the reply plays: {stderr}");
+    assert_eq!(ended, "exit 0", "{when}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn talk_stopped_by_ctrl_c_mid_reply_exits_cleanly() {
+    assert_clean_stop("\"first_audio\"", "INT", "Ctrl-C while the reply plays");
 }
 
 #[test]
 fn talk_stopped_by_ctrl_c_after_a_reply_exits_cleanly() {
-    let Some((ended, stderr)) = talk_stopped_at("\"assistant_text\"", "INT") else {
-        return;
-    };
-    assert_eq!(ended, "exit 0", "Ctrl-C after a reply: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_clean_stop("\"assistant_text\"", "INT", "Ctrl-C after a reply");
 }
 
 #[test]
 fn talk_stopped_by_sigterm_mid_reply_exits_cleanly() {
-    let Some((ended, stderr)) = talk_stopped_at("\"first_audio\"", "TERM") else {
-        return;
-    };
-    assert_eq!(ended, "exit 0", "SIGTERM while the reply plays: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_clean_stop("\"first_audio\"", "TERM", "SIGTERM while the reply plays");
 }
 
 #[test]
