@@ -151,26 +151,9 @@ impl Talk {
     }
 
     /// Waits for the process to end; returns its success and all of its stderr.
-    fn wait_exit(mut self, timeout: Duration) -> (bool, String) {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "duplex talk did not end within {timeout:?}: {:?}",
-                    self.seen
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        std::thread::sleep(Duration::from_millis(200));
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-        (status.success(), self.seen.join("\n"))
+    fn wait_exit(self, timeout: Duration) -> (bool, String) {
+        let (ended, stderr) = self.wait_ended(timeout);
+        (ended == "exit 0", stderr)
     }
 
     fn terminate(&self) {
