@@ -69,7 +69,7 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         llm.max_tokens = n;
     }
     if let Some(t) = args.temperature {
-        llm.temperature = t;
+        llm.temperature = Some(t);
     }
     let mut manager = TurnManager::from_config(&config.llm, &config.llm_model_path()?)
         .context("starting the language model")?;
