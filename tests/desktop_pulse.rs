@@ -223,6 +223,19 @@ fn read_raw(path: &Path) -> Vec<f32> {
 
 const PCM: [&str; 3] = ["--format=s16le", "--rate=16000", "--channels=1"];
 
+/// Plays the raw PCM file `question` into the virtual microphone, to its end.
+fn play_into_microphone(card: &SoundCard, question: &Path) {
+    let played = card
+        .command("pacat")
+        .arg("--playback")
+        .arg("--device=vmic")
+        .args(PCM)
+        .arg(question)
+        .status()
+        .expect("run pacat");
+    assert!(played.success(), "pacat played the question");
+}
+
 #[test]
 fn talk_answers_a_question_on_the_sound_card() {
     let Some(card) = SoundCard::start() else {
@@ -249,15 +262,7 @@ fn talk_answers_a_question_on_the_sound_card() {
     std::thread::sleep(Duration::from_secs(2));
     let (question, question_s) = raw_question(&card);
     let question_start = recording_started.elapsed().as_secs_f64();
-    let played = card
-        .command("pacat")
-        .arg("--playback")
-        .arg("--device=vmic")
-        .args(PCM)
-        .arg(&question)
-        .status()
-        .expect("run pacat");
-    assert!(played.success(), "pacat played the question");
+    play_into_microphone(&card, &question);
     let answered = talk.wait_for("assistant_text", Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(1));
     talk.terminate();
@@ -319,15 +324,7 @@ fn talk_stopped_at(milestone: &str, signal: &str) -> Option<(String, String)> {
     // The first stream after the daemon starts takes about a second to deliver audio.
     std::thread::sleep(Duration::from_secs(2));
     let (question, _) = raw_question(&card);
-    let played = card
-        .command("pacat")
-        .arg("--playback")
-        .arg("--device=vmic")
-        .args(PCM)
-        .arg(&question)
-        .status()
-        .expect("run pacat");
-    assert!(played.success(), "pacat played the question");
+    play_into_microphone(&card, &question);
     let reached = talk.wait_for(milestone, Duration::from_secs(120));
     assert!(reached, "no {milestone} event: {:?}", talk.seen);
     if milestone.contains("assistant_text") {
