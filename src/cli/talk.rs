@@ -116,7 +116,9 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
                     eprintln!("how you spoke: {}", report.note);
                 }
             }
-            SessionEventKind::Cost { .. } | SessionEventKind::Ready { .. } => {}
+            SessionEventKind::Cost { .. }
+            | SessionEventKind::Starting { .. }
+            | SessionEventKind::Ready { .. } => {}
         }),
     };
     let report = talk_over(engines, link, setup)?;

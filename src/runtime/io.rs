@@ -75,6 +75,13 @@ pub enum SessionEventKind {
         /// Milliseconds it took (for the LLM: to the first token).
         cost_ms: f64,
     },
+    /// The session's engines are still being loaded (`duplex serve` sends it every few seconds
+    /// until [`Ready`](Self::Ready), so that its page waits as long as a busy machine needs
+    /// and gives up only when the server falls silent).
+    Starting {
+        /// Milliseconds since the browser's connection.
+        starting_for_ms: f64,
+    },
     /// The session's engines are loaded and it listens (`duplex serve` sends it; its page opens
     /// the microphone then).
     Ready {

@@ -15,7 +15,7 @@ const DUCK = params.get('duck') !== '0';
 const DUCK_VOLUME = 0.01;
 const GATHER_TIMEOUT_MS = 3000;
 const CONNECT_TIMEOUT_MS = 15000;
-const READY_TIMEOUT_MS = 60000;
+const READY_TIMEOUT_MS = 30000;
 
 // Everything the page shows, also readable by tests.
 const state = (window.duplex = {
@@ -65,6 +65,11 @@ const agentLines = new Map();
 function onEvent(e) {
   if (state.events.length < 500) {
     state.events.push({ event: e.event || e.stage, at: e.at ?? e.recorded_at, wall_ms: e.wall_ms, cost_ms: e.cost_ms });
+  }
+  if (e.starting_for_ms !== undefined) {
+    // The engines are still loading (a busy machine): the server is alive, so wait on.
+    if (readyWaiter) readyWaiter.extend(e.starting_for_ms);
+    return;
   }
   if (e.ready_after_ms !== undefined) {
     // The session's engines are loaded: the microphone may open.
@@ -220,11 +225,25 @@ async function start() {
   if (!state.ready) {
     setStatus('starting the agent');
     await new Promise((resolve, reject) => {
-      readyWaiter = { resolve, reject };
+      // Given up on only when the server says nothing for READY_TIMEOUT_MS: while its engines
+      // load it says so every few seconds, and a busy machine may need a minute or more.
+      let deadline = null;
+      const arm = () => {
+        clearTimeout(deadline);
+        deadline = setTimeout(() => reject(new Error(state.errors.at(-1) || 'the agent did not start: the server was silent for ' + READY_TIMEOUT_MS / 1000 + ' s')), READY_TIMEOUT_MS);
+      };
+      readyWaiter = {
+        resolve: () => { clearTimeout(deadline); resolve(); },
+        reject: (e) => { clearTimeout(deadline); reject(e); },
+        extend: (ms) => {
+          setStatus('starting the agent (' + Math.round(ms / 1000) + ' s: the machine is busy)');
+          arm();
+        },
+      };
       pc.addEventListener('connectionstatechange', () => {
         if (['failed', 'closed'].includes(pc.connectionState)) reject(new Error('the call ended before the agent started'));
       });
-      setTimeout(() => reject(new Error(state.errors.at(-1) || 'the agent did not start within ' + READY_TIMEOUT_MS / 1000 + ' s')), READY_TIMEOUT_MS);
+      arm();
     });
   }
   const mic = await navigator.mediaDevices.getUserMedia({

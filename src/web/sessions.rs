@@ -226,6 +226,9 @@ pub async fn start_session(
     Ok(answer)
 }
 
+/// How often a session whose engines are still loading tells its page so.
+const STARTING_NOTE_EVERY: Duration = Duration::from_secs(5);
+
 /// Waits for the peer to connect, then takes the session's engines (the spare set, at once, on
 /// an idle server), tells the page it listens, and runs the conversation (or the tone probe).
 /// Engines that cannot be loaded end the session with the reason, shown on the page.
@@ -237,7 +240,22 @@ async fn run_when_connected(
 ) {
     stats.connected.notified().await;
     let started = Instant::now();
-    let replier = match load_replier(&state, browser).await {
+    let loading = load_replier(&state, browser);
+    tokio::pin!(loading);
+    let mut still = tokio::time::interval_at(
+        tokio::time::Instant::now() + STARTING_NOTE_EVERY,
+        STARTING_NOTE_EVERY,
+    );
+    let loaded = loop {
+        tokio::select! {
+            loaded = &mut loading => break loaded,
+            _ = still.tick() => {
+                let starting_for_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let _ = io.events.try_send(event(started, SessionEventKind::Starting { starting_for_ms }));
+            }
+        }
+    };
+    let replier = match loaded {
         Ok(replier) => replier,
         Err(e) => {
             state.metrics.refused("engines");
