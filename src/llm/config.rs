@@ -13,9 +13,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use duplex_llm_protocol::Sampling;
 use serde::{Deserialize, Serialize};
-
-use super::protocol::Sampling;
 
 /// The system prompt of the `fast` brain (SmolLM2): replies are heard, not read.
 ///

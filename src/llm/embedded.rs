@@ -10,12 +10,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::cancel::{CancelHook, CancelToken};
+use duplex_core::cancel::{CancelHook, CancelToken};
+use duplex_llm_protocol::{Event, Request, Sampling, WireMessage as ChatMessage};
+
+use super::backend::{EventSource, Finish, LlmBackend, LlmEvent, TokenStream};
+use super::config::EmbeddedConfig;
 use super::error::LlmError;
-use super::protocol::{Event, Request, Sampling};
 use super::worker::WorkerProcess;
-use super::{ChatMessage, EventSource, Finish, LlmBackend, LlmEvent, TokenStream};
-use crate::llm::config::EmbeddedConfig;
 use crate::models::check_present;
 
 /// What the worker reported when it started.

@@ -25,7 +25,7 @@
 
 use std::collections::VecDeque;
 
-use super::ChatMessage;
+use duplex_llm_protocol::WireMessage as ChatMessage;
 
 /// The system note that follows the last interrupted assistant turn.
 pub const INTERRUPTED_NOTE: &str = "The user cut in, so your reply stopped there.";

@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::cancel::{CancelHook, CancelToken};
+use duplex_core::cancel::{CancelHook, CancelToken};
+use duplex_llm_protocol::{FinishReason, Sampling, WireMessage as ChatMessage};
+
+use super::backend::{EventSource, Finish, LlmBackend, LlmEvent, TokenStream};
 use super::config::OpenAiConfig;
 use super::error::LlmError;
-use super::protocol::{FinishReason, Sampling};
 use super::sse::{Chunk, SseParser, parse_chunk};
-use super::{ChatMessage, EventSource, Finish, LlmBackend, LlmEvent, TokenStream};
 
 /// Pieces read from the server but not yet taken by the consumer. When full, the reader thread
 /// blocks and stops reading the socket (TCP back-pressure); nothing is dropped.

@@ -9,13 +9,16 @@
 //!
 //! The new worker's cache is empty; the conversation is given back to it by the next request
 //! (a prefill or a generation sends the whole history), see
-//! [`TurnManager::recover`](super::TurnManager::recover).
+//! [`TurnManager::recover`](super::turns::TurnManager::recover).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use duplex_core::cancel::CancelToken;
+use duplex_llm_protocol::{Sampling, WireMessage as ChatMessage};
+
+use super::backend::{EventSource, LlmBackend, LlmEvent, TokenStream};
 use super::error::LlmError;
-use super::{CancelToken, ChatMessage, EventSource, LlmBackend, LlmEvent, Sampling, TokenStream};
 
 /// When to restart and when to give up.
 #[derive(Debug, Clone)]
@@ -214,7 +217,8 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
-    use crate::llm::{Finish, FinishReason};
+    use crate::llm::backend::Finish;
+    use duplex_llm_protocol::FinishReason;
 
     /// A worker whose process "dies" when `dead` is set, and whose next reply breaks off after
     /// one token when `crash_next` is set; it records the length of each prefill.

@@ -21,12 +21,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::cancel::CancelToken;
+use duplex_core::cancel::CancelToken;
+use duplex_llm_protocol::{FinishReason, Sampling};
+
+use super::backend::{Finish, LlmBackend, LlmEvent};
 use super::clarify::{CLARIFYING_QUESTION, is_unclear};
+use super::config::LlmConfig;
 use super::error::LlmError;
 use super::memory::{Conversation, Role};
-use super::protocol::{FinishReason, Sampling};
-use super::{Finish, LlmBackend, LlmConfig, LlmEvent, build_backend};
+use super::start::build_backend;
 use crate::profile::Profile;
 use crate::profile::extract::topic_words;
 use crate::profile::recall::{

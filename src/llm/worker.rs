@@ -13,8 +13,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use duplex_llm_protocol::{Event, Request, to_line};
+
 use super::error::LlmError;
-use super::protocol::{Event, Request, to_line};
 
 /// Events read from the worker but not yet taken by the client. When full, the reader thread
 /// blocks, the worker's stdout pipe fills and the worker waits: back-pressure, nothing dropped.

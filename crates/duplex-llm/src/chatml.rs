@@ -5,7 +5,7 @@
 //! is rendered on its own so the engine can compare the conversation with its KV cache one
 //! message at a time.
 
-use crate::protocol::WireMessage;
+use duplex_llm_protocol::WireMessage;
 
 /// Opens a message; the role and a newline follow.
 pub const IM_START: &str = "<|im_start|>";

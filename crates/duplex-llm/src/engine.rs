@@ -28,9 +28,10 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::chatml;
-use super::utf8::Utf8Stream;
-use crate::protocol::{Event, FinishReason, Sampling, WireMessage, WorkerStats};
+use duplex_llm_protocol::{Event, FinishReason, Sampling, WireMessage, WorkerStats};
+
+use crate::chatml;
+use crate::utf8::Utf8Stream;
 
 /// The single sequence the worker uses.
 const SEQ: i32 = 0;

@@ -16,19 +16,16 @@ mod engine;
 mod serve;
 mod utf8;
 
-use duplex_llm_protocol as protocol;
-
 use std::ffi::CStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use duplex_llm_protocol::Event;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaModel, RopeType};
-
-use protocol::Event;
 
 /// Tokens decoded per llama_decode call during prefill.
 const N_BATCH: u32 = 512;

@@ -11,8 +11,9 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::engine::Engine;
-use crate::protocol::{Event, Request, to_line};
+use duplex_llm_protocol::{Event, Request, to_line};
+
+use crate::engine::Engine;
 
 /// Requests read but not yet started. When full, the reader thread stops reading stdin (the
 /// client is then blocked writing, which it never is in practice: it sends one request at a
