@@ -54,6 +54,19 @@ enum Command {
     Devices(cli::devices::DevicesArgs),
     /// What is remembered between calls: list, export (JSON), forget ID, forget --all.
     Memory(cli::memory::MemoryArgs),
+    /// Print the effective configuration (defaults, --config file, flags) as commented TOML.
+    Config(cli::config::ConfigArgs),
+}
+
+impl Command {
+    /// The defaults this subcommand starts from, before the --config file.
+    fn defaults(&self) -> cli::config::Defaults {
+        match self {
+            Command::Talk(_) | Command::Serve(_) => cli::config::Defaults::LiveAudio,
+            Command::Config(a) => a.defaults(),
+            _ => cli::config::Defaults::Plain,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -78,10 +91,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => duplex::config::Config::from_file(path)?,
-        None => duplex::config::Config::default(),
-    };
+    // Defaults, then the --config file, then the flags; each flag only when given.
+    let mut config = cli::config::load(args.command.defaults(), args.config.as_deref())?;
     if let Some(dir) = args.models {
         config.models.dir = dir;
     }
@@ -111,5 +122,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Talk(a) => cli::talk::run(&config, a),
         Command::Devices(a) => cli::devices::run(a),
         Command::Memory(a) => cli::memory::run(&config, a),
+        Command::Config(a) => cli::config::run(&config, a, args.config.as_deref()),
     }
 }

@@ -153,7 +153,9 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let spare =
         whisper.map(|whisper| SpareEngines::new(config.clone(), whisper, !args.no_spare_engines));
     let mut config = config.clone();
-    config.agent.backchannel.enabled = !args.no_backchannels;
+    if args.no_backchannels {
+        config.agent.backchannel.enabled = false;
+    }
     let state = Arc::new(AppState {
         config: config.clone(),
         spare,

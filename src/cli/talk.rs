@@ -96,7 +96,9 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
     }
     let aec = (!args.no_aec).then(|| Box::new(Aec3::new()) as Box<dyn EchoCanceller>);
     let mut agent = config.agent_config();
-    agent.turns.backchannel.enabled = !args.no_backchannels;
+    if args.no_backchannels {
+        agent.turns.backchannel.enabled = false;
+    }
     let setup = TalkSetup {
         agent,
         aec,
