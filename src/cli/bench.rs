@@ -26,6 +26,8 @@ pub struct BenchArgs {
 enum BenchKind {
     /// The conversation-quality suite on the configured language model.
     Quality(super::bench_quality::QualityArgs),
+    /// Turn-taking: cut-offs inside pauses and the wait at true ends, against a peer.
+    Turns(super::bench_turns::TurnsArgs),
     /// Voice-to-voice latency of whole conversations at real-time pace.
     Latency {
         /// Fixture files (in audio-fixtures/) to ask, one conversation each; by default every
@@ -89,6 +91,7 @@ fn stage_medians(rows: &[serde_json::Value]) -> serde_json::Value {
 pub fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     let (fixtures, output) = match args.what {
         BenchKind::Quality(a) => return super::bench_quality::run(config, a),
+        BenchKind::Turns(a) => return super::bench_turns::run(config, a),
         BenchKind::Latency { fixtures, output } => (fixtures, output),
     };
     let references = manifest().map_err(anyhow::Error::msg)?;

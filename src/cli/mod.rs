@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_gaps;
 pub mod bench_quality;
+pub mod bench_turns;
 pub mod chat;
 pub mod config;
 pub mod config_keys;
