@@ -115,7 +115,8 @@ pub fn run(config: &Config, args: ConfigArgs, file: Option<&Path>) -> anyhow::Re
         "# The effective configuration of duplex, printed by `duplex config`. Layers, each over\n\
          # the one before: {defaults}; {file}; the command line's flags.\n\
          # Every key is optional in a file of your own (a missing key keeps its default);\n\
-         # use one with `duplex --config FILE ...`.\n\n"
+         # use one with `duplex --config FILE ...`. A key printed commented out is unset (the\n\
+         # value shown is an example).\n\n"
     );
     print!("{}", commented_toml(config, &preamble)?);
     Ok(())

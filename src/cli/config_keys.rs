@@ -53,7 +53,7 @@ const fn optional(path: &'static str, example: &'static str, doc: &'static str) 
 /// Every table and key, in the order they are printed (one per line: `rustfmt::skip`).
 #[rustfmt::skip]
 pub const KEYS: &[KeyDoc] = &[
-    optional("data_dir", "\"/var/lib/duplex\"", "Where duplex writes (memory between calls, HTTPS certificate); unset: $XDG_DATA_HOME/duplex or ~/.local/share/duplex (--data-dir and DUPLEX_DATA_DIR override it)."),
+    optional("data_dir", "\"/var/lib/duplex\"", "Where duplex writes (memory, HTTPS certificate); unset: $XDG_DATA_HOME/duplex or ~/.local/share/duplex (--data-dir, DUPLEX_DATA_DIR override it)."),
     section("models", "Where the model files are; relative paths are resolved against `dir`."),
     key("models.dir", "The directory holding the fetched models (--models overrides it; default: DUPLEX_MODELS, else ./models)."),
     key("models.onnxruntime", "The ONNX Runtime shared library, loaded at run time."),

@@ -66,7 +66,7 @@ fn write_keys(out: &mut String, path: &str, table: &Table) {
                 out.push_str(&format!("{name} = {}\n", format_value(value)));
             }
             (None, KeyKind::Optional(example)) => {
-                push_comment(out, &format!("{} Unset; to set it:", doc.doc));
+                push_comment(out, doc.doc);
                 out.push_str(&format!("# {name} = {example}\n"));
             }
         }
