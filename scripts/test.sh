@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== every path named in README.md and docs/ exists"
+bash scripts/check_doc_paths.sh
+
 bash scripts/setup.sh
 echo "== test-only dependencies (PulseAudio for the sound card tests; chromium, node, playwright-core for the browser tests)"
 bash scripts/setup_test_deps.sh
