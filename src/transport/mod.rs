@@ -4,5 +4,6 @@
 
 pub mod desktop;
 pub mod file;
+pub mod mic_gap;
 pub mod playout;
 pub mod webrtc;

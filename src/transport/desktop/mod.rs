@@ -98,7 +98,7 @@ pub struct TalkReport {
     pub events: Vec<SessionEvent>,
     /// 20 ms frames sent to the session.
     pub frames_sent: u64,
-    /// Frames dropped because the session was not keeping up.
+    /// Frames the session was too far behind to take: each reached it as silence of its length.
     pub frames_dropped: u64,
     /// Speech played, in device-rate samples.
     pub played_samples: u64,

@@ -8,17 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use super::link::DeviceLink;
 use super::{DesktopError, TalkReport};
 use crate::aec::{EchoAligner, EchoCanceller};
 use crate::agent::AgentConfig;
 use crate::audio::stream::StreamResampler;
 use crate::audio::{FRAME_SAMPLES, PIPELINE_RATE};
-use crate::runtime::{
-    Engines, SessionEvent, TransportEnds, TransportIn, run_session, session_channels,
-};
+use crate::runtime::{Engines, SessionEvent, TransportEnds, run_session, session_channels};
+use crate::transport::mic_gap::{Handed, MicSender};
 use crate::transport::playout::{Command, ReplyPlayout};
 
 /// How often the loop runs: half a pipeline frame.
@@ -77,6 +74,7 @@ async fn talk_async(
         events: mut ev_rx,
         ..
     } = ends;
+    let mut mic = MicSender::new(in_tx);
     let mut playout = ReplyPlayout::new(format.output_rate, playout);
     let mut period = vec![0.0f32; ring_period(format.output_rate)];
     let session = tokio::spawn(run_session(setup.agent.clone(), engines, io));
@@ -140,16 +138,17 @@ async fn talk_async(
             if frame.len() == FRAME_SAMPLES {
                 let full = std::mem::replace(&mut frame, Vec::with_capacity(FRAME_SAMPLES));
                 report.frames_sent += 1;
-                match in_tx.try_send(TransportIn::Audio(full)) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => report.frames_dropped += 1,
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                // A frame the session is too far behind to take becomes silence of its length.
+                match mic.send(full) {
+                    Handed::Taken => {}
+                    Handed::Gap => report.frames_dropped += 1,
+                    Handed::Closed => break,
                 }
             }
         }
         playout.confirm(link.shared.played.load(Ordering::Acquire));
     }
-    drop(in_tx);
+    drop(mic);
     let _ = session.await;
     report.events = recorder.await.unwrap_or_default();
     let shared = &link.shared;

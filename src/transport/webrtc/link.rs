@@ -25,6 +25,7 @@ use super::peer::{AnsweredPeer, PeerSignal};
 use crate::audio::FRAME_SAMPLES;
 use crate::audio::frames::Rechunker;
 use crate::runtime::{TransportEnds, TransportIn};
+use crate::transport::mic_gap::{Handed, MicSender};
 use crate::transport::playout::{PlayoutEnds, ReplyPlayout};
 
 /// One Opus packet of agent speech per tick.
@@ -90,7 +91,8 @@ impl std::fmt::Display for EndReason {
 pub struct LinkStats {
     /// Microphone frames handed to the session.
     pub frames_in: AtomicU64,
-    /// Microphone frames dropped because the session was behind.
+    /// Microphone frames the session was too far behind to take: each reached it as silence of
+    /// its length, so its clock kept the wall clock's pace.
     pub frames_dropped: AtomicU64,
     /// Opus packets sent.
     pub packets_out: AtomicU64,
@@ -314,6 +316,7 @@ async fn receive_mic(
     };
     let mut buffer = JitterBuffer::new();
     let mut frames = Rechunker::<FRAME_SAMPLES>::default();
+    let mut input = MicSender::new(input);
     loop {
         let deadline = buffer.deadline();
         let wake = tokio::time::Instant::from_std(deadline.unwrap_or_else(Instant::now));
@@ -343,7 +346,7 @@ async fn receive_mic(
                     continue;
                 }
             };
-            if !hand_over(&samples, &mut frames, &input, &stats) {
+            if !hand_over(&samples, &mut frames, &mut input, &stats) {
                 stats.set_microphone(buffer.stats());
                 return;
             }
@@ -356,18 +359,17 @@ async fn receive_mic(
 fn hand_over(
     samples: &[f32],
     frames: &mut Rechunker<FRAME_SAMPLES>,
-    input: &mpsc::Sender<TransportIn>,
+    input: &mut MicSender,
     stats: &LinkStats,
 ) -> bool {
     let mut open = true;
     frames.push(samples, |_, frame| {
-        // A live microphone cannot wait: when the session is behind, the frame is dropped.
-        match input.try_send(TransportIn::Audio(frame.to_vec())) {
-            Ok(()) => stats.frames_in.fetch_add(1, Ordering::Relaxed),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                stats.frames_dropped.fetch_add(1, Ordering::Relaxed)
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+        // A live microphone cannot wait: a frame the session is too far behind to take becomes
+        // silence of its length (see `mic_gap`).
+        match input.send(frame.to_vec()) {
+            Handed::Taken => stats.frames_in.fetch_add(1, Ordering::Relaxed),
+            Handed::Gap => stats.frames_dropped.fetch_add(1, Ordering::Relaxed),
+            Handed::Closed => {
                 open = false;
                 0
             }
@@ -402,6 +404,10 @@ async fn pace_output(
     playout.set_listener_lag(LISTENER_LAG);
     let mut frame = [0.0f32; OPUS_FRAME];
     let mut ticks = tokio::time::interval(PACKET_INTERVAL);
+    // After a stall (a starved process) the missed packets are not sent in a burst, which the
+    // browser's jitter buffer would have to absorb or drop: the pacer resumes on the 20 ms grid
+    // and the reply goes on where it stopped (what was not sent was not played).
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let tick = ticks.tick().await;
         if playout.next_period(&mut frame).is_none() {
