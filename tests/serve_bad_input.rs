@@ -37,8 +37,13 @@ fn start() -> Server {
 }
 
 fn start_with_env(env: &[(&str, &std::path::Path)]) -> Server {
+    start_with(&[], env)
+}
+
+fn start_with(args: &[&str], env: &[(&str, &std::path::Path)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duplex"))
         .args(["serve", "--bind", "127.0.0.1:0", "--no-memory"])
+        .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -72,6 +77,7 @@ fn offer(server: &Server, body: &[u8]) -> (u16, String) {
     let mut response = agent()
         .post(&format!("{}/offer", server.url))
         .content_type("application/sdp")
+        .header("Origin", &server.url)
         .send(body)
         .expect("POST /offer");
     let status = response.status().as_u16();
@@ -269,7 +275,9 @@ fn slow_and_oversized_clients_are_cut_off_while_the_page_still_answers() {
     use std::net::TcpStream;
     use std::time::{Duration, Instant};
 
-    let server = start();
+    // One address for all: its share of connections raised above them (tests/serve_admission.rs
+    // has the per-address cap).
+    let server = start_with(&["--max-connections-per-client", "256"], &[]);
     let addr = server.url.trim_start_matches("http://").to_owned();
     // 200 clients that send a request line and then trickle a header, one byte a second.
     let mut slow: Vec<TcpStream> = (0..200)
@@ -297,7 +305,7 @@ fn slow_and_oversized_clients_are_cut_off_while_the_page_still_answers() {
     let mut big = TcpStream::connect(&addr).expect("connect");
     big.write_all(
         format!(
-            "POST /offer HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/sdp\r\nContent-Length: 1000000000000\r\n\r\nv=0\r\n"
+            "POST /offer HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Type: application/sdp\r\nContent-Length: 1000000000000\r\n\r\nv=0\r\n"
         )
         .as_bytes(),
     )

@@ -14,7 +14,9 @@ use duplex::transport::webrtc::{IceServer, PeerOptions, PortRange};
 use duplex::web::profiles::WebMemory;
 use duplex::web::spare::SpareEngines;
 use duplex::web::tls::TlsSource;
-use duplex::web::{AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve};
+use duplex::web::{
+    AdmissionLimits, AppState, OriginPolicy, ReplyMode, ServeOptions, SessionRegistry, serve,
+};
 
 /// How long a stopped server waits for its runtime's remaining tasks and blocking threads (a
 /// spare engine set whose LLM worker is still prefilling) before the process exits.
@@ -44,14 +46,14 @@ pub struct ServeArgs {
     /// Password for the TURN servers.
     #[arg(long, default_value = "")]
     ice_credential: String,
-    /// Most conversations at once (each runs its own engines and LLM worker); default: one per
-    /// CPU core, what this machine sustains at its latency goal (on 2 cores, 2 calls at once kept
-    /// each call's p95 voice-to-voice within 1.5x of one call's; 3 did not: see README).
+    /// Who gets a call (see `duplex::web`'s admission table).
+    #[command(flatten)]
+    admission: Box<AdmissionArgs>,
+    /// Accept offers that carry no Origin header: programs (a WebRTC library, a load test), not
+    /// browser pages, which always send one. Off by default: only the page this server serves
+    /// (and the --allow-origin sites) may start calls.
     #[arg(long)]
-    max_sessions: Option<usize>,
-    /// Most conversations at once from one client address.
-    #[arg(long, default_value_t = 2)]
-    max_sessions_per_client: usize,
+    allow_programs: bool,
     /// Do not keep a conversation's engines loaded ahead of the next call (saves about 300 MB
     /// while nobody talks; each call then waits a second or two for its engines).
     #[arg(long)]
@@ -90,9 +92,62 @@ pub struct ServeArgs {
     measure_tone_after_ms: Option<u64>,
 }
 
-/// The default session limit: one conversation per core.
+/// The admission flags of `duplex serve`.
+#[derive(clap::Args)]
+struct AdmissionArgs {
+    /// Most conversations at once (each runs its own engines and LLM worker); default: one per
+    /// CPU core and at least 2, what this machine sustains at its latency goal (on 2 cores, 2
+    /// calls at once kept each call's p95 voice-to-voice within 1.5x of one call's; 3 did not:
+    /// see README). An offer takes a call slot only once its peer connects.
+    #[arg(long)]
+    max_sessions: Option<usize>,
+    /// Most conversations at once from one client address; it must stay below --max-sessions,
+    /// so that no address can hold every call. Default: one below --max-sessions; when --bind
+    /// is a loopback address (every caller is this machine), --max-sessions itself.
+    #[arg(long)]
+    max_sessions_per_client: Option<usize>,
+    /// Most offers being set up at once (answered, not yet connected; they hold no call slot);
+    /// one address may hold all but one of them. Further offers get 503 (429 for that address).
+    #[arg(long, default_value_t = 4)]
+    max_pending_offers: usize,
+    /// How long an answered offer may take to connect; then it is dropped and its pending place
+    /// freed.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    connect_timeout_ms: u64,
+    /// Longest call: at this length the agent says a short goodbye and the call ends (the page
+    /// says why).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    max_call_seconds: u64,
+    /// Most HTTP connections open at once from one client address; further ones are closed at
+    /// once.
+    #[arg(long, default_value_t = 32)]
+    max_connections_per_client: usize,
+}
+
+/// The default session limit: one conversation per core, and at least 2 (so that the
+/// per-client cap, below it, lets one address call at all).
 fn sessions_for_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2)
+}
+
+/// The admission settings the arguments ask for, checked.
+fn admission(args: &AdmissionArgs, bind: SocketAddr) -> anyhow::Result<AdmissionLimits> {
+    let max_calls = args.max_sessions.unwrap_or_else(sessions_for_cores);
+    let loopback_only = bind.ip().is_loopback();
+    let limits = AdmissionLimits {
+        max_calls,
+        max_calls_per_client: args
+            .max_sessions_per_client
+            .unwrap_or_else(|| AdmissionLimits::default_calls_per_client(max_calls, loopback_only)),
+        max_pending: args.max_pending_offers,
+        connect_timeout: Duration::from_millis(args.connect_timeout_ms),
+        max_call_length: Duration::from_secs(args.max_call_seconds),
+        max_connections_per_client: args.max_connections_per_client,
+    };
+    limits.check(loopback_only).map_err(anyhow::Error::msg)?;
+    Ok(limits)
 }
 
 /// Runs the subcommand until Ctrl-C or SIGTERM, then ends the sessions and exits.
@@ -105,10 +160,8 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             args.bind
         );
     }
-    let max_sessions = args.max_sessions.unwrap_or_else(sessions_for_cores);
-    if max_sessions == 0 || args.max_sessions_per_client == 0 {
-        bail!("--max-sessions and --max-sessions-per-client must be at least 1");
-    }
+    let admission = admission(&args.admission, args.bind)?;
+    let max_sessions = admission.max_calls;
     let rtc_ports = match args.rtc_ports.as_deref().map(str::parse::<PortRange>) {
         Some(Ok(range)) => Some(Arc::new(range)),
         Some(Err(e)) => bail!("--rtc-ports: {e}"),
@@ -122,7 +175,17 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             ports.port_count()
         );
     }
-    let origins = OriginPolicy::new(&args.allow_origins).map_err(anyhow::Error::msg)?;
+    if let Some(ports) = &rtc_ports
+        && ports.port_count() < max_sessions + admission.max_pending
+    {
+        tracing::warn!(
+            "--rtc-ports {ports} holds fewer ports than --max-sessions plus --max-pending-offers ({}): offers being set up may take the ports calls need",
+            max_sessions + admission.max_pending
+        );
+    }
+    let origins = OriginPolicy::new(&args.allow_origins)
+        .map_err(anyhow::Error::msg)?
+        .allow_programs(args.allow_programs);
     let tls_dir = args
         .tls_dir
         .clone()
@@ -167,8 +230,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
                 rtc_ports,
             },
             mode,
-            max_sessions,
-            max_sessions_per_client: args.max_sessions_per_client,
+            admission,
             origins,
         },
         sessions: SessionRegistry::default(),

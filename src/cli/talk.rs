@@ -120,7 +120,8 @@ pub fn run(config: &Config, args: TalkArgs) -> anyhow::Result<()> {
             }
             SessionEventKind::Cost { .. }
             | SessionEventKind::Starting { .. }
-            | SessionEventKind::Ready { .. } => {}
+            | SessionEventKind::Ready { .. }
+            | SessionEventKind::Ending { .. } => {}
         }),
     };
     let report = talk_over(engines, link, setup)?;

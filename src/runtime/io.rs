@@ -88,6 +88,12 @@ pub enum SessionEventKind {
         /// Milliseconds from the browser's connection to the engines being ready.
         ready_after_ms: f64,
     },
+    /// The call is ending, and why (`duplex serve` sends it when a call reaches its maximum
+    /// length; its page shows the reason).
+    Ending {
+        /// Why, as a phrase ("this call reached its maximum length of 1 hour").
+        ending: String,
+    },
     /// How the user spoke in a turn (its non-verbal cues), judged when it went to the model.
     Cues(super::cue_feed::TurnCueReport),
     /// An engine failed.

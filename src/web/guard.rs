@@ -8,8 +8,18 @@
 //!   with `--allow-origin`. A page whose DNS name is re-pointed at this machine (DNS
 //!   rebinding) is same-origin with itself, so only the host name tells it apart;
 //! - from a page this server served (its `Origin` is the request's own host), or from an origin
-//!   given with `--allow-origin`. Browsers send `Origin` with every POST; a request without one
-//!   comes from a program, not from a page a user happened to visit.
+//!   given with `--allow-origin`;
+//! - with an `Origin` at all, unless the server was started with `--allow-programs`. Every
+//!   browser sends `Origin` with a POST, so an offer without one comes from a program (a WebRTC
+//!   library, a load test), not from a page. What a user of the server expects is that only
+//!   its page starts calls unless they let programs in on purpose; `--allow-programs` does, for
+//!   offers and for `POST /memory/forget`. This is no authentication (a program can send the
+//!   page's own `Origin`): the admission caps (see `super::admission`) are what keep any one
+//!   client from holding the server.
+//!
+//! `GET /health` and `GET /metrics` pass the same host check ([`OriginPolicy::check_host`]): a
+//! page on a re-pointed DNS name cannot read them either. A monitoring system reaches them by
+//! IP address or `localhost`, or by a name given with `--allow-origin`.
 
 use axum::http::{HeaderMap, StatusCode, header};
 
@@ -20,6 +30,8 @@ pub struct OriginPolicy {
     origins: Vec<String>,
     /// Host names (without port) the server answers to besides IP addresses and `localhost`.
     hosts: Vec<String>,
+    /// Whether POSTs without an `Origin` (programs) are accepted.
+    programs: bool,
 }
 
 /// Why an offer was refused before it was read.
@@ -45,6 +57,11 @@ pub enum Refusal {
         "offers are accepted only from the page this server serves, not from {0}; restart with --allow-origin {0} to allow that site"
     )]
     Origin(String),
+    /// No `Origin`: a program, not a browser page, and programs were not let in.
+    #[error(
+        "this request has no Origin header, so it did not come from a browser page; a program may start calls only when the server is started with --allow-programs"
+    )]
+    NoOrigin,
 }
 
 impl Refusal {
@@ -52,7 +69,7 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::ContentType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Host(_) | Self::Origin(_) => StatusCode::FORBIDDEN,
+            Self::Host(_) | Self::Origin(_) | Self::NoOrigin => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -84,6 +101,12 @@ impl OriginPolicy {
         Ok(policy)
     }
 
+    /// Accepts POSTs without an `Origin` header (programs), or not (the default).
+    pub fn allow_programs(mut self, allowed: bool) -> Self {
+        self.programs = allowed;
+        self
+    }
+
     /// The host names of the allowed origins.
     pub fn hosts(&self) -> &[String] {
         &self.hosts
@@ -94,8 +117,20 @@ impl OriginPolicy {
         self.check_typed(headers, Some("application/sdp"))
     }
 
+    /// Checks only that the request is addressed to a host this server answers to (for the
+    /// GETs that change nothing, `/health` and `/metrics`).
+    pub fn check_host(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let host = text(headers, header::HOST.as_str()).to_ascii_lowercase();
+        let name = host_of(&host);
+        if name.is_empty() || self.answers_to(name) {
+            Ok(())
+        } else {
+            Err(Refusal::Host(name.to_owned()))
+        }
+    }
+
     /// Checks a request's headers as an offer's, with `media_type` as its Content-Type (none:
-    /// any, for a GET); `Err` says what to fix.
+    /// any, for a GET, which may come without an `Origin`); `Err` says what to fix.
     pub fn check_typed(
         &self,
         headers: &HeaderMap,
@@ -113,13 +148,16 @@ impl OriginPolicy {
             };
             return Err(Refusal::ContentType { expected, got });
         }
+        self.check_host(headers)?;
         let host = text(headers, header::HOST.as_str()).to_ascii_lowercase();
-        let name = host_of(&host);
-        if !(name.is_empty() || self.answers_to(name)) {
-            return Err(Refusal::Host(name.to_owned()));
-        }
         let Some(origin) = headers.get(header::ORIGIN) else {
-            return Ok(()); // a program, not a page
+            // A program, not a page: a GET may (a same-origin GET carries no Origin), a POST
+            // only when programs were let in.
+            return if media_type.is_none() || self.programs {
+                Ok(())
+            } else {
+                Err(Refusal::NoOrigin)
+            };
         };
         let origin = origin
             .to_str()
@@ -195,7 +233,30 @@ mod tests {
         ]);
         assert_eq!(policy.check(&local), Ok(()));
         let program = headers(&[SDP, ("host", "127.0.0.1:8080")]);
-        assert_eq!(policy.check(&program), Ok(()));
+        assert_eq!(policy.check(&program), Err(Refusal::NoOrigin));
+        assert_eq!(policy.check_typed(&program, None), Ok(()), "a GET");
+        let programs = OriginPolicy::default().allow_programs(true);
+        assert_eq!(programs.check(&program), Ok(()));
+    }
+
+    #[test]
+    fn health_and_metrics_need_a_host_the_server_answers_to() {
+        let policy = OriginPolicy::new(&["https://duplex.lan:8443".into()]).unwrap();
+        for host in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "localhost",
+            "duplex.lan:8443",
+            "",
+        ] {
+            let get = headers(&[("host", host)]);
+            assert_eq!(policy.check_host(&get), Ok(()), "{host}");
+        }
+        let rebound = headers(&[("host", "evil.example:8080")]);
+        assert_eq!(
+            policy.check_host(&rebound),
+            Err(Refusal::Host("evil.example".into()))
+        );
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The server's accept loop, plain or TLS, bounded against clients that hold connections open:
-//! at most [`MAX_CONNECTIONS`] at once (further ones are closed at once), [`HEADER_TIMEOUT`] to
+//! at most [`MAX_CONNECTIONS`] at once and at most `--max-connections-per-client` from one
+//! address (further ones are closed at once, before anything is read, and counted in
+//! `duplex_connections_refused_total`), [`HEADER_TIMEOUT`] to
 //! send a request's headers (a client trickling them byte by byte is cut off), and
 //! [`HANDSHAKE_TIMEOUT`] to finish a TLS handshake. Each connection's requests carry its peer
 //! address ([`ConnectInfo`]). When `shutdown` completes, no more connections are taken and the
 //! open ones get [`SHUTDOWN_GRACE`] to finish their requests.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,6 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use super::metrics::Metrics;
+
 /// Most connections open at once.
 pub const MAX_CONNECTIONS: usize = 512;
 /// Longest a client may take to send a request's headers.
@@ -28,13 +33,55 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long open connections may finish their requests once the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves `router` on `listener` (through `tls` when given) until `shutdown` completes.
+/// Connections open per remote address.
+#[derive(Debug, Default, Clone)]
+struct PerAddress(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl PerAddress {
+    /// Counts a connection from `ip`, unless it already has `most` open.
+    fn take(&self, ip: IpAddr, most: usize) -> Option<AddressPermit> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= most {
+            return None;
+        }
+        *n += 1;
+        Some(AddressPermit {
+            open: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection of an address, counted down when dropped.
+struct AddressPermit {
+    open: PerAddress,
+    ip: IpAddr,
+}
+
+impl Drop for AddressPermit {
+    fn drop(&mut self) {
+        let mut open = self.open.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `router` on `listener` (through `tls` when given) until `shutdown` completes, with at
+/// most `per_client` connections open from one address.
 pub async fn accept_loop(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
+    per_client: usize,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let by_address = PerAddress::default();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -51,7 +98,15 @@ pub async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
+        let Some(address_permit) = by_address.take(remote.ip(), per_client) else {
+            metrics.connection_refused("per_client");
+            tracing::warn!(
+                "connection from {remote} closed: that address has {per_client} open already"
+            );
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
+            metrics.connection_refused("total");
             tracing::warn!("connection from {remote} closed: {MAX_CONNECTIONS} are open already");
             continue;
         };
@@ -63,7 +118,7 @@ pub async fn accept_loop(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permits = (permit, address_permit);
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);

@@ -1,5 +1,6 @@
 //! `GET /metrics`: the server's counters in the Prometheus text format (the `prometheus`
-//! crate): sessions live, started and refused (by reason), turns, voice-to-voice and stage
+//! crate): sessions live, started and refused (by reason), offers pending and those that never
+//! connected, calls ended at the maximum call length, connections refused, turns, voice-to-voice and stage
 //! latency histograms, how sounds over the agent's voice were judged, engine failures, the
 //! microphone frames received and dropped, and its RTP packets received, lost, rebuilt (FEC) or
 //! concealed (PLC), late, duplicated and reordered. Each session's events pass through
@@ -29,11 +30,17 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub struct Metrics {
     registry: Registry,
     sessions_live: IntGauge,
+    offers_pending: IntGauge,
     heap_in_use: IntGauge,
     reply_stalls: Histogram,
     /// Sessions started.
     pub sessions_started: IntCounter,
     refused: IntCounterVec,
+    /// Offers answered that did not connect within the connect timeout.
+    pub offers_not_connected: IntCounter,
+    /// Calls ended at the maximum call length.
+    pub calls_at_length_limit: IntCounter,
+    connections_refused: IntCounterVec,
     turns: IntCounter,
     voice_to_voice: Histogram,
     stages: HistogramVec,
@@ -81,6 +88,14 @@ impl Metrics {
         registry
             .register(Box::new(sessions_live.clone()))
             .expect("registered once");
+        let offers_pending = IntGauge::new(
+            "offers_pending",
+            "Offers answered and not yet connected (they hold no call slot).",
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(offers_pending.clone()))
+            .expect("registered once");
         let heap_in_use = IntGauge::new(
             "heap_in_use_bytes",
             "Bytes the server's allocator has handed out and not had back (its resident memory \
@@ -127,10 +142,29 @@ impl Metrics {
             .expect("registered once");
         Self {
             sessions_live,
-            sessions_started: counter("sessions_started_total", "Conversations started."),
+            offers_pending,
+            sessions_started: counter(
+                "sessions_started_total",
+                "Conversations started (their peers connected and took a call slot).",
+            ),
             refused: counter_vec(
                 "offers_refused_total",
-                "Offers refused, by reason (full, client_full, origin, bad_offer, no_port, engines).",
+                "Offers refused, by reason (full, client_full, pending_full, client_pending_full, \
+                 origin, bad_offer, no_port, engines).",
+                "reason",
+            ),
+            offers_not_connected: counter(
+                "offers_not_connected_total",
+                "Offers answered that did not connect within the connect timeout (dropped).",
+            ),
+            calls_at_length_limit: counter(
+                "calls_at_length_limit_total",
+                "Calls ended at the maximum call length (the agent said goodbye).",
+            ),
+            connections_refused: counter_vec(
+                "connections_refused_total",
+                "HTTP connections closed at once, by reason (per_client: the address had its \
+                 share open; total: the server had its maximum open).",
                 "reason",
             ),
             turns: counter("turns_total", "User turns answered."),
@@ -188,6 +222,11 @@ impl Metrics {
         self.refused.with_label_values(&[reason]).inc();
     }
 
+    /// Counts a connection closed at once (`per_client` or `total`).
+    pub fn connection_refused(&self, reason: &str) {
+        self.connections_refused.with_label_values(&[reason]).inc();
+    }
+
     /// Records an ended session's stalls inside replies (seconds each).
     pub fn count_stalls(&self, stalls: &[f64]) {
         for s in stalls {
@@ -207,9 +246,10 @@ impl Metrics {
         self.rtp_reordered.inc_by(stats.reordered);
     }
 
-    /// The text exposition, with `live` sessions now.
-    pub fn render(&self, live: usize) -> String {
+    /// The text exposition, with `live` sessions and `pending` offers now.
+    pub fn render(&self, live: usize, pending: usize) -> String {
         self.sessions_live.set(live as i64);
+        self.offers_pending.set(pending as i64);
         self.heap_in_use
             .set(i64::try_from(super::memory::heap_in_use()).unwrap_or(i64::MAX));
         let mut out = Vec::new();
@@ -334,7 +374,7 @@ mod tests {
             duplicate: 0,
             reordered: 3,
         });
-        let text = metrics.render(1);
+        let text = metrics.render(1, 0);
         assert!(text.contains("duplex_turns_total 1"), "{text}");
         assert!(text.contains("duplex_sessions_live 1"), "{text}");
         assert!(text.contains("duplex_sessions_started_total 1"), "{text}");

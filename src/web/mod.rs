@@ -1,8 +1,43 @@
 //! `duplex serve`: an HTTP server for one page (embedded in the binary) and its signalling
 //! endpoint; every accepted offer becomes a WebRTC peer driving its own conversation session
-//! (own engines, own history) until the peer goes away.
+//! (own engines, own history) until the peer goes away or the call reaches its maximum length.
+//!
+//! # Admission: no client can hold the server
+//!
+//! What a client may take, and what it is told when it may not (the page shows the reason text
+//! of every refusal):
+//!
+//! | what | setting (default) | refused with |
+//! |---|---|---|
+//! | offers only from the served page | `--allow-origin`, `--allow-programs` (off) | 403, 415 (`guard.rs`) |
+//! | offers being set up (answered, not yet connected); one address may hold all but one | `--max-pending-offers` (4) | 503 `pending_full`, 429 `client_pending_full` |
+//! | time for an answered offer to connect; then it is dropped and its place freed | `--connect-timeout-ms` (5000) | — (`duplex_offers_not_connected_total`) |
+//! | calls at once (a slot is taken only once the peer connects) | `--max-sessions` (one per core, at least 2) | 503 `full` |
+//! | calls at once from one address: below the global cap (equal allowed on a loopback-only server) | `--max-sessions-per-client` (global - 1; the global cap on loopback) | 429 `client_full` |
+//! | a call's length; then the agent says goodbye aloud and the call ends, the page says why | `--max-call-seconds` (3600) | — (`duplex_calls_at_length_limit_total`) |
+//! | HTTP connections open from one address | `--max-connections-per-client` (32) | closed at once (`duplex_connections_refused_total`) |
+//! | HTTP connections open in all; request headers within 5 s; an offer's body within 5 s | fixed (`listener.rs`) | closed, 408 |
+//!
+//! A 503 or 429 for an offer carries `Retry-After` and a sentence naming the cap and the flag
+//! that raises it; the refusal is counted in `duplex_offers_refused_total{reason}`. An offer is
+//! refused before its peer connection is built when the call slots it would need are already
+//! taken by calls, so a client that floods offers it never connects holds at most its share of
+//! the pending places for the connect timeout each, and a page from another address still gets
+//! its call (see `admission.rs`). With `--rtc-ports`, a pending offer holds a media port too: give
+//! the range `--max-sessions` plus `--max-pending-offers` ports so that offers being set up
+//! never take the ports of calls. `/health` reports `sessions` (calls) and `pending` (offers);
+//! it and `/metrics` answer only to a host the server answers to (an IP address, `localhost`,
+//! an `--allow-origin` name), like every other route.
+//!
+//! An offer without an `Origin` header is refused (403) unless the server was started with
+//! `--allow-programs`: every browser sends `Origin` with a POST, so such an offer comes from a
+//! program, and a user of the server expects only its page to start calls unless they let
+//! programs in on purpose. That is no authentication (a program can send the page's own
+//! `Origin`); the caps above are what bound any one client.
 
+mod admission;
 mod assets;
+mod call_limit;
 mod guard;
 mod listener;
 pub mod memory;
@@ -21,6 +56,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::transport::webrtc::PeerOptions;
 
+pub use admission::{AdmissionLimits, Refused};
 pub use guard::{OriginPolicy, Refusal};
 pub use routes::router;
 pub use sessions::SessionRegistry;
@@ -47,10 +83,8 @@ pub struct ServeOptions {
     pub peer: PeerOptions,
     /// What answers the caller.
     pub mode: ReplyMode,
-    /// Most sessions at once; further offers get 503.
-    pub max_sessions: usize,
-    /// Most sessions at once from one client address; further offers from it get 429.
-    pub max_sessions_per_client: usize,
+    /// Who gets a call (see [`AdmissionLimits`]).
+    pub admission: AdmissionLimits,
     /// Who may send offers (see [`OriginPolicy`]).
     pub origins: OriginPolicy,
 }
@@ -129,7 +163,15 @@ pub async fn serve(
         spare.refill();
     }
     on_listening(local);
-    listener::accept_loop(listener, router(state.clone()), tls, shutdown).await;
+    listener::accept_loop(
+        listener,
+        router(state.clone()),
+        tls,
+        state.options.admission.max_connections_per_client,
+        state.metrics.clone(),
+        shutdown,
+    )
+    .await;
     let live = state.sessions.live();
     if live > 0 {
         tracing::info!("stopping: ending {live} session(s)");

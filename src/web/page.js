@@ -1,7 +1,9 @@
 // duplex page: connects to the server over WebRTC (one audio track each way, a data channel
 // for the session's events), shows the microphone level, the transcript of both sides and
 // each turn's voice-to-voice latency, and what the server remembers for this browser between
-// calls (with a button to forget each, and all). Standard APIs only (Chromium and Firefox).
+// calls (with a button to forget each, and all). A call the server refuses (full, or this
+// address has its share) or ends (its maximum length) shows the server's own reason.
+// Standard APIs only (Chromium and Firefox).
 // URL parameters (for tests): ?raw=1 turns the browser's echo cancellation, noise suppression
 // and gain control off; ?threshold=0.02 sets the latency meter's level threshold; ?duck=0 turns
 // off the page's own duck of the agent's voice when the user starts talking over it.
@@ -38,6 +40,8 @@ const state = (window.duplex = {
   ready: false,
   cueNotes: [],
   memories: [],
+  ended: null,
+  live: false,
 });
 
 const $ = (id) => document.getElementById(id);
@@ -75,6 +79,14 @@ function onEvent(e) {
     // The session's engines are loaded: the microphone may open.
     state.ready = true;
     if (readyWaiter) readyWaiter.resolve();
+    return;
+  }
+  if (e.ending !== undefined) {
+    // The server ends the call (its maximum length): the goodbye plays, then it hangs up.
+    state.ended = e.ending;
+    line('ended', 'The call ends: ' + e.ending + '.');
+    setStatus('ended: ' + e.ending);
+    if (readyWaiter) readyWaiter.reject(new Error(e.ending));
     return;
   }
   if (e.cues !== undefined) {
@@ -182,10 +194,15 @@ async function start() {
 
   const pc = new RTCPeerConnection({ iceServers: [] });
   call = { ctx, pc, mic: null };
+  state.live = true;
   const transceiver = pc.addTransceiver('audio', { direction: 'sendrecv' });
   const channel = pc.createDataChannel('events');
   call.channel = channel;
   channel.onmessage = (m) => onEvent(JSON.parse(m.data));
+  // The server closed the call after saying why: hang up here too, keeping the reason shown.
+  channel.onclose = () => {
+    if (state.ended && call && call.pc === pc) hangUp('ended: ' + state.ended);
+  };
   pc.ontrack = (e) => {
     const stream = e.streams[0] || new MediaStream([e.track]);
     // The element plays the voice (so the browser's echo canceller hears it); the meter only
@@ -195,7 +212,9 @@ async function start() {
     ctx.createMediaStreamSource(stream).connect(meter, 0, 1);
   };
   pc.onconnectionstatechange = () => {
-    if (call && call.pc === pc) setStatus(pc.connectionState);
+    if (!call || call.pc !== pc) return;
+    if (!state.ended) setStatus(pc.connectionState);
+    else if (['closed', 'failed', 'disconnected'].includes(pc.connectionState)) hangUp('ended: ' + state.ended);
   };
 
   await pc.setLocalDescription(await pc.createOffer());
@@ -211,7 +230,12 @@ async function start() {
     body: pc.localDescription.sdp,
   });
   const body = await res.text();
-  if (!res.ok) throw new Error('server refused the call (' + res.status + '): ' + body);
+  if (!res.ok) {
+    // The server says why (full, this address has its share, not from this page): show it.
+    const reason = 'server refused the call (' + res.status + '): ' + body.trim();
+    line('error', reason);
+    throw new Error(reason);
+  }
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
   await waitFor(
     () => pc.connectionState === 'connected',
@@ -255,7 +279,8 @@ async function start() {
   setStatus('listening');
 }
 
-function stop() {
+// Ends the call on this side and shows `status` (idle, or why the server ended it).
+function stop(status = 'idle') {
   if (!call) return;
   // Tell the server at once: a closing tab often says nothing on the wire.
   if (call.channel && call.channel.readyState === 'open') {
@@ -265,7 +290,8 @@ function stop() {
   call.pc.close();
   call.ctx.close();
   call = null;
-  setStatus('idle');
+  state.live = false;
+  setStatus(status);
   // The server keeps the call's last words and its summary as the session ends.
   setTimeout(loadMemories, 1500);
 }
@@ -322,6 +348,13 @@ loadMemories();
 // A tab closing or navigating away hangs up.
 window.addEventListener('pagehide', () => stop());
 
+// The call ended by the server: the button offers a new one.
+function hangUp(status) {
+  stop(status);
+  $('talk').textContent = 'Talk';
+  $('talk').classList.remove('live');
+}
+
 $('talk').addEventListener('click', async () => {
   const button = $('talk');
   if (call) {
@@ -332,6 +365,7 @@ $('talk').addEventListener('click', async () => {
   }
   button.textContent = 'Hang up';
   button.classList.add('live');
+  state.ended = null;
   const pressed = performance.now();
   try {
     await start();

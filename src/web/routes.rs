@@ -2,7 +2,9 @@
 //! scripts and icon, `POST /offer` (SDP offer in the body, SDP answer back; only from the served
 //! page (see [`super::guard`]), a body limit, and a 4xx with a message for any bad offer),
 //! `GET /memory` and `POST /memory/forget` (the browser's memory between calls), `GET /health`
-//! and `GET /metrics` (see [`super::metrics`]).
+//! and `GET /metrics` (see [`super::metrics`]; both need a host the server answers to, see
+//! [`super::guard`]). Refusals of an offer are answered with their status and a sentence the
+//! page shows (see the admission table in [`super`]).
 
 use std::sync::Arc;
 
@@ -99,18 +101,34 @@ async fn read_offer(headers: &HeaderMap, body: Body) -> Result<String, (StatusCo
     })
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// The refusal of a request whose Host the server does not answer to, if it is one.
+fn wrong_host(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let refusal = state.options.origins.check_host(headers).err()?;
+    state.metrics.refused("origin");
+    tracing::warn!("request refused: {refusal}");
+    Some((refusal.status(), format!("{refusal}\n")).into_response())
+}
+
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = wrong_host(&state, &headers) {
+        return refusal;
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.sessions.live()),
+        state
+            .metrics
+            .render(state.sessions.live(), state.sessions.pending()),
     )
         .into_response()
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> Response {
+async fn health(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = wrong_host(&state, &headers) {
+        return refusal;
+    }
     let mode = match state.options.mode {
         ReplyMode::Conversation => "conversation".to_owned(),
         ReplyMode::ToneProbe { after } => format!("tone probe after {} ms", after.as_millis()),
@@ -119,6 +137,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "ok": true,
         "sessions": state.sessions.live(),
+        "pending": state.sessions.pending(),
         "mode": mode,
         "spare_engines_ready": spare_ready,
     }))
@@ -158,20 +177,27 @@ async fn offer(
     match outcome {
         Ok(Ok(answer)) => ([(header::CONTENT_TYPE, "application/sdp")], answer).into_response(),
         Ok(Err(e)) => {
-            let (status, reason) = match e {
+            let (status, reason) = match &e {
                 StartError::Negotiation(WebRtcError::NoPort(_)) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "no_port")
                 }
                 StartError::Offer(_) | StartError::Negotiation(_) => {
                     (StatusCode::BAD_REQUEST, "bad_offer")
                 }
-                StartError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "full"),
-                StartError::ClientFull(_) => (StatusCode::TOO_MANY_REQUESTS, "client_full"),
+                StartError::Refused(refused) => (refused.status(), refused.reason()),
                 StartError::Engines(_) => (StatusCode::INTERNAL_SERVER_ERROR, "engines"),
             };
             state.metrics.refused(reason);
             tracing::warn!("offer refused ({status}): {e}");
-            (status, format!("{e}\n")).into_response()
+            let mut response = (status, format!("{e}\n")).into_response();
+            if matches!(e, StartError::Refused(_)) {
+                // A pending place frees within the connect timeout; a call slot, later.
+                let retry = state.options.admission.connect_timeout.as_secs().max(1);
+                if let Ok(value) = header::HeaderValue::from_str(&retry.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            response
         }
         Err(e) => {
             tracing::error!("offer handling failed: {e}");

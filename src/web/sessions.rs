@@ -1,32 +1,33 @@
-//! Starting and ending one browser's session: check the offer, take a slot, build the engines,
-//! answer, then run the conversation (or the tone probe) and the WebRTC link side by side until
-//! the peer goes away; the slot, the engines and the LLM worker are freed when both are done.
-//! A call from a browser with a memory cookie gets that browser's profile (see
+//! Starting and ending one browser's session: check the offer, take a pending place (see
+//! [`super::admission`]), answer, and once the peer connects within the connect timeout, take a
+//! call slot, build the engines and run the conversation (or the tone probe) and the WebRTC link
+//! side by side until the peer goes away or the call reaches its maximum length (see
+//! [`super::call_limit`]); the slot, the engines and the LLM worker are freed when both are
+//! done. A call from a browser with a memory cookie gets that browser's profile (see
 //! [`super::profiles`]) as its engines are taken.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::tone::run_tone_probe;
+use super::admission::{Admission, PendingPlace, Refused};
+use super::call_limit::{CallEnd, ENDING_LINGER, Replier, run_call, spoken_length};
 use super::{AppState, ReplyMode};
 use crate::runtime::{
-    Engines, SessionEvent, SessionEventKind, SessionIo, Severity, run_session, session_channels,
+    Engines, SessionEvent, SessionEventKind, SessionIo, Severity, session_channels,
 };
 use crate::transport::webrtc::{
     LinkStats, OfferError, WebRtcError, answer_offer, drive_peer, parse_offer,
 };
 
-/// Counts live sessions, in all and per client address, numbers new ones, and tells them when
+/// The calls and pending offers (see [`Admission`]), numbers new sessions, and tells them when
 /// the server stops.
 #[derive(Debug)]
 pub struct SessionRegistry {
-    live: Arc<AtomicUsize>,
-    by_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    admission: Admission,
     next_id: AtomicU64,
     stopping: watch::Sender<bool>,
 }
@@ -34,8 +35,7 @@ pub struct SessionRegistry {
 impl Default for SessionRegistry {
     fn default() -> Self {
         Self {
-            live: Arc::default(),
-            by_client: Arc::default(),
+            admission: Admission::default(),
             next_id: AtomicU64::new(0),
             stopping: watch::channel(false).0,
         }
@@ -43,63 +43,26 @@ impl Default for SessionRegistry {
 }
 
 impl SessionRegistry {
-    /// Ends every session (their peers are closed, their conversations end as if the caller
-    /// had left) and waits up to `patience` for them to finish; returns how many were left.
+    /// Ends every session and pending offer (their peers are closed, their conversations end
+    /// as if the caller had left) and waits up to `patience` for them to finish; returns how
+    /// many calls were left.
     pub async fn stop_all(&self, patience: Duration) -> usize {
         self.stopping.send_replace(true);
         let deadline = tokio::time::Instant::now() + patience;
-        while self.live() > 0 && tokio::time::Instant::now() < deadline {
+        while self.live() + self.pending() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.live()
     }
 
-    /// Sessions running now.
+    /// Calls running now (connected: each holds a call slot).
     pub fn live(&self) -> usize {
-        self.live.load(Ordering::SeqCst)
+        self.admission.calls()
     }
 
-    /// Takes a slot if fewer than `max` are live in all and fewer than `per_client` for
-    /// `client`.
-    fn take_slot(&self, max: usize, client: IpAddr, per_client: usize) -> Result<Slot, StartError> {
-        let mut clients = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
-        // Counted only once a slot is taken: a refused client leaves no entry behind.
-        if clients.get(&client).is_some_and(|&n| n >= per_client) {
-            return Err(StartError::ClientFull(per_client));
-        }
-        self.live
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .map_err(|_| StartError::Full(max))?;
-        *clients.entry(client).or_default() += 1;
-        Ok(Slot {
-            live: self.live.clone(),
-            by_client: self.by_client.clone(),
-            client,
-            id: self.next_id.fetch_add(1, Ordering::SeqCst) + 1,
-        })
-    }
-}
-
-/// One taken session slot, given back when dropped.
-struct Slot {
-    live: Arc<AtomicUsize>,
-    by_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    client: IpAddr,
-    id: u64,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut clients = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = clients.get_mut(&self.client) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                clients.remove(&self.client);
-            }
-        }
-        self.live.fetch_sub(1, Ordering::SeqCst);
+    /// Offers answered and not yet connected.
+    pub fn pending(&self) -> usize {
+        self.admission.pending()
     }
 }
 
@@ -112,27 +75,12 @@ pub enum StartError {
     /// The offer parsed but could not be negotiated (4xx).
     #[error("{0}")]
     Negotiation(WebRtcError),
-    /// All slots are taken (503).
-    #[error(
-        "the server already runs its maximum of {0} sessions; close another tab or restart with a larger --max-sessions"
-    )]
-    Full(usize),
-    /// This client address already has its share of sessions (429).
-    #[error(
-        "this address already runs {0} sessions, the most one client may; end one first, or restart the server with a larger --max-sessions-per-client"
-    )]
-    ClientFull(usize),
+    /// Admission refused it (503 or 429, see [`Refused`]).
+    #[error(transparent)]
+    Refused(#[from] Refused),
     /// The engines could not be built (500).
     #[error("cannot start the conversation engines: {0}")]
     Engines(String),
-}
-
-/// What answers one session.
-enum Replier {
-    /// The conversation engines.
-    Agent(Box<Engines>),
-    /// The measurement tone, this long after the caller stops.
-    Tone(Duration),
 }
 
 /// Answers `body` (an SDP offer from `client`) and starts its session; returns the SDP answer.
@@ -143,12 +91,13 @@ pub async fn start_session(
     browser: Option<String>,
 ) -> Result<String, StartError> {
     let offer = parse_offer(&body)?;
-    let options = &state.options;
-    let slot = state.sessions.take_slot(
-        options.max_sessions,
-        client,
-        options.max_sessions_per_client,
-    )?;
+    // Taken before the peer connection is built (the costly part of an offer), and held only
+    // until the peer connects or the connect timeout passes.
+    let place = state
+        .sessions
+        .admission
+        .admit_offer(&state.options.admission, client)?;
+    let id = state.sessions.next_id.fetch_add(1, Ordering::SeqCst) + 1;
     let stopping = state.sessions.stopping.subscribe();
     let peer = answer_offer(offer, &state.options.peer)
         .await
@@ -157,24 +106,20 @@ pub async fn start_session(
 
     let (io, mut ends) = session_channels();
     ends.events = state.metrics.tap(ends.events);
-    state.metrics.sessions_started.inc();
     let metrics = state.metrics.clone();
     let stats = Arc::new(LinkStats::default());
     // The engines are taken only once the browser has connected: an offer that never connects
-    // costs a peer connection, not a conversation's engines and LLM worker.
+    // costs a peer connection and a pending place for the connect timeout, not a call slot, a
+    // conversation's engines or an LLM worker.
     let session = tokio::spawn(run_when_connected(
         state.clone(),
         io,
         stats.clone(),
-        browser,
+        Caller { id, place, browser },
     ));
     match &peer.port {
-        Some(port) => tracing::info!(
-            "session {}: answered (media on UDP port {})",
-            slot.id,
-            port.port()
-        ),
-        None => tracing::info!("session {}: answered", slot.id),
+        Some(port) => tracing::info!("session {id}: answered (media on UDP port {})", port.port()),
+        None => tracing::info!("session {id}: answered"),
     }
     tokio::spawn(async move {
         let reason = drive_peer(peer, ends, stats.clone(), stopping).await;
@@ -183,8 +128,11 @@ pub async fn start_session(
             session.abort();
         }
         // The link dropped the session's input: the session ends, its engines (and the LLM
-        // worker process) are dropped, and only then is the slot given back.
-        let _ = session.await;
+        // worker process) are dropped, and only then is its call slot given back.
+        let ended = match session.await {
+            Ok(Some(why)) => why,
+            _ => reason.to_string(),
+        };
         metrics
             .mic_frames
             .inc_by(stats.frames_in.load(Ordering::Relaxed));
@@ -197,10 +145,9 @@ pub async fn start_session(
         metrics.count_stalls(&stalls);
         let longest_stall_ms = stalls.iter().copied().fold(0.0, f64::max) * 1000.0;
         tracing::info!(
-            "session {}: ended ({reason}); frames in {}, dropped {}, packets out {}; \
+            "session {id}: ended ({ended}); frames in {}, dropped {}, packets out {}; \
              microphone packets {} received, {} lost ({} rebuilt from FEC, {} concealed), \
              {} late, {} duplicate, {} reordered; {} stalls inside replies (longest {:.0} ms)",
-            slot.id,
             stats.frames_in.load(Ordering::Relaxed),
             stats.frames_dropped.load(Ordering::Relaxed),
             stats.packets_out.load(Ordering::Relaxed),
@@ -214,7 +161,6 @@ pub async fn start_session(
             stalls.len(),
             longest_stall_ms,
         );
-        drop(slot);
         super::memory::give_back().await;
         // The next caller's engines, loaded now that no call is slowed by it.
         if let Some(spare) = &state.spare
@@ -226,20 +172,57 @@ pub async fn start_session(
     Ok(answer)
 }
 
+/// Who an answered offer is for: its session number, its pending place, the browser's memory
+/// cookie.
+struct Caller {
+    id: u64,
+    place: PendingPlace,
+    browser: Option<String>,
+}
+
 /// How often a session whose engines are still loading tells its page so.
 const STARTING_NOTE_EVERY: Duration = Duration::from_secs(5);
 
-/// Waits for the peer to connect, then takes the session's engines (the spare set, at once, on
-/// an idle server), tells the page it listens, and runs the conversation (or the tone probe).
-/// Engines that cannot be loaded end the session with the reason, shown on the page.
+/// Waits up to the connect timeout for the peer to connect (else the offer is dropped), then
+/// takes a call slot (or tells the page why there is none), the session's engines (the spare
+/// set, at once, on an idle server), tells the page it listens, and runs the call up to its
+/// maximum length. Engines that cannot be loaded end the session with the reason, shown on the
+/// page. Returns why the session ended when the link did not end it.
 async fn run_when_connected(
     state: Arc<AppState>,
     io: SessionIo,
     stats: Arc<LinkStats>,
-    browser: Option<String>,
-) {
-    stats.connected.notified().await;
+    caller: Caller,
+) -> Option<String> {
+    let limits = &state.options.admission;
+    let Caller { id, place, browser } = caller;
+    let connected = tokio::time::timeout(limits.connect_timeout, stats.connected.notified());
+    if connected.await.is_err() {
+        // Dropping `io` ends the link, which closes the peer connection.
+        state.metrics.offers_not_connected.inc();
+        return Some(format!(
+            "not connected within {:?}: dropped, its pending place freed",
+            limits.connect_timeout
+        ));
+    }
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + limits.max_call_length;
+    let _slot = match state.sessions.admission.take_call(limits, place) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            // Another offer connected first and took the last slot.
+            state.metrics.refused(refused.reason());
+            let why = format!("refused on connecting: {refused}");
+            let ending = SessionEventKind::Ending {
+                ending: refused.to_string(),
+            };
+            let _ = io.events.send(event(started, ending)).await;
+            tokio::time::sleep(ENDING_LINGER).await;
+            return Some(why);
+        }
+    };
+    state.metrics.sessions_started.inc();
+    tracing::info!("session {id}: connected");
     let loading = load_replier(&state, browser);
     tokio::pin!(loading);
     let mut still = tokio::time::interval_at(
@@ -265,7 +248,7 @@ async fn run_when_connected(
                 severity: Severity::Fatal,
             };
             let _ = io.events.send(event(started, failed)).await;
-            return;
+            return None;
         }
     };
     let ready_after_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -274,9 +257,17 @@ async fn run_when_connected(
         .send(event(started, SessionEventKind::Ready { ready_after_ms }))
         .await;
     stats.mark_ready();
-    match replier {
-        Replier::Agent(engines) => run_session(state.config.agent_config(), *engines, io).await,
-        Replier::Tone(after) => run_tone_probe(after, io).await,
+    let limit = limits.max_call_length;
+    let config = state.config.agent_config();
+    match run_call(replier, config, io, deadline, limit).await {
+        CallEnd::Ended => None,
+        CallEnd::LengthLimit => {
+            state.metrics.calls_at_length_limit.inc();
+            Some(format!(
+                "it reached the maximum call length of {}; the agent said goodbye",
+                spoken_length(limit)
+            ))
+        }
     }
 }
 
