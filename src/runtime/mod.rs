@@ -7,6 +7,7 @@ mod cue_feed;
 mod engines;
 mod io;
 mod local;
+mod reply_audio;
 mod session;
 mod workers;
 

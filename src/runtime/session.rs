@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::cue_feed::CueFeed;
 use super::engines::{EngineError, Engines};
 use super::io::{PlayChunk, SessionEvent, SessionEventKind, SessionIo, TransportIn, TransportOut};
+use super::reply_audio::ReplyAudio;
 use super::workers::{Outbox, Worker};
 use super::{ENGINE_RESULT_CAPACITY, EVENT_CAPACITY};
 use crate::agent::{Agent, AgentConfig, AgentEvent, ChunkText, Input, Output, RequestId, TurnId};
@@ -33,6 +34,8 @@ struct EngineResult {
     input: Option<Input>,
     /// A backchannel's speech: its words, rate and samples.
     backchannel: Option<(String, u32, Vec<f32>)>,
+    /// A reply chunk's speech: its id, rate and samples (the core gets only its length).
+    speech: Option<(ChunkId, u32, Vec<f32>)>,
     cost: Option<(&'static str, Option<TurnId>, f64)>,
     error: Option<EngineError>,
     /// Whether this ends a job (token results do not).
@@ -51,6 +54,7 @@ impl EngineResult {
         Self {
             input: Some(input),
             backchannel: None,
+            speech: None,
             cost: Some((stage, turn, millis(started))),
             error,
             job_done: true,
@@ -62,6 +66,7 @@ impl EngineResult {
         Self {
             input: None,
             backchannel: None,
+            speech: None,
             cost: None,
             error: Some(notice),
             job_done: false,
@@ -188,6 +193,7 @@ impl Workers {
                     let sent = results.blocking_send(EngineResult {
                         input,
                         backchannel: None,
+                        speech: None,
                         cost,
                         error: None,
                         job_done: false,
@@ -220,9 +226,10 @@ impl Workers {
                     turn,
                     chunk,
                     rate,
-                    samples,
+                    len: samples.len(),
                 };
-                let done = EngineResult::done("tts", Some(turn), t, input, error);
+                let mut done = EngineResult::done("tts", Some(turn), t, input, error);
+                done.speech = Some((ChunkId { turn, chunk }, rate, samples));
                 let _ = results.blocking_send(done);
             }
             TtsJob::Backchannel(text) => {
@@ -234,6 +241,7 @@ impl Workers {
                 let _ = results.blocking_send(EngineResult {
                     input: None,
                     backchannel: Some((text, tts.rate(), samples)),
+                    speech: None,
                     cost: None,
                     error,
                     job_done: true,
@@ -299,6 +307,8 @@ struct Dispatch {
     asr_cancels: HashMap<RequestId, CancelToken>,
     /// The voice's pace for each reply in progress (its length factor; 1.0: the voice's own).
     paces: HashMap<TurnId, f32>,
+    /// Reply chunks' speech until the agent says to play it.
+    reply_audio: ReplyAudio,
     /// Backchannels' speech by their words, once synthesized (rate, samples at low level).
     backchannels: HashMap<String, (u32, Vec<f32>)>,
     /// The backchannel asked for and not yet sent or stopped.
@@ -362,17 +372,19 @@ impl Dispatch {
                     .jobs
                     .push(TtsJob::Chunk(turn, chunk, text, pace, cancel))
             }
-            Output::Play {
-                turn,
-                chunk,
-                rate,
-                samples,
-            } => self.playback.push(TransportOut::Play(PlayChunk {
-                epoch: self.epoch,
-                id: ChunkId { turn, chunk },
-                rate,
-                samples,
-            })),
+            Output::Play { turn, chunk } => {
+                let id = ChunkId { turn, chunk };
+                let Some((rate, samples)) = self.reply_audio.take(id) else {
+                    tracing::error!(?id, "the agent played a chunk whose speech is not here");
+                    return true;
+                };
+                self.playback.push(TransportOut::Play(PlayChunk {
+                    epoch: self.epoch,
+                    id,
+                    rate,
+                    samples,
+                }))
+            }
             Output::Flush { epoch } => {
                 self.epoch = epoch;
                 self.control.flush(epoch);
@@ -390,6 +402,7 @@ impl Dispatch {
                     token.cancel();
                 }
                 self.paces.remove(&turn);
+                self.reply_audio.drop_turn(turn);
                 true
             }
             Output::Backchannel { text } => {
@@ -445,6 +458,7 @@ impl Dispatch {
         {
             self.cancels.remove(turn);
             self.paces.remove(turn);
+            self.reply_audio.drop_turn(*turn);
             let job = LlmJob::Heard {
                 text: text.clone(),
                 interrupted: *interrupted,
@@ -498,6 +512,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         cancels: HashMap::new(),
         asr_cancels: HashMap::new(),
         paces: HashMap::new(),
+        reply_audio: ReplyAudio::default(),
         backchannels: HashMap::new(),
         backchannel_wanted: None,
         status: status.clone(),
@@ -568,6 +583,13 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                 }
                 if let Some((text, rate, samples)) = result.backchannel {
                     dispatch.backchannel_ready(text, rate, samples);
+                }
+                // Speech of a turn still in progress is kept for its Play; a late chunk of a
+                // cancelled or finished turn is dropped here (the agent ignores it too).
+                if let Some((id, rate, samples)) = result.speech
+                    && dispatch.cancels.contains_key(&id.turn)
+                {
+                    dispatch.reply_audio.keep(id, rate, samples);
                 }
                 if let Some(input) = result.input {
                     if let Input::Transcript { request, .. } = &input {

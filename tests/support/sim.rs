@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use duplex::agent::{Agent, AgentConfig, Input, Output, RequestId, SentenceEnds, TurnId, ms};
 use duplex::audio::FRAME_SAMPLES;
@@ -54,6 +54,9 @@ pub struct Sim {
     transcripts_used: usize,
     /// The virtual speaker.
     speaker: PlaybackQueue,
+    /// Each synthesized chunk's length in samples, until the agent plays it (the agent itself
+    /// gets only the length; like the runtime, the sim keeps the audio).
+    synthesized: HashMap<ChunkId, usize>,
     /// The last flush asked for.
     flush_asked: u64,
     /// The last hold (pause or resume) asked for.
@@ -98,6 +101,7 @@ impl Sim {
             seq: 0,
             transcripts_used: 0,
             speaker: PlaybackQueue::new(),
+            synthesized: HashMap::new(),
             flush_asked: 0,
             hold_asked: 0,
             heard: Vec::new(),
@@ -183,31 +187,33 @@ impl Sim {
             }
             Output::Synthesize { turn, chunk, text } => {
                 let n = ms(e.audio_ms_per_char * text.chars().count() as u32) as usize;
+                let id = ChunkId {
+                    turn: *turn,
+                    chunk: *chunk,
+                };
+                self.synthesized.insert(id, n);
                 self.later(
                     now + ms(e.tts_ms),
                     Input::Synthesized {
                         turn: *turn,
                         chunk: *chunk,
                         rate: 16_000,
-                        samples: vec![0.1; n],
+                        len: n,
                     },
                 );
             }
-            Output::Play {
-                turn,
-                chunk,
-                samples,
-                ..
-            } => {
+            Output::Play { turn, chunk } => {
                 // Like a transport: a chunk sent after a flush waits for the flush.
                 self.carry_out_flush();
-                self.speaker.push(
-                    ChunkId {
-                        turn: *turn,
-                        chunk: *chunk,
-                    },
-                    samples.clone(),
-                )
+                let id = ChunkId {
+                    turn: *turn,
+                    chunk: *chunk,
+                };
+                let n = self
+                    .synthesized
+                    .remove(&id)
+                    .expect("played after synthesis");
+                self.speaker.push(id, vec![0.1; n])
             }
             Output::Flush { epoch } => self.flush_asked = *epoch,
             Output::Hold { epoch } => self.hold_asked = *epoch,

@@ -84,8 +84,8 @@ pub(super) struct Reply {
     rise: f32,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
-    /// Synthesized chunks not yet sent to playback: their rate and samples.
-    synthesized: BTreeMap<u32, (u32, Vec<f32>)>,
+    /// Synthesized chunks not yet sent to playback: their rate and length in samples.
+    synthesized: BTreeMap<u32, (u32, usize)>,
     next_play: u32,
     llm_done: bool,
     /// The model failed before finishing it.
@@ -224,8 +224,8 @@ impl Agent {
                 turn,
                 chunk,
                 rate,
-                samples,
-            } => self.on_synthesized(turn, chunk, rate, samples),
+                len,
+            } => self.on_synthesized(turn, chunk, rate, len),
             Input::Tick => {}
             Input::Played(progress) => {
                 self.playout.set_progress(progress);
@@ -673,11 +673,11 @@ impl Agent {
         }
     }
 
-    fn on_synthesized(&mut self, turn: TurnId, chunk: u32, rate: u32, samples: Vec<f32>) {
+    fn on_synthesized(&mut self, turn: TurnId, chunk: u32, rate: u32, len: usize) {
         let Some(reply) = self.reply_for(turn) else {
             return;
         };
-        reply.synthesized.insert(chunk, (rate, samples));
+        reply.synthesized.insert(chunk, (rate, len));
         self.play_ready();
         self.finish_reply_if_heard();
     }
@@ -689,12 +689,12 @@ impl Agent {
         };
         let turn = reply.turn;
         let mut ready = Vec::new();
-        while let Some((rate, samples)) = reply.synthesized.remove(&reply.next_play) {
+        while let Some((rate, len)) = reply.synthesized.remove(&reply.next_play) {
             let text = reply.chunk_texts[reply.next_play as usize].clone();
-            ready.push((reply.next_play, text, rate, samples));
+            ready.push((reply.next_play, text, rate, len));
             reply.next_play += 1;
         }
-        for (chunk, text, rate, samples) in ready {
+        for (chunk, text, rate, len) in ready {
             let first = self.reply.as_ref().is_some_and(|r| !r.sent_audio);
             if let Some(reply) = self.reply.as_mut() {
                 reply.sent_audio = true;
@@ -708,13 +708,8 @@ impl Agent {
                 at: self.now,
                 text: text.clone(),
             });
-            self.playout.queue(ChunkId { turn, chunk }, text);
-            self.emit(Output::Play {
-                turn,
-                chunk,
-                rate,
-                samples,
-            });
+            self.playout.queue(ChunkId { turn, chunk }, text, rate, len);
+            self.emit(Output::Play { turn, chunk });
         }
     }
 

@@ -61,16 +61,18 @@ pub enum Input {
         /// finishing.
         failed: bool,
     },
-    /// Audio for a chunk requested by [`Output::Synthesize`], at the voice's own rate.
+    /// The chunk requested by [`Output::Synthesize`] is synthesized. The caller keeps its audio
+    /// until [`Output::Play`] names it: speech never passes through the core, whose ledger
+    /// needs only the chunk's id, text and length.
     Synthesized {
         /// The turn.
         turn: TurnId,
         /// Index of the chunk within the turn.
         chunk: u32,
-        /// Its sample rate in Hz.
+        /// Its sample rate in Hz (the voice's own).
         rate: u32,
-        /// The speech.
-        samples: Vec<f32>,
+        /// Its length in samples at `rate`.
+        len: usize,
     },
     /// Nothing new: time has reached `now` (lets deadlines fire between audio frames).
     Tick,
@@ -120,16 +122,13 @@ pub enum Output {
         /// Text to speak.
         text: String,
     },
-    /// Queue this audio for playback after whatever is queued.
+    /// Queue this chunk's audio (kept by the caller since its [`Input::Synthesized`]) for
+    /// playback after whatever is queued.
     Play {
         /// The turn.
         turn: TurnId,
         /// Index of the chunk within the turn.
         chunk: u32,
-        /// Its sample rate in Hz (the voice's own; the transport resamples once, per reply).
-        rate: u32,
-        /// The speech.
-        samples: Vec<f32>,
     },
     /// Drop all queued playback now; the transport's report carries `epoch` once it has.
     Flush {

@@ -1,6 +1,7 @@
-//! The agent's side of the playback contract ([`crate::playback`]): which text each chunk sent
-//! to playback carries, the transport's latest progress report, and the flushes asked for, so
-//! that an interrupted reply is cut to the words that were actually heard.
+//! The agent's side of the playback contract ([`crate::playback`]): the ledger of chunks sent to
+//! playback (their ids, text and length; never their audio, which the caller keeps), the
+//! transport's latest progress report, and the flushes asked for, so that an interrupted reply is
+//! cut to the words that were actually heard.
 
 use crate::playback::{ChunkId, PlaybackProgress, PlayedMark};
 
@@ -13,6 +14,10 @@ pub struct PlayedChunk {
     pub id: ChunkId,
     /// Its text.
     pub text: String,
+    /// Its sample rate as synthesized (the voice's own).
+    pub rate: u32,
+    /// Its length in samples at `rate`.
+    pub len: usize,
 }
 
 /// Chunks sent to playback, the transport's progress, and the flushes asked for.
@@ -27,9 +32,14 @@ pub struct Playout {
 }
 
 impl Playout {
-    /// Records a chunk sent to playback.
-    pub fn queue(&mut self, id: ChunkId, text: String) {
-        self.chunks.push(PlayedChunk { id, text });
+    /// Records a chunk sent to playback: its text, and its length in samples at `rate`.
+    pub fn queue(&mut self, id: ChunkId, text: String, rate: u32, len: usize) {
+        self.chunks.push(PlayedChunk {
+            id,
+            text,
+            rate,
+            len,
+        });
         self.last_queued = Some((id, self.flushes_asked));
     }
 
@@ -118,8 +128,8 @@ mod tests {
     #[test]
     fn heard_text_cuts_inside_a_partly_played_chunk() {
         let mut p = Playout::default();
-        p.queue(id(0), "Hello there.".into());
-        p.queue(id(1), "One two three four.".into());
+        p.queue(id(0), "Hello there.".into(), 16_000, 400);
+        p.queue(id(1), "One two three four.".into(), 16_000, 400);
         p.set_progress(at(1, 200, 400, 0)); // half of the second chunk
         assert_eq!(p.heard_text(TurnId(1)), "Hello there. One two");
         assert!(p.is_playing());
@@ -133,7 +143,7 @@ mod tests {
     #[test]
     fn a_reply_stops_playing_when_its_last_chunk_is_played() {
         let mut p = Playout::default();
-        p.queue(id(0), "Hi.".into());
+        p.queue(id(0), "Hi.".into(), 16_000, 100);
         p.set_progress(at(0, 99, 100, 0));
         assert!(p.is_playing());
         p.set_progress(at(0, 100, 100, 0));

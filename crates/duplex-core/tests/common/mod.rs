@@ -50,6 +50,8 @@ pub struct Harness {
     /// Samples of each chunk that came out of the speaker.
     played: std::collections::HashMap<u64, u64>,
     texts: std::collections::HashMap<u64, (String, u64)>,
+    /// Synthesized audio kept until the agent says to play it.
+    audio: std::collections::HashMap<ChunkId, Vec<f32>>,
     pub events: Vec<AgentEvent>,
     /// Every output, with the input position it was emitted at.
     pub log: Vec<(u64, Output)>,
@@ -66,6 +68,7 @@ impl Harness {
             hold_asked: 0,
             played: Default::default(),
             texts: Default::default(),
+            audio: Default::default(),
             events: Vec::new(),
             log: Vec::new(),
             transcript: "tell me something".into(),
@@ -109,26 +112,26 @@ impl Harness {
                     let words = text.split_whitespace().count();
                     let len = (words * WORD_SAMPLES) as u64;
                     self.texts.insert(code(id) as u64, (text, len));
-                    let samples = vec![code(id); len as usize];
+                    self.audio.insert(id, vec![code(id); len as usize]);
                     self.agent.handle(
                         self.now,
                         Input::Synthesized {
                             turn,
                             chunk,
                             rate: 16_000,
-                            samples,
+                            len: len as usize,
                         },
                     );
                 }
-                Output::Play {
-                    turn,
-                    chunk,
-                    samples,
-                    ..
-                } => {
+                Output::Play { turn, chunk } => {
                     // Like a transport: a chunk sent after a flush waits for the flush.
                     self.carry_out_flush();
-                    self.speaker.push(ChunkId { turn, chunk }, samples)
+                    let id = ChunkId { turn, chunk };
+                    let samples = self
+                        .audio
+                        .remove(&id)
+                        .expect("played once, after synthesis");
+                    self.speaker.push(id, samples)
                 }
                 Output::Flush { epoch } => self.flush_asked = epoch,
                 Output::Hold { epoch } => self.hold_asked = epoch,
