@@ -1,6 +1,12 @@
 //! Helpers shared by the language-model tests (`tests/llm_*.rs` include this file by path):
-//! the real SmolLM2 model, the real `duplex-llm` worker, greedy sampling, and a real
-//! `llama-server` on 127.0.0.1 (built by `scripts/build_llama_server.sh`).
+//! the real SmolLM2 model (mechanics) and the default brain's model (recall), the real
+//! `duplex-llm` worker, greedy sampling, and a real `llama-server` on 127.0.0.1 (built by
+//! `bash scripts/build_llama_server.sh`; a test that needs it fails with that command when it is
+//! missing).
+//!
+//! The recall check asks for something only the model can supply: the first letter of a name
+//! told earlier, a word that appears in nothing the user said, so a reply that only copies the
+//! user's words back cannot pass it.
 //!
 //! Also a test target of its own, checking that the helpers find what they need.
 #![allow(dead_code)]
@@ -11,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use duplex::config::ModelPaths;
+use duplex::llm::brains::DEFAULT_BRAIN;
 use duplex::llm::config::EmbeddedConfig;
 use duplex::llm::embedded::EmbeddedBackend;
 use duplex::llm::memory::INTERRUPTED_NOTE;
@@ -41,9 +48,22 @@ pub fn embedded_config() -> EmbeddedConfig {
     }
 }
 
-/// A started embedded backend on the real model.
+/// The GGUF of the default brain (`balanced`, Qwen2.5-Coder-0.5B), on which the recall checks
+/// run: the `fast` brain answers "What letter does my name start with?" with a whole name or a
+/// wrong letter about as often as with the right one.
+pub fn default_brain_model() -> PathBuf {
+    duplex::llm::brains::brain_model(DEFAULT_BRAIN, &ModelPaths::default().dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A started embedded backend on the real `fast` model.
 pub fn embedded() -> EmbeddedBackend {
-    EmbeddedBackend::spawn(&embedded_config(), &model()).expect("starting duplex-llm")
+    embedded_on(&model())
+}
+
+/// A started embedded backend on `model`.
+pub fn embedded_on(model: &Path) -> EmbeddedBackend {
+    EmbeddedBackend::spawn(&embedded_config(), model).expect("starting duplex-llm")
 }
 
 /// Greedy sampling: the same reply every run.
@@ -56,6 +76,11 @@ pub fn greedy(max_tokens: u32) -> Sampling {
         seed: 0,
         ..Sampling::default()
     }
+}
+
+/// `llama-server` on the `fast` model ([`model`]).
+pub fn llama_server() -> LlamaServer {
+    llama_server_on(&model())
 }
 
 /// A `llama-server` child process on a free loopback port, killed on drop.
@@ -88,24 +113,19 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// Starts `llama-server` on the SmolLM2 GGUF, or returns `None` with a loud message when the
-/// binary was not built and `LLAMA_SERVER_REQUIRED` is unset (CI sets it, so CI never skips).
-pub fn llama_server() -> Option<LlamaServer> {
+/// Starts `llama-server` on `model`; a missing binary fails the test with the command that
+/// builds it (no silent skip: `scripts/test.sh` builds it before the tests run).
+pub fn llama_server_on(model: &Path) -> LlamaServer {
     let bin = llama_server_bin();
-    if !bin.is_file() {
-        let msg = format!(
-            "llama-server not found at {}: build it with scripts/build_llama_server.sh",
-            bin.display()
-        );
-        if std::env::var_os("LLAMA_SERVER_REQUIRED").is_some() {
-            panic!("{msg} (LLAMA_SERVER_REQUIRED is set)");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED: {msg} !!!!!!!!\n");
-        return None;
-    }
+    assert!(
+        bin.is_file(),
+        "llama-server not found at {}: build it with `bash scripts/build_llama_server.sh` \
+         (or point LLAMA_SERVER_BIN at one)",
+        bin.display()
+    );
     let port = free_port();
     let child = Command::new(&bin)
-        .args(["-m", &model().display().to_string()])
+        .args(["-m", &model.display().to_string()])
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["-c", "4096", "-np", "1", "-t", "2", "--no-webui"])
         .stdout(Stdio::null())
@@ -123,7 +143,7 @@ pub fn llama_server() -> Option<LlamaServer> {
         if let Ok(r) = ureq::get(format!("{}/health", server.root)).call()
             && r.status() == 200
         {
-            return Some(server);
+            return server;
         }
         assert!(
             Instant::now() < deadline,
@@ -161,16 +181,60 @@ pub fn say(manager: &mut TurnManager, text: &str) -> Reply {
     reply
 }
 
-/// Acceptance: turn 2 depends on turn 1. Returns both replies.
-pub fn remembers_the_name(backend: Box<dyn LlmBackend>) -> (Reply, Reply) {
-    let mut m = manager(backend, 48);
-    let first = say(&mut m, "My name is Ada.");
-    let second = say(&mut m, "What is my name?");
+/// The fact the recall checks tell at turn 1.
+pub const TOLD_NAME: &str = "My name is Victor.";
+/// The question about it: its answer is in nothing the user said.
+pub const ASK_INITIAL: &str = "What letter does my name start with?";
+/// The answer, as a word of its own.
+pub const INITIAL: &str = "v";
+
+/// Whether `reply` says `word` as a word of its own (any case, punctuation ignored).
+pub fn says_word(reply: &str, word: &str) -> bool {
+    reply
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case(word))
+}
+
+/// Asserts that `reply` to [`ASK_INITIAL`] names the initial of the name in [`TOLD_NAME`].
+pub fn assert_says_the_initial(reply: &Reply) {
     assert!(
-        second.text.to_lowercase().contains("ada"),
-        "the reply to 'What is my name?' does not name Ada: {:?}",
-        second.text
+        says_word(&reply.text, INITIAL),
+        "the reply to {ASK_INITIAL:?} after {TOLD_NAME:?} does not say the letter {INITIAL:?}: \
+         {:?}",
+        reply.text
     );
+}
+
+/// A turn manager on `backend` as the default brain ships: its system prompt and its sampling
+/// (greedy, with its repeat penalty), replies up to `max_tokens`.
+pub fn default_brain_manager(backend: Box<dyn LlmBackend>, max_tokens: u32) -> TurnManager {
+    let config = LlmConfig {
+        brain: Some(DEFAULT_BRAIN.into()),
+        max_tokens,
+        ..LlmConfig::default()
+    };
+    let sampling = config.sampling();
+    assert_eq!(
+        sampling.temperature, 0.0,
+        "the default brain samples greedily"
+    );
+    let memory = Conversation::new(
+        config.system_prompt().to_owned(),
+        config.history_budget_tokens as usize,
+    );
+    let mut manager = TurnManager::new(backend, memory, sampling);
+    manager.warm_up().expect("prefilling the system prompt");
+    manager
+}
+
+/// Acceptance: turn 2 depends on turn 1 and cannot be answered by copying the user's words:
+/// told a name, the model says the letter it starts with. `backend` runs the default brain's
+/// model ([`default_brain_model`]), with that brain's prompt and sampling. Returns both replies.
+pub fn recalls_the_name(backend: Box<dyn LlmBackend>) -> (Reply, Reply) {
+    let mut m = default_brain_manager(backend, 48);
+    let first = say(&mut m, TOLD_NAME);
+    let second = say(&mut m, ASK_INITIAL);
+    assert_says_the_initial(&second);
     assert_eq!(m.memory().turns().len(), 4);
     (first, second)
 }
@@ -262,9 +326,19 @@ pub fn interrupted_turn_is_cut(backend: Box<dyn LlmBackend>) -> (TurnManager, Re
 }
 
 #[test]
-fn helpers_find_the_model_and_worker() {
+fn helpers_find_the_models_and_worker() {
     assert!(model().is_file());
+    assert!(default_brain_model().is_file());
     assert!(worker().is_file());
+}
+
+#[test]
+fn the_recall_answer_is_in_nothing_the_user_said() {
+    for said in [TOLD_NAME, ASK_INITIAL] {
+        assert!(!says_word(said, INITIAL), "{said:?} holds {INITIAL:?}");
+    }
+    assert!(says_word("Victor starts with V.", INITIAL));
+    assert!(!says_word("Victor starts with a vowel.", INITIAL));
 }
 
 /// Kills `pid` and waits until it is gone (a zombie counts as gone: it is its parent's to reap).

@@ -1,5 +1,5 @@
-//! The embedded backend with the real SmolLM2 model in the real `duplex-llm` worker: memory
-//! across turns, a warm KV cache, cancellation within one token, interrupted turns, context
+//! The embedded backend with the real SmolLM2 model in the real `duplex-llm` worker (the recall
+//! checks on the default brain's model): memory across turns, a warm KV cache, cancellation within one token, interrupted turns, context
 //! shift when old turns are dropped, and clear errors (never hangs) when the worker is missing,
 //! crashes or cannot load its model.
 
@@ -25,9 +25,10 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 #[test]
-fn remembers_the_name_and_prefills_only_the_new_turn() {
+fn recalls_the_name_and_prefills_only_the_new_turn() {
     let _serial = serial();
-    let (first, second) = common::remembers_the_name(Box::new(common::embedded()));
+    let backend = common::embedded_on(&common::default_brain_model());
+    let (first, second) = common::recalls_the_name(Box::new(backend));
     let w1 = first.finish.worker.expect("worker stats");
     let w2 = second.finish.worker.expect("worker stats");
     eprintln!("turn 1: {w1:?}\nturn 2: {w2:?}");
@@ -220,9 +221,9 @@ fn worker_killed_mid_reply_is_a_clear_error() {
     assert!(again.is_err());
 }
 
-/// The embedded backend as `duplex` builds it: restarted when its worker dies.
-fn reviving() -> RevivingBackend {
-    let (config, model) = (common::embedded_config(), common::model());
+/// The embedded backend as `duplex` builds it, on `model`: restarted when its worker dies.
+fn reviving(model: std::path::PathBuf) -> RevivingBackend {
+    let config = common::embedded_config();
     RevivingBackend::start(
         RevivePolicy::default(),
         Box::new(move || {
@@ -236,18 +237,15 @@ fn reviving() -> RevivingBackend {
 #[test]
 fn a_killed_worker_is_restarted_and_the_conversation_goes_on() {
     let _serial = serial();
-    let mut m = common::manager(Box::new(reviving()), 48);
-    common::say(&mut m, "My name is Ada.");
+    let backend = reviving(common::default_brain_model());
+    let mut m = common::default_brain_manager(Box::new(backend), 48);
+    common::say(&mut m, common::TOLD_NAME);
     let first_pid = m.backend_mut().process_id().expect("a worker");
 
     // Killed between turns: the next question restarts it, with the history.
     common::kill(first_pid);
-    let second = common::say(&mut m, "What is my name?");
-    assert!(
-        second.text.to_lowercase().contains("ada"),
-        "{:?}",
-        second.text
-    );
+    let second = common::say(&mut m, common::ASK_INITIAL);
+    common::assert_says_the_initial(&second);
     let second_pid = m.backend_mut().process_id().expect("a worker");
     assert_ne!(second_pid, first_pid, "a new worker");
     let notices = m.take_notices();
