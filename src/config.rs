@@ -57,6 +57,12 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// The memory between calls.
     pub memory: crate::profile::MemoryConfig,
+    /// Command tools the agent may call (`[[tools]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<crate::tools::ToolSpec>,
+    /// MCP servers over stdio whose tools the agent may call (`[[mcp_servers]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<crate::tools::McpServerSpec>,
 }
 
 impl Config {
@@ -94,7 +100,12 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Parses the text of a configuration file; `path` names it in errors.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
         })

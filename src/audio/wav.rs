@@ -39,35 +39,49 @@ impl WavAudio {
 
 /// Reads a PCM WAV file.
 pub fn read_wav(path: &Path) -> Result<WavAudio, AudioError> {
-    let not_wav = |e: hound::Error| match e {
-        hound::Error::IoError(source) => AudioError::Open {
-            path: path.to_owned(),
-            source,
-        },
-        other => AudioError::NotWav {
-            path: path.to_owned(),
-            detail: other.to_string(),
-        },
+    let bytes = std::fs::read(path).map_err(|source| AudioError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_wav(&bytes, path)
+}
+
+/// Decodes a PCM WAV held in memory (untrusted bytes: any input is an `Ok` or an error, never
+/// a panic). `origin` names it in errors: the file it came from, or a label.
+pub fn parse_wav(bytes: &[u8], origin: &Path) -> Result<WavAudio, AudioError> {
+    let not_wav = |e: hound::Error| AudioError::NotWav {
+        path: origin.to_owned(),
+        detail: e.to_string(),
     };
-    let mut reader = WavReader::open(path).map_err(not_wav)?;
+    let mut reader = WavReader::new(bytes).map_err(not_wav)?;
     let spec = reader.spec();
     if !(8_000..=48_000).contains(&spec.sample_rate) {
         return Err(AudioError::UnsupportedRate {
-            path: path.to_owned(),
+            path: origin.to_owned(),
             rate: spec.sample_rate,
         });
     }
     if spec.channels == 0 {
         return Err(AudioError::NotWav {
-            path: path.to_owned(),
+            path: origin.to_owned(),
             detail: "zero channels".into(),
         });
     }
     let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (SampleFormat::Float, 32) => reader
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(not_wav)?,
+        (SampleFormat::Float, 32) => {
+            let samples: Vec<f32> = reader
+                .samples::<f32>()
+                .collect::<Result<_, _>>()
+                .map_err(not_wav)?;
+            if samples.iter().any(|s| !s.is_finite()) {
+                return Err(AudioError::NotWav {
+                    path: origin.to_owned(),
+                    detail: "a float sample is NaN or infinite".into(),
+                });
+            }
+            // Float WAV may go past full scale; clipped to [-1, 1] as an integer WAV's samples are.
+            samples.into_iter().map(|s| s.clamp(-1.0, 1.0)).collect()
+        }
         (SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
             reader
@@ -78,7 +92,7 @@ pub fn read_wav(path: &Path) -> Result<WavAudio, AudioError> {
         }
         (format, bits) => {
             return Err(AudioError::UnsupportedFormat {
-                path: path.to_owned(),
+                path: origin.to_owned(),
                 bits,
                 format: if format == SampleFormat::Float {
                     "float"
@@ -90,7 +104,7 @@ pub fn read_wav(path: &Path) -> Result<WavAudio, AudioError> {
     };
     if samples.len() < usize::from(spec.channels) {
         return Err(AudioError::Empty {
-            path: path.to_owned(),
+            path: origin.to_owned(),
         });
     }
     Ok(WavAudio {
@@ -119,4 +133,56 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), A
             .map_err(fail)?;
     }
     writer.finalize().map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mono 22.05 kHz 32-bit float WAV (the header of the input `fuzz/fuzz_targets/wav.rs`
+    /// found) holding `samples`.
+    fn float_wav(samples: &[f32]) -> Vec<u8> {
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut bytes = b"RIFF".to_vec();
+        bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(
+            b"WAVEfmt \x10\0\0\0\x03\0\x01\0\x22\x56\0\0\x88\x58\x01\0\x04\0\x20\0data",
+        );
+        bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&data);
+        bytes
+    }
+
+    #[test]
+    fn float_samples_past_full_scale_are_clipped() {
+        // Found by the `wav` fuzz target: a float sample of 140.875 came out as is, past the
+        // [-1, 1] that `WavAudio` promises.
+        let over = f32::from_le_bytes([0x00, 0xe0, 0x0c, 0x43]);
+        assert_eq!(over, 140.875);
+        let wav = parse_wav(&float_wav(&[0.25, over, -3.0]), Path::new("over.wav")).unwrap();
+        assert_eq!((wav.sample_rate, wav.channels), (22_050, 1));
+        assert_eq!(wav.samples, [0.25, 1.0, -1.0]);
+    }
+
+    #[test]
+    fn a_float_wav_with_nan_or_infinity_is_refused() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let err = parse_wav(&float_wav(&[0.5, bad]), Path::new("bad.wav")).unwrap_err();
+            assert!(
+                matches!(err, AudioError::NotWav { ref detail, .. } if detail.contains("NaN")),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_header_is_an_error() {
+        let whole = float_wav(&[0.5]);
+        for len in 0..44 {
+            assert!(
+                parse_wav(&whole[..len], Path::new("cut.wav")).is_err(),
+                "{len} bytes"
+            );
+        }
+    }
 }

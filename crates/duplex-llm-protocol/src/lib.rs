@@ -43,21 +43,28 @@ pub struct Sampling {
     /// Most tokens to generate for this reply.
     pub max_tokens: u32,
     /// Softmax temperature; `0` means greedy (deterministic).
+    #[serde(deserialize_with = "finite_f32")]
     pub temperature: f32,
     /// Nucleus sampling threshold (ignored when greedy).
+    #[serde(deserialize_with = "finite_f32")]
     pub top_p: f32,
     /// Penalty for repeating recent tokens; `1.0` disables it.
+    #[serde(deserialize_with = "finite_f32")]
     pub repeat_penalty: f32,
     /// Tokens of the conversation the repetition penalties look back over.
     pub repeat_last_n: i32,
     /// Penalty growing with each repeat of a token (`0.0`: none).
+    #[serde(deserialize_with = "finite_f32")]
     pub frequency_penalty: f32,
     /// Penalty for any repeat of a token (`0.0`: none).
+    #[serde(deserialize_with = "finite_f32")]
     pub presence_penalty: f32,
     /// DRY ("don't repeat yourself") penalty on continuing a sequence already in the context
     /// (`0.0`: off).
+    #[serde(deserialize_with = "finite_f32")]
     pub dry_multiplier: f32,
     /// How fast the DRY penalty grows with the repeated sequence's length.
+    #[serde(deserialize_with = "finite_f32")]
     pub dry_base: f32,
     /// Repeated sequences up to this many tokens are not penalised by DRY.
     pub dry_allowed_length: i32,
@@ -83,6 +90,19 @@ impl Default for Sampling {
             dry_penalty_last_n: 512,
             seed: 0,
         }
+    }
+}
+
+/// Reads an `f32` that is finite. JSON has no infinity, but a number past `f32`'s range (`1e39`)
+/// would become one, which [`to_line`] could not write back (`fuzz/`'s `llm_protocol` checks it).
+fn finite_f32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
+    let value = f32::deserialize(deserializer)?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(
+            "a number past the range of a 32-bit float",
+        ))
     }
 }
 
@@ -243,6 +263,21 @@ mod tests {
         assert!(out.ends_with('\n'));
         assert_eq!(
             serde_json::from_str::<Request>(out.trim_end()).expect("parses"),
+            request
+        );
+    }
+
+    #[test]
+    fn a_number_past_f32_range_is_refused_not_made_infinite() {
+        // The `llm_protocol` fuzz target's round trip failed on this line: `1e39` parsed as an
+        // infinite temperature, which `to_line` wrote as `null`, a line that no longer parses.
+        let line = r#"{"op":"generate","id":3,"messages":[],"sampling":{"temperature":1e39}}"#;
+        let err = serde_json::from_str::<Request>(line).unwrap_err();
+        assert!(err.to_string().contains("32-bit float"), "{err}");
+        let fine = line.replace("1e39", "3.4e38");
+        let request: Request = serde_json::from_str(&fine).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Request>(to_line(&request).trim_end()).unwrap(),
             request
         );
     }
