@@ -22,34 +22,25 @@
 //! - Cost: CPU time of `push` per second of audio (done while the user speaks), and of `finish`
 //!   per turn (the only part after the end of the turn).
 //!
+//! The set, its scoring and the accuracy floors that `tests/cues_real.rs` asserts over every
+//! labelled file are in `tests/support/cue_set.rs` (one scoring for both).
+//!
 //! Writes `bench-results/cues.json` and prints it. Run: `cargo bench --bench cues`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use duplex::audio::load_pipeline_audio;
 use duplex::cues::{CueKind, CueTracker, MIN_CONFIDENCE, SpeakerBaseline, TurnCues};
-use duplex::fixtures::fixtures_dir;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Samples per push: 20 ms, as the pipeline's frames.
-const CHUNK: usize = 320;
+#[path = "../tests/support/cue_set.rs"]
+mod cue_set;
+use cue_set::{
+    CHUNK, CueSet, DEV_SPEAKERS, INTONATION_FLOOR, RATE_FLOOR, intonation_class, rate_class,
+};
+
 /// Utterances of at most this many words (the reference's) are "short" in the rate breakdown.
 const SHORT_WORDS: usize = 4;
-/// Speakers whose items tune the thresholds.
-const DEV_SPEAKERS: [&str; 2] = ["synthetic-espeak", "librivox-austen"];
-
-#[derive(Debug, Clone, Deserialize)]
-struct Item {
-    file: String,
-    reference: String,
-    speaker: String,
-    real: bool,
-    intonation: String,
-    tempo: f32,
-    rate: String,
-}
 
 struct Run {
     cues: TurnCues,
@@ -73,16 +64,6 @@ fn run(audio: &[f32], baseline: &SpeakerBaseline, transcript: Option<&str>) -> R
         push_s,
         finish_s,
     }
-}
-
-/// A baseline learnt from some recordings at their own pace.
-fn learn(recordings: &[(&[f32], &str)], with_transcript: bool) -> SpeakerBaseline {
-    let mut tracker = CueTracker::new();
-    for (audio, text) in recordings {
-        tracker.push(audio);
-        tracker.finish(with_transcript.then_some(*text));
-    }
-    tracker.baseline().clone()
 }
 
 /// Accuracy and confusion counts of (truth, prediction) pairs.
@@ -114,41 +95,24 @@ fn split(pairs: &[(bool, String, String)]) -> Value {
     json!({ "all": score(&pick(None)), "dev": score(&pick(Some(true))), "test": score(&pick(Some(false))) })
 }
 
-fn rate_class(cues: &TurnCues) -> String {
-    if cues.confidence(CueKind::Fast) >= MIN_CONFIDENCE {
-        "fast".into()
-    } else if cues.confidence(CueKind::Slow) >= MIN_CONFIDENCE {
-        "slow".into()
-    } else {
-        "normal".into()
-    }
-}
-
 fn main() {
-    let dir = fixtures_dir().join("cues");
-    let manifest = std::fs::read_to_string(dir.join("manifest.json")).expect("cues manifest");
-    let items: Vec<Item> = serde_json::from_str(&manifest).expect("cues manifest parses");
-    let audio: Vec<Vec<f32>> = items
-        .iter()
-        .map(|i| load_pipeline_audio(&dir.join(&i.file)).expect("fixture loads"))
-        .collect();
+    let set = CueSet::load();
+    let (items, audio) = (&set.items, &set.audio);
 
     let mut intonation = Vec::new();
     let mut continuation = Vec::new();
     let mut per_item = Vec::new();
     let (mut push_s, mut audio_s, mut finishes) = (0.0f64, 0.0f64, Vec::new());
-    for (item, samples) in items.iter().zip(&audio) {
+    for (item, samples) in items.iter().zip(audio) {
         let r = run(samples, &SpeakerBaseline::new(), Some(&item.reference));
         push_s += r.push_s;
         audio_s += samples.len() as f64 / 16_000.0;
         finishes.push(r.finish_s);
-        let rising = r.cues.confidence(CueKind::QuestionRise) >= MIN_CONFIDENCE;
-        let predicted = if rising { "rising" } else { "not rising" }.to_string();
-        let dev = DEV_SPEAKERS.contains(&item.speaker.as_str());
-        match item.intonation.as_str() {
-            "question" => intonation.push((dev, "rising".to_string(), predicted)),
-            "statement" => intonation.push((dev, "not rising".to_string(), predicted)),
-            _ => continuation.push((dev, "continuation".to_string(), predicted)),
+        let predicted = intonation_class(&r.cues).to_string();
+        let dev = item.is_dev();
+        match item.intonation_truth() {
+            Some(truth) => intonation.push((dev, truth.to_string(), predicted)),
+            None => continuation.push((dev, "continuation".to_string(), predicted)),
         }
         let f = &r.cues.features;
         per_item.push(json!({
@@ -165,7 +129,7 @@ fn main() {
     }
 
     // Rate: real items only, four ways.
-    let real: Vec<usize> = (0..items.len()).filter(|&i| items[i].real).collect();
+    let real = set.real();
     let mut rate = serde_json::Map::new();
     for (name, relative, with_transcript) in [
         ("speaker_relative_transcript", true, true),
@@ -179,28 +143,13 @@ fn main() {
         for &i in &real {
             let item = &items[i];
             let baseline = if relative {
-                let same: Vec<usize> = real
-                    .iter()
-                    .copied()
-                    .filter(|&j| items[j].speaker == item.speaker && items[j].tempo == 1.0)
-                    .collect();
-                let others: Vec<usize> = same
-                    .iter()
-                    .copied()
-                    .filter(|&j| items[j].reference != item.reference)
-                    .collect();
-                let enrol = if others.is_empty() { same } else { others };
-                let recordings: Vec<(&[f32], &str)> = enrol
-                    .iter()
-                    .map(|&j| (audio[j].as_slice(), items[j].reference.as_str()))
-                    .collect();
-                learn(&recordings, with_transcript)
+                set.speaker_baseline(i, with_transcript)
             } else {
                 SpeakerBaseline::new()
             };
             let transcript = with_transcript.then_some(item.reference.as_str());
             let r = run(&audio[i], &baseline, transcript);
-            let dev = DEV_SPEAKERS.contains(&item.speaker.as_str());
+            let dev = item.is_dev();
             let short = item.reference.split_whitespace().count() <= SHORT_WORDS;
             by_length
                 .entry(if short {
@@ -209,12 +158,12 @@ fn main() {
                     "5_or_more_words"
                 })
                 .or_default()
-                .push((item.rate.clone(), rate_class(&r.cues)));
-            pairs.push((dev, item.rate.clone(), rate_class(&r.cues)));
+                .push((item.rate.clone(), rate_class(&r.cues).to_string()));
+            pairs.push((dev, item.rate.clone(), rate_class(&r.cues).to_string()));
             by_speaker
                 .entry(item.speaker.clone())
                 .or_default()
-                .push((item.rate.clone(), rate_class(&r.cues)));
+                .push((item.rate.clone(), rate_class(&r.cues).to_string()));
         }
         let mut scored = split(&pairs);
         scored["by_speaker"] = by_speaker
@@ -236,6 +185,10 @@ fn main() {
         "set": "audio-fixtures/cues/manifest.json",
         "min_confidence": MIN_CONFIDENCE,
         "dev_speakers": DEV_SPEAKERS,
+        "floors_tested": {
+            "question_intonation_all": format!("{}/{}", INTONATION_FLOOR.0, INTONATION_FLOOR.1),
+            "rate_speaker_relative_transcript_all": format!("{}/{}", RATE_FLOOR.0, RATE_FLOOR.1),
+        },
         "question_intonation": split(&intonation),
         "continuation_lines_unscored": score(
             &continuation.iter().map(|(_, t, p)| (t.clone(), p.clone())).collect::<Vec<_>>()

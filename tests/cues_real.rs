@@ -1,11 +1,18 @@
-//! Non-verbal cues on real recordings of `audio-fixtures/cues/` (and two synthetic questions):
-//! statements do not rise, a question rises, and sox's 0.7x and 1.35x copies of a sentence are
-//! slow and fast against the speaker's baseline learnt from another of their sentences, also for
-//! a three-word utterance against a baseline of the speaker's other short ones.
+//! Non-verbal cues on the labelled set `audio-fixtures/cues/`: every file labelled question or
+//! statement, and every real recording's rate against its speaker, judged at least as well as
+//! the floors `cargo bench --bench cues` measured (scored as the bench scores them:
+//! `tests/support/cue_set.rs`); a question rises where the same words as a statement do not;
+//! sox's 0.7x and 1.35x copies of a sentence are slow and fast against the speaker's baseline
+//! learnt from another of their sentences, also for a three-word utterance against a baseline
+//! of the speaker's other short ones.
 
 use duplex::audio::load_pipeline_audio;
-use duplex::cues::{CueKind, CueTracker, MIN_CONFIDENCE, RateBasis, TurnCues};
+use duplex::cues::{CueKind, CueTracker, MIN_CONFIDENCE, RateBasis, SpeakerBaseline, TurnCues};
 use duplex::fixtures::fixtures_dir;
+
+#[path = "support/cue_set.rs"]
+mod cue_set;
+use cue_set::{CueSet, INTONATION_FLOOR, RATE_FLOOR};
 
 const A0007: &str = "And you always want to see it in the superlative degree.";
 const A0009: &str = "He turned sharply and faced Gregson across the table.";
@@ -26,33 +33,62 @@ fn rising(cues: &TurnCues) -> bool {
     cues.confidence(CueKind::QuestionRise) >= MIN_CONFIDENCE
 }
 
+/// Every item of the manifest labelled question or statement, each judged alone: at least the
+/// bench's floor is right. Reports each miss.
 #[test]
-fn real_statements_do_not_rise_at_any_tempo() {
-    // Not every stretched copy passes: jfk at 1.35x ends with a spurious high stretch and is
-    // one of the bench's counted false rises (bench-results/cues.json).
-    let mut tracker = CueTracker::new();
-    for file in [
-        "real/arctic_slt_a0007.wav",
-        "real/arctic_slt_a0009.wav",
-        "tempo/arctic_slt_a0007_x0.7.wav",
-        "tempo/arctic_slt_a0009_x1.35.wav",
-        "../jfk.wav",
-        "../goforward.wav",
-        "tempo/jfk_x0.7.wav",
-    ] {
-        let cues = judge(&mut tracker, file, None);
-        assert!(cues.features.has_contour(), "{file}: no pitch contour");
-        assert!(
-            !rising(&cues),
-            "{file} heard as rising: {:?}",
-            cues.features
-        );
-        assert!(
-            cues.features.end_vs_median_st < 0.0,
-            "{file}: a statement should end under its median pitch: {:?}",
-            cues.features
-        );
+fn every_labelled_intonation_is_judged_at_the_bench_floor() {
+    let set = CueSet::load();
+    let mut scored = 0;
+    let mut misses = Vec::new();
+    for (item, audio) in set.items.iter().zip(&set.audio) {
+        let Some(truth) = item.intonation_truth() else {
+            continue;
+        };
+        scored += 1;
+        let cues = cue_set::judge(audio, &SpeakerBaseline::new(), Some(&item.reference));
+        let predicted = cue_set::intonation_class(&cues);
+        if predicted != truth {
+            misses.push(format!("{}: {truth}, judged {predicted}", item.file));
+        }
     }
+    let (floor, labelled) = INTONATION_FLOOR;
+    assert_eq!(scored, labelled, "every labelled file is judged");
+    println!(
+        "intonation: {}/{scored} right; misses {misses:#?}",
+        scored - misses.len()
+    );
+    assert!(
+        scored - misses.len() >= floor,
+        "{} of {scored} right, under the bench's floor of {floor}: {misses:#?}",
+        scored - misses.len()
+    );
+}
+
+/// Every real recording at its own pace, 0.7x and 1.35x, against the speaker's baseline learnt
+/// from their other recordings (leave one out): at least the bench's floor is right.
+#[test]
+fn every_real_recordings_rate_is_judged_at_the_bench_floor() {
+    let set = CueSet::load();
+    let real = set.real();
+    let mut misses = Vec::new();
+    for &i in &real {
+        let item = &set.items[i];
+        let baseline = set.speaker_baseline(i, true);
+        let cues = cue_set::judge(&set.audio[i], &baseline, Some(&item.reference));
+        let predicted = cue_set::rate_class(&cues);
+        if predicted != item.rate {
+            misses.push(format!("{}: {}, judged {predicted}", item.file, item.rate));
+        }
+    }
+    let (floor, labelled) = RATE_FLOOR;
+    assert_eq!(real.len(), labelled, "every real recording is judged");
+    let right = real.len() - misses.len();
+    println!("rate: {right}/{} right; misses {misses:#?}", real.len());
+    assert!(
+        right >= floor,
+        "{right} of {} right, under the bench's floor of {floor}: {misses:#?}",
+        real.len()
+    );
 }
 
 #[test]
