@@ -6,7 +6,8 @@
 #   that cpal's ALSA default device reaches it;
 #   Debian, for the browser tests and the WebRTC bench: chromium (the headless browser), nodejs +
 #   npm (to drive it), iproute2 and util-linux (`ip`, `unshare`: a private loopback network);
-#   npm: the pinned playwright-core in tests/browser (`npm ci` from its package-lock.json).
+#   npm: the pinned playwright-core in tests/browser (`npm ci` from its package-lock.json);
+#   PyPI: mcp-server-time, the real MCP server tests/tools_mcp.rs talks to (python3 -m pip).
 #
 #   bash scripts/setup_test_deps.sh
 set -euo pipefail
@@ -39,6 +40,14 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     install_debian_packages "${missing[@]}"
 else
     say "test packages: present"
+fi
+
+if python3 -c "import mcp_server_time" >/dev/null 2>&1; then
+    say "mcp-server-time: installed"
+else
+    say "mcp-server-time: pip install (tests/tools_mcp.rs)"
+    python3 -m pip install --quiet mcp-server-time \
+        || die "pip install mcp-server-time failed (network to PyPI? a Python that refuses system-wide installs needs a virtual environment first)"
 fi
 
 command -v node >/dev/null 2>&1 || die "node is missing: install nodejs (apt-get install -y nodejs npm)"

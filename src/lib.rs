@@ -17,6 +17,7 @@ pub mod onnx;
 pub mod profile;
 pub mod quality;
 pub mod runtime;
+pub mod tools;
 pub mod transcribe;
 pub mod transport;
 pub mod tts;

@@ -2,7 +2,9 @@
 //!
 //! Each line typed is a user turn; the reply streams to stdout as it is generated. Commands:
 //! `/history` shows the memory, `/cut N` cuts the last reply to its first N words as if the user
-//! had talked over it, `/reset` forgets the conversation, `/quit` ends (as does end of input).
+//! had talked over it, `/tools` lists the tools (built-ins, `[[tools]]`, the tools of the
+//! `[[mcp_servers]]`, started with the chat), `/reset` forgets the conversation, `/quit` ends
+//! (as does end of input).
 //! Timings go to stderr with `--stats`. It shares the local memory between calls with `talk` and
 //! `converse` (see `duplex memory`), unless `--no-memory`.
 
@@ -11,6 +13,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::Context;
 use duplex::config::Config;
 use duplex::llm::{BackendKind, CancelToken, TurnManager};
+use duplex::tools::{ToolRegistry, tool_listing};
 
 /// Arguments of `duplex chat`.
 #[derive(clap::Args)]
@@ -78,10 +81,11 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             .attach_profile(profile)
             .context("giving the language model what earlier calls learnt")?;
     }
+    let tools = Tools::load(&config)?;
     let interactive = std::io::stdin().is_terminal();
     eprintln!("duplex chat: {}", manager.backend_mut().describe());
     if interactive {
-        eprintln!("(/history, /cut N, /reset, /quit)");
+        eprintln!("(/history, /cut N, /tools, /reset, /quit)");
     }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
@@ -96,7 +100,7 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             continue;
         }
         if let Some(command) = line.strip_prefix('/') {
-            if !command_(&mut manager, command)? {
+            if !command_(&mut manager, &tools, command)? {
                 break;
             }
             continue;
@@ -126,8 +130,38 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The tools of the configuration, with the runtime their MCP servers' connections live on.
+struct Tools {
+    registry: ToolRegistry,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Tools {
+    /// The built-ins, `[[tools]]` and the tools of every `[[mcp_servers]]` (each started now).
+    fn load(config: &Config) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("starting the tools' runtime")?;
+        let registry = runtime
+            .block_on(ToolRegistry::from_config(
+                &config.tools,
+                &config.mcp_servers,
+            ))
+            .context("loading the tools of the configuration")?;
+        for problem in registry.problems() {
+            eprintln!("duplex chat: {problem}");
+        }
+        Ok(Self {
+            registry,
+            _runtime: runtime,
+        })
+    }
+}
+
 /// Runs a `/command`; false to quit.
-fn command_(manager: &mut TurnManager, command: &str) -> anyhow::Result<bool> {
+fn command_(manager: &mut TurnManager, tools: &Tools, command: &str) -> anyhow::Result<bool> {
     let mut words = command.split_whitespace();
     match words.next().unwrap_or_default() {
         "quit" | "exit" => return Ok(false),
@@ -163,7 +197,10 @@ fn command_(manager: &mut TurnManager, command: &str) -> anyhow::Result<bool> {
                 eprintln!("(the last turn is not a reply)");
             }
         }
-        other => eprintln!("(unknown command /{other}; try /history, /cut N, /reset, /quit)"),
+        "tools" => print!("{}", tool_listing(&tools.registry)),
+        other => {
+            eprintln!("(unknown command /{other}; try /history, /cut N, /tools, /reset, /quit)")
+        }
     }
     Ok(true)
 }

@@ -141,4 +141,6 @@ pub const KEYS: &[KeyDoc] = &[
     key("memory.enabled", "Keep what the user tells between calls; off: nothing is written, no file made."),
     key("memory.recall_facts", "Most facts from earlier calls put in a new call's system prompt (the most recent)."),
     key("memory.search_facts", "Most facts put before a reply to \"what did I tell you about X\"."),
+    optional("tools", "[{ name = \"get_weather\", description = \"The current weather in a city.\", parameters = { type = \"object\", properties = { city = { type = \"string\" } }, required = [\"city\"] }, command = [\"python3\", \"weather.py\"], timeout_ms = 5000, side_effects = false }]", "Command tools the agent may call ([[tools]] tables): name, description, parameters (a JSON Schema), command (arguments as one JSON object on stdin, the result on stdout), timeout_ms, side_effects."),
+    optional("mcp_servers", "[{ name = \"time\", command = [\"mcp-server-time\"], timeout_ms = 10000 }]", "MCP servers over stdio ([[mcp_servers]] tables: name, command, timeout_ms); their tools are listed at start as {name}_{tool}."),
 ];
