@@ -1,12 +1,15 @@
 //! A session's non-verbal cues ([`crate::cues`]): the microphone's audio goes to a cue tracker as
-//! it arrives (the signal work overlaps the user's speech), a user turn starts at its first
-//! speech, and when the turn goes to the language model its cues are judged with the transcript,
-//! recorded as an event, and (when `[agent] cue_notes` is on) written beside the user's words as a
-//! short note for the model; the reply's pace follows the user's (a quick speaker gets a
-//! slightly quicker voice, a slow one a slightly slower one). At each pause the rise so far goes
-//! to the end-of-turn decision beside the turn-end model's score.
+//! it arrives (the signal work overlaps the user's speech), and a user turn starts at its first
+//! speech. The agent core asks the rest: at each pause the rise so far
+//! ([`Output::MeasureRise`](crate::agent::Output::MeasureRise)), which goes to the end-of-turn
+//! decision beside the turn-end model's score; and, when the turn goes to the language model, its
+//! cues judged with the transcript
+//! ([`Output::DescribeCues`](crate::agent::Output::DescribeCues)): recorded as an event, given
+//! back as a short note that the core puts beside the user's words when `[llm] cue_notes` is on,
+//! and setting the reply's pace (a quick speaker gets a slightly quicker voice, a slow one a
+//! slightly slower one).
 
-use crate::agent::{AgentEvent, Output, TurnId};
+use crate::agent::TurnId;
 use crate::cues::{Cue, CueKind, CueTracker, MIN_CONFIDENCE};
 
 /// The reply's length factor for a user who spoke quickly, and for one who spoke slowly: the
@@ -51,17 +54,20 @@ pub struct CueFeed {
     tracker: CueTracker,
     /// Whether the user's turn has started (since the last turn went to the model).
     in_turn: bool,
-    /// Whether notes are added to the user's words for the model.
-    notes: bool,
+}
+
+impl Default for CueFeed {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl CueFeed {
-    /// A feed for a new speaker; `notes`: add the confident cues' note to the model's input.
-    pub fn new(notes: bool) -> Self {
+    /// A feed for a new speaker.
+    pub fn new() -> Self {
         Self {
             tracker: CueTracker::new(),
             in_turn: false,
-            notes,
         }
     }
 
@@ -79,30 +85,23 @@ impl CueFeed {
         }
     }
 
-    /// Looks at what the agent core asked for: a speech start opens a turn; a request for a
-    /// reply closes it, and gets the note when notes are on. Returns the turn's cues then.
-    pub fn observe(&mut self, output: &mut Output) -> Option<TurnCueReport> {
-        match output {
-            Output::Event(AgentEvent::UserSpeechStart { .. }) if !self.in_turn => {
-                self.in_turn = true;
-                self.tracker.restart(PRE_ROLL_FRAMES);
-                None
-            }
-            Output::Generate { turn, user_text } => {
-                self.in_turn = false;
-                let cues = self.tracker.finish(Some(user_text));
-                if self.notes && !cues.annotation.is_empty() {
-                    user_text.push(' ');
-                    user_text.push_str(&cues.annotation);
-                }
-                Some(TurnCueReport {
-                    turn: *turn,
-                    pace: reply_pace(&cues.cues),
-                    cues: cues.cues,
-                    note: cues.annotation,
-                })
-            }
-            _ => None,
+    /// The user started speaking: opens a turn, unless one is open.
+    pub fn speech_started(&mut self) {
+        if !self.in_turn {
+            self.in_turn = true;
+            self.tracker.restart(PRE_ROLL_FRAMES);
+        }
+    }
+
+    /// Closes the turn that goes to the model with `user_text`, and judges its cues.
+    pub fn describe(&mut self, turn: TurnId, user_text: &str) -> TurnCueReport {
+        self.in_turn = false;
+        let cues = self.tracker.finish(Some(user_text));
+        TurnCueReport {
+            turn,
+            pace: reply_pace(&cues.cues),
+            cues: cues.cues,
+            note: cues.annotation,
         }
     }
 }
@@ -124,29 +123,20 @@ mod tests {
     }
 
     #[test]
-    fn a_turn_opens_at_speech_and_its_cues_go_with_the_request() {
-        let mut feed = CueFeed::new(true);
-        // Half a second of a steady 150 Hz voice, then the request for a reply.
+    fn a_turn_opens_at_speech_and_closes_when_its_cues_are_described() {
+        let mut feed = CueFeed::new();
+        // Half a second of a steady 150 Hz voice.
         let voice: Vec<f32> = (0..8_000)
             .map(|i| 0.3 * (i as f32 * 150.0 * std::f32::consts::TAU / 16_000.0).sin())
             .collect();
-        let mut start = Output::Event(AgentEvent::UserSpeechStart { at: 0 });
-        assert!(feed.observe(&mut start).is_none());
         feed.push(&voice);
-        let mut request = Output::Generate {
-            turn: TurnId(1),
-            user_text: "Hello there".into(),
-        };
-        let report = feed.observe(&mut request).expect("the turn's cues");
+        assert!(!feed.in_turn && feed.rise_so_far() == 0.0, "no turn yet");
+        feed.speech_started();
+        feed.push(&voice);
+        assert!(feed.in_turn);
+        let report = feed.describe(TurnId(1), "Hello there");
         assert_eq!(report.turn, TurnId(1));
-        let Output::Generate { user_text, .. } = request else {
-            unreachable!()
-        };
-        // With notes on, the words carry the note exactly when there is one.
-        assert!(user_text.starts_with("Hello there"));
-        assert_eq!(
-            user_text.len() > "Hello there".len(),
-            !report.note.is_empty()
-        );
+        // The turn is closed: no rise until the next one opens.
+        assert!(!feed.in_turn && feed.rise_so_far() == 0.0);
     }
 }

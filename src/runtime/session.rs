@@ -313,6 +313,8 @@ struct Dispatch {
     backchannels: HashMap<String, (u32, Vec<f32>)>,
     /// The backchannel asked for and not yet sent or stopped.
     backchannel_wanted: Option<String>,
+    /// The user's non-verbal cues: it answers the agent's questions about them at once.
+    cues: CueFeed,
     status: std::sync::Arc<super::io::SessionStatus>,
     started: Instant,
 }
@@ -334,10 +336,28 @@ impl Dispatch {
         open
     }
 
-    /// Carries out one effect of the agent. False when the transport or a worker is gone.
-    fn carry_out(&mut self, now: u64, output: Output) -> bool {
+    /// Carries out one effect of the agent, answering at once what the session itself knows
+    /// (the agent gets the answer next). False when the transport or a worker is gone.
+    fn carry_out(&mut self, now: u64, output: Output, answer: &mut Option<Input>) -> bool {
         let in_flight = &self.status.in_flight;
         match output {
+            Output::MeasureRise { request } => {
+                let confidence = self.cues.rise_so_far();
+                *answer = Some(Input::PauseRise {
+                    request,
+                    confidence,
+                });
+                true
+            }
+            Output::DescribeCues { turn, user_text } => {
+                let report = self.cues.describe(turn, &user_text);
+                self.paces.insert(turn, report.pace);
+                *answer = Some(Input::CueNote {
+                    turn,
+                    note: report.note.clone(),
+                });
+                self.record(now, SessionEventKind::Cues(report))
+            }
             Output::Transcribe { request, audio } => {
                 let cancel = self.asr_cancels.entry(request).or_default().clone();
                 in_flight.fetch_add(1, Ordering::SeqCst);
@@ -445,6 +465,9 @@ impl Dispatch {
 
     fn on_event(&mut self, now: u64, event: AgentEvent) -> bool {
         let mut open = true;
+        if let AgentEvent::UserSpeechStart { .. } = &event {
+            self.cues.speech_started();
+        }
         if let AgentEvent::ReplyAbandoned { turn, .. } = &event {
             open &= self.workers.llm.jobs.push(LlmJob::Retract { turn: *turn });
         }
@@ -515,11 +538,11 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         reply_audio: ReplyAudio::default(),
         backchannels: HashMap::new(),
         backchannel_wanted: None,
+        cues: CueFeed::new(),
         status: status.clone(),
         started: Instant::now(),
     };
 
-    let mut cues = CueFeed::new(config.cue_notes);
     let chunker = config.chunker;
     let mut agent = Agent::new(config, move || {
         Box::new(Chunker(SentenceChunker::new(chunker))) as Box<dyn ChunkText>
@@ -538,7 +561,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                 Some(TransportIn::Audio(frame)) => {
                     handled_audio = true;
                     now += frame.len() as u64;
-                    cues.push(&frame);
+                    dispatch.cues.push(&frame);
                     let mut probabilities = Vec::new();
                     rechunker.push(&frame, |start, chunk| {
                         probabilities.push((start, vad.probability(chunk)));
@@ -606,19 +629,12 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         }
         let mut open = dispatch.workers.pump() && dispatch.playback.pump();
         dispatch.events.pump();
-        while let Some(mut output) = agent.poll() {
-            if let Output::ScoreTurn { request, .. } = &output {
-                let input = Input::PauseRise {
-                    request: *request,
-                    confidence: cues.rise_so_far(),
-                };
+        while let Some(output) = agent.poll() {
+            let mut answer = None;
+            open &= dispatch.carry_out(now, output, &mut answer);
+            if let Some(input) = answer {
                 agent.handle(now, input);
             }
-            if let Some(report) = cues.observe(&mut output) {
-                dispatch.paces.insert(report.turn, report.pace);
-                dispatch.record(now, SessionEventKind::Cues(report));
-            }
-            open &= dispatch.carry_out(now, output);
         }
         if !open {
             tracing::warn!("a session queue closed; ending the session");

@@ -128,21 +128,21 @@ impl Sim {
     fn carry_out(&mut self, now: u64, out: &Output) {
         let e = self.engines.clone();
         match out {
-            Output::ScoreTurn { request, .. } => {
-                // The session measures the rise at once, the score comes later.
-                let rise = Input::PauseRise {
+            // The session measures the rise at once, the score comes later.
+            Output::MeasureRise { request } => self.later(
+                now,
+                Input::PauseRise {
                     request: *request,
                     confidence: e.pause_rise,
-                };
-                self.later(now, rise);
-                self.later(
-                    now + ms(e.score_ms),
-                    Input::TurnScore {
-                        request: *request,
-                        probability: e.score,
-                    },
-                )
-            }
+                },
+            ),
+            Output::ScoreTurn { request, .. } => self.later(
+                now + ms(e.score_ms),
+                Input::TurnScore {
+                    request: *request,
+                    probability: e.score,
+                },
+            ),
             // Without lengths, the text is chosen on delivery (see `deliver_until`).
             Output::Transcribe { request, audio } => {
                 let to = now as f32 / 16_000.0;
@@ -220,6 +220,14 @@ impl Sim {
             Output::Cancel(turn) => self.cancelled.push(*turn),
             // Said beside everything else; the log keeps them for the tests.
             Output::Backchannel { .. } | Output::StopBackchannel | Output::Event(_) => {}
+            // No cues here: the turn's note is empty.
+            Output::DescribeCues { turn, .. } => self.later(
+                now,
+                Input::CueNote {
+                    turn: *turn,
+                    note: String::new(),
+                },
+            ),
         }
     }
 

@@ -82,6 +82,8 @@ pub(super) struct Reply {
     floor: Floor,
     /// Confidence that the user's speech ended in a rise.
     rise: f32,
+    /// The request for the reply waits for the turn's cue note (see [`Input::CueNote`]).
+    awaiting_note: bool,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
     /// Synthesized chunks not yet sent to playback: their rate and length in samples.
@@ -218,6 +220,7 @@ impl Agent {
                 confidence,
             } => self.on_pause_rise(request, confidence),
             Input::Transcript { request, text } => self.on_transcript(request, text),
+            Input::CueNote { turn, note } => self.on_cue_note(turn, &note),
             Input::LlmToken { turn, text } => self.on_token(turn, &text),
             Input::LlmDone { turn, failed } => self.on_llm_done(turn, failed),
             Input::Synthesized {
@@ -272,9 +275,11 @@ impl Agent {
         self.send_score(request, detected_at);
     }
 
-    /// Asks for the turn-end score of a pause confirmed at `detected_at`, on the audio up to it.
+    /// Asks for the turn-end score of a pause confirmed at `detected_at`, on the audio up to it,
+    /// and, first, for the rise its speech ends in.
     fn send_score(&mut self, request: RequestId, detected_at: u64) {
         let audio = self.audio_between(detected_at.saturating_sub(SCORE_WINDOW), detected_at);
+        self.emit(Output::MeasureRise { request });
         self.emit(Output::ScoreTurn { request, audio });
     }
 
@@ -472,7 +477,7 @@ impl Agent {
         }
     }
 
-    /// The rise of the paused speech, measured by the session for score `request`.
+    /// The rise of the paused speech, measured for score `request`.
     fn on_pause_rise(&mut self, request: RequestId, confidence: f32) {
         if let User::Paused(pause) = &mut self.user
             && pause.score_request == request
@@ -582,10 +587,17 @@ impl Agent {
         self.finish_cuts(true);
         self.next_turn += 1;
         let turn = TurnId(self.next_turn);
-        self.emit(Output::Generate {
+        self.emit(Output::DescribeCues {
             turn,
             user_text: text.clone(),
         });
+        let awaiting_note = self.config.cue_notes;
+        if !awaiting_note {
+            self.emit(Output::Generate {
+                turn,
+                user_text: text.clone(),
+            });
+        }
         self.reply = Some(Reply {
             turn,
             utterance_start,
@@ -594,6 +606,7 @@ impl Agent {
             transcribed_to,
             floor,
             rise,
+            awaiting_note,
             chunker: (self.new_chunker)(),
             chunk_texts: Vec::new(),
             synthesized: BTreeMap::new(),
@@ -634,6 +647,20 @@ impl Agent {
 
     fn reply_for(&mut self, turn: TurnId) -> Option<&mut Reply> {
         self.reply.as_mut().filter(|r| r.turn == turn)
+    }
+
+    /// The turn's cue note: the reply's request goes out with it, if it waited for it.
+    fn on_cue_note(&mut self, turn: TurnId, note: &str) {
+        let Some(reply) = self.reply_for(turn).filter(|r| r.awaiting_note) else {
+            return;
+        };
+        reply.awaiting_note = false;
+        let user_text = if note.is_empty() {
+            reply.user_text.clone()
+        } else {
+            format!("{} {note}", reply.user_text)
+        };
+        self.emit(Output::Generate { turn, user_text });
     }
 
     fn on_token(&mut self, turn: TurnId, text: &str) {

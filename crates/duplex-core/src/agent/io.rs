@@ -31,8 +31,8 @@ pub enum Input {
         /// Probability in [0, 1].
         probability: f32,
     },
-    /// Confidence that the paused speech ends in a rise (question intonation), for the pause
-    /// whose turn-end score is [`Output::ScoreTurn`] `request`; sent before the score.
+    /// Confidence that the paused speech ends in a rise (question intonation), answering
+    /// [`Output::MeasureRise`]; it counts only when it comes before the score.
     PauseRise {
         /// The pause's score request.
         request: RequestId,
@@ -45,6 +45,16 @@ pub enum Input {
         request: RequestId,
         /// What was said.
         text: String,
+    },
+    /// How the user spoke in the turn (the confident non-verbal cues as a short note for the
+    /// model; empty if none), answering [`Output::DescribeCues`]. With
+    /// [`AgentConfig::cue_notes`](super::AgentConfig::cue_notes) the turn's [`Output::Generate`]
+    /// waits for it and carries the note after the user's words.
+    CueNote {
+        /// The turn.
+        turn: TurnId,
+        /// The note.
+        note: String,
     },
     /// Text streamed by the language model for a turn.
     LlmToken {
@@ -91,6 +101,13 @@ pub enum Output {
         /// 16 kHz speech.
         audio: Vec<f32>,
     },
+    /// Measure how far the user's speech so far ends in a rise, for the pause whose score is
+    /// `request`; answer with [`Input::PauseRise`] before the score. It comes just before that
+    /// pause's [`Output::ScoreTurn`].
+    MeasureRise {
+        /// The pause's score request.
+        request: RequestId,
+    },
     /// Score whether the user's turn is complete; answer with [`Input::TurnScore`].
     ScoreTurn {
         /// Tag for the answer.
@@ -98,11 +115,21 @@ pub enum Output {
         /// The most recent user audio (up to 8 s), 16 kHz.
         audio: Vec<f32>,
     },
+    /// Judge how the user spoke in the turn that ends with these words (its non-verbal cues,
+    /// and the reply's pace that follows them); answer with [`Input::CueNote`]. It comes just
+    /// before the turn's [`Output::Generate`].
+    DescribeCues {
+        /// The new turn.
+        turn: TurnId,
+        /// What the user said.
+        user_text: String,
+    },
     /// Generate a reply to the user's words; stream [`Input::LlmToken`] then [`Input::LlmDone`].
     Generate {
         /// The new turn.
         turn: TurnId,
-        /// What the user said.
+        /// What the user said, and the turn's cue note after it when
+        /// [`AgentConfig::cue_notes`](super::AgentConfig::cue_notes) is on and there is one.
         user_text: String,
     },
     /// Say this short listener sound now, at low level, beside whatever plays (no answer

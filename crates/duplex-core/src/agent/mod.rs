@@ -70,8 +70,9 @@ pub struct AgentConfig {
     pub chunker: ChunkerConfig,
     /// Turn-taking: the `[agent]` table.
     pub turns: TurnTaking,
-    /// Whether a session writes a note of how the user spoke (non-verbal cues) beside their
-    /// words for the model: `[llm] cue_notes`.
+    /// Whether the model gets a note of how the user spoke (non-verbal cues) beside their
+    /// words: the reply's request waits for the answer to [`Output::DescribeCues`] and carries
+    /// its note. `[llm] cue_notes`.
     pub cue_notes: bool,
 }
 

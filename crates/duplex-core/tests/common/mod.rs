@@ -41,6 +41,8 @@ impl Lcg {
 pub struct Harness {
     /// What the fake transcriber answers.
     pub transcript: String,
+    /// The note the fake cue tracker gives each turn (`None`: it never answers).
+    pub cue_note: Option<String>,
     pub agent: Agent,
     pub now: u64,
     pub vad_pos: u64,
@@ -59,8 +61,12 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
+        Self::with_config(AgentConfig::default())
+    }
+
+    pub fn with_config(config: AgentConfig) -> Self {
         Self {
-            agent: Agent::new(AgentConfig::default(), || Box::new(SentenceEnds::default())),
+            agent: Agent::new(config, || Box::new(SentenceEnds::default())),
             now: 0,
             vad_pos: 0,
             speaker: PlaybackQueue::new(),
@@ -72,6 +78,7 @@ impl Harness {
             events: Vec::new(),
             log: Vec::new(),
             transcript: "tell me something".into(),
+            cue_note: Some(String::new()),
         }
     }
 
@@ -136,7 +143,13 @@ impl Harness {
                 Output::Flush { epoch } => self.flush_asked = epoch,
                 Output::Hold { epoch } => self.hold_asked = epoch,
                 Output::Event(e) => self.events.push(e),
-                Output::Cancel(_)
+                Output::DescribeCues { turn, .. } => {
+                    if let Some(note) = self.cue_note.clone() {
+                        self.agent.handle(self.now, Input::CueNote { turn, note });
+                    }
+                }
+                Output::MeasureRise { .. }
+                | Output::Cancel(_)
                 | Output::Abandon(_)
                 | Output::Backchannel { .. }
                 | Output::StopBackchannel => {}
