@@ -414,6 +414,64 @@ fn a_call_over_a_lossy_jittery_network_is_understood_as_well_as_over_a_clean_one
 }
 
 #[test]
+fn a_page_gets_its_call_while_another_address_floods_offers() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario("flooded", SHORT_FIXTURE);
+    let statuses = &report["floodStatuses"];
+    // The flood got the pending places of its share (all but one), and was refused beyond it.
+    assert!(statuses["200"].as_u64() >= Some(3), "{report}");
+    assert!(statuses["429"].as_u64() > Some(0), "{report}");
+    assert_answered(&report["calls"][0], SHORT_REFERENCE);
+    assert_eq!(report["healthWhileFlooded"]["sessions"], 1, "{report}");
+    assert_server_healthy(&report);
+    assert_eq!(report["healthAfter"]["pending"], 0, "{report}");
+}
+
+/// 10 s of silence: a microphone that never speaks (the goodbye is the only voice heard).
+fn silent_microphone(dir: &Path, _fixture: &str) -> PathBuf {
+    let path = dir.join("silence.wav");
+    write_wav(
+        &path,
+        &vec![0.0; 10 * PIPELINE_RATE as usize],
+        PIPELINE_RATE,
+    )
+    .expect("silence");
+    path
+}
+
+#[test]
+fn a_call_at_its_maximum_length_ends_with_a_spoken_goodbye_and_the_page_says_why() {
+    if !browser_tools_present() {
+        return;
+    }
+    let report = run_scenario_with("max-length", SHORT_FIXTURE, silent_microphone);
+    let call = &report["calls"][0];
+    let why = "this call reached its maximum length of 5 seconds";
+    assert_eq!(call["ended"], why, "{report}");
+    assert_eq!(call["status"], format!("ended: {why}"), "{report}");
+    assert_eq!(call["live"], false, "the page hung up: {report}");
+    assert!(
+        call["agentTexts"].as_array().is_some_and(|t| t.is_empty()),
+        "no reply: {report}"
+    );
+    // The goodbye was heard after the page was told (at least 0.5 s of voice at 48 kHz).
+    let loud = call["remoteLoudSamples"].as_u64().expect("loud samples");
+    assert!(
+        loud > report["loudWhenTold"].as_u64().unwrap_or(0) + 24_000,
+        "{report}"
+    );
+    let metrics = report["metrics"].as_str().expect("metrics");
+    assert!(
+        metrics.contains("duplex_calls_at_length_limit_total 1"),
+        "{metrics}"
+    );
+    assert!(report["freedMs"].is_u64(), "{report}");
+    assert_eq!(report["serverExit"], 0);
+}
+
+#[test]
 fn an_offer_that_never_connects_takes_no_engines() {
     if !browser_tools_present() {
         return;
@@ -421,7 +479,8 @@ fn an_offer_that_never_connects_takes_no_engines() {
     let report = run_scenario("unconnected-offer", SHORT_FIXTURE);
     assert_eq!(report["answerStatus"], 200, "{report}");
     let health = &report["healthWhileUnconnected"];
-    assert_eq!(health["sessions"], 1, "answered and waiting: {report}");
+    assert_eq!(health["pending"], 1, "answered and waiting: {report}");
+    assert_eq!(health["sessions"], 0, "no call slot taken: {report}");
     assert_eq!(
         health["spare_engines_ready"], true,
         "the spare engines were not taken: {report}"

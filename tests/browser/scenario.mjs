@@ -8,7 +8,10 @@
 // page over HTTPS with a self-signed certificate, on a LAN address that is not loopback),
 // brain-restart (the session's LLM worker is killed after the first reply; the WAV asks twice),
 // lossy (one call as it is, then one with 5 % of the browser's packets lost and jitter),
-// rtc-ports (two calls at once on a two-port --rtc-ports range, then a third once they end).
+// rtc-ports (two calls at once on a two-port --rtc-ports range, then a third once they end),
+// flooded (another address floods offers it never connects while the real page calls and is
+// answered), max-length (a call reaches --max-call-seconds: the agent says goodbye and the page
+// shows why).
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -62,7 +65,8 @@ async function main() {
   }
   const serverArgs = lan
     ? ['--tls-self-signed', '--tls-dir', tlsDir]
-    : scenario === 'rtc-ports' ? ['--rtc-ports', RTC_PORTS, '--max-sessions', '2'] : [];
+    : scenario === 'rtc-ports' ? ['--rtc-ports', RTC_PORTS, '--max-sessions', '2']
+      : scenario === 'max-length' ? ['--max-call-seconds', String(MAX_CALL_SECONDS)] : [];
   const server = await startServer(bin, serverArgs, lan ? LAN_IP : '127.0.0.1');
   const browserArgs = lan ? [`--ignore-certificate-errors-spki-list=${spkiHash(path.join(tlsDir, 'cert.pem'))}`] : [];
   const browser = await launchBrowser(wav, browserArgs);
@@ -134,9 +138,25 @@ async function main() {
       report.sessionsDuring = (await health(server.url)).sessions;
       await call.context.close();
       report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, FREE_TIMEOUT_MS);
+    } else if (scenario === 'flooded') {
+      Object.assign(report, await flooded(browser, server));
+    } else if (scenario === 'max-length') {
+      // The microphone is silent: any voice the page hears is the goodbye.
+      const call = await openCall(browser, server.url);
+      await waitPage(call, (s) => s.status === 'listening', REPLY_TIMEOUT_MS, 'the call to start');
+      const told = await waitPage(call, (s) => s.ended !== null, REPLY_TIMEOUT_MS, 'the call to end');
+      report.loudWhenTold = told.remoteLoudSamples;
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, REPLY_TIMEOUT_MS);
+      // The page hangs up once the server has closed the call (after the goodbye).
+      const s = await waitPage(call, (p) => p.transcript.some((l) => l.text.startsWith('The call ends')) && !p.live,
+        FREE_TIMEOUT_MS, 'the page to hang up');
+      report.calls.push(s);
+      report.metrics = await (await fetch(new URL('/metrics', server.url))).text();
+      await call.context.close();
     } else if (scenario === 'unconnected-offer') {
       // The served page sends an offer and never connects: the server answers, but takes no
-      // engines for it (the spare stays ready, no LLM worker starts) until its connect timeout.
+      // call slot and no engines for it (the spare stays ready, no LLM worker starts); at its
+      // connect timeout (5 s) the offer is dropped and its pending place freed.
       await waitHealth(server.url, (h) => h.spare_engines_ready, FREE_TIMEOUT_MS);
       report.workersBefore = llmWorkers(server.proc.pid).length;
       const context = await browser.newContext();
@@ -156,7 +176,7 @@ async function main() {
       report.healthWhileUnconnected = await health(server.url);
       report.workersWhileUnconnected = llmWorkers(server.proc.pid).length;
       await context.close();
-      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0, 45000);
+      report.freedMs = await waitHealth(server.url, (h) => h.sessions === 0 && h.pending === 0, 45000);
     } else if (scenario === 'brain-restart') {
       // The microphone asks twice with a long pause between; after the first reply the
       // session's LLM worker is killed, and the second question must still be answered.
@@ -200,6 +220,78 @@ async function main() {
     console.error(`server ended: ${report.serverExit}; its log's end:\n${server.log.join('').split('\n').slice(-60).join('\n')}`);
   }
   console.log(JSON.stringify(report));
+}
+
+// The call length of the max-length scenario.
+const MAX_CALL_SECONDS = 5;
+
+// The flooding client's address: another loopback address (the page's is 127.0.0.1), so that
+// the server tells them apart as it would two machines.
+const FLOOD_FROM = '127.0.0.2';
+
+// POSTs `sdp` as an offer from FLOOD_FROM with the page's own Origin (a program can send any);
+// resolves to the status.
+function floodOffer(url, sdp) {
+  const target = new URL('/offer', url);
+  return new Promise((resolve) => {
+    const req = http.request(target, {
+      method: 'POST',
+      localAddress: FLOOD_FROM,
+      headers: { 'Content-Type': 'application/sdp', Origin: target.origin },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0)); // closed by the server: counted as 0
+    req.end(sdp);
+  });
+}
+
+// Another address floods the server with real offers (made by a browser page, sent again and
+// again, never connected) from four loops at once; while it holds its share of the pending
+// places, the real page calls and must be answered. Then the flood stops.
+async function flooded(browser, server) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url);
+  const sdp = await page.evaluate(async () => {
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver('audio', { direction: 'sendrecv' });
+    pc.createDataChannel('events');
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((r) => {
+      if (pc.iceGatheringState === 'complete') r();
+      pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r();
+      setTimeout(r, 3000);
+    });
+    return pc.localDescription.sdp;
+  });
+  await context.close();
+  const statuses = [];
+  let flooding = true;
+  const loops = Array.from({ length: 4 }, async () => {
+    while (flooding) {
+      statuses.push(await floodOffer(server.url, sdp));
+      await sleep(10);
+    }
+  });
+  const out = {};
+  try {
+    out.floodHeldMs = await waitHealth(server.url, (h) => h.pending >= 3, FREE_TIMEOUT_MS);
+    const t0 = Date.now();
+    const call = await openCall(browser, server.url);
+    const s = await waitPage(call, replied, REPLY_TIMEOUT_MS, 'a reply while flooded');
+    out.realCallRepliedMs = Date.now() - t0;
+    out.calls = [s];
+    out.healthWhileFlooded = await health(server.url);
+    await call.context.close();
+  } finally {
+    flooding = false;
+    await Promise.all(loops);
+  }
+  out.floodStatuses = statuses.reduce((n, st) => ({ ...n, [st]: (n[st] || 0) + 1 }), {});
+  out.freedMs = await waitHealth(server.url, (h) => h.sessions === 0 && h.pending === 0, 45000);
+  return out;
 }
 
 // The pids of the LLM worker processes of the server `pid`.
