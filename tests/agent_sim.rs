@@ -38,6 +38,49 @@ fn engines() -> FakeEngines {
     }
 }
 
+/// The words of `turn` the virtual speaker played whole, by the fake voice's schedule: each
+/// chunk lasts `audio_ms_per_char` per character of its text, the chunks play in order, and a
+/// word was heard once the samples up to its last character had been played.
+fn words_played_by_schedule(sim: &Sim, turn: TurnId) -> Vec<String> {
+    let per_char = ms(sim.engines.audio_ms_per_char) as usize;
+    let mut chunks: Vec<(u32, String)> = sim
+        .log
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Synthesize {
+                turn: t,
+                chunk,
+                text,
+            } if *t == turn => Some((*chunk, text.clone())),
+            _ => None,
+        })
+        .collect();
+    chunks.sort();
+    let played = sim.heard.iter().filter(|(_, t)| *t == turn).count();
+    let mut words = Vec::new();
+    let mut start = 0;
+    for (_, text) in &chunks {
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i].is_whitespace() {
+                i += 1;
+                continue;
+            }
+            let begin = i;
+            while i < chars.len() && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            if start + i * per_char > played {
+                return words;
+            }
+            words.push(chars[begin..i].iter().collect());
+        }
+        start += chars.len() * per_char;
+    }
+    words
+}
+
 fn vad() -> SileroVad {
     SileroVad::load(&Config::default().models).expect("VAD loads")
 }
@@ -284,6 +327,15 @@ fn barge_in_pauses_within_one_frame_then_cuts_to_the_words_played() {
     assert!(
         cut.starts_with("Sure, I will."),
         "the first chunk was played whole: {cut:?}"
+    );
+    // The words the speaker really played, by the fake voice's own schedule: the cut agrees
+    // with them to within one word (the ledger shares a partly played chunk's samples among its
+    // words evenly; the fake voice gives each character the same time).
+    let scheduled = words_played_by_schedule(&sim, TurnId(1));
+    println!("cut {cut:?}; played by the schedule {scheduled:?}");
+    assert!(
+        cut.split_whitespace().count().abs_diff(scheduled.len()) <= 1,
+        "cut to {cut:?}, but the speaker played {scheduled:?}"
     );
     let generated: Vec<String> = sim
         .log

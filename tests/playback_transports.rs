@@ -2,7 +2,9 @@
 //! (16 kHz), WebRTC's paced Opus frames (48 kHz) and the desktop loop feeding a device ring that
 //! the real output callback drains in buffers of varying size. 200 replies per transport are
 //! interrupted at different points; at every one the agent's ledger, fed only by the progress
-//! watch, must cut the reply to exactly the words of the samples that left the sink. The
+//! watch, must cut the reply to exactly the words whose samples all left the sink (each word of
+//! the synthetic speech is a quarter second of one value naming its chunk, so the samples that
+//! came out of the sink say which words were heard). The
 //! session's events channel is left full throughout (a page that reads nothing): progress does
 //! not travel there, and no reply may be left "playing".
 //!
@@ -159,13 +161,21 @@ fn interrupt_200_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dy
                 "round {round}: audio after the flush"
             );
         }
+        // The oracle is the synthetic speech's own schedule, not the ledger's arithmetic: the
+        // k-th word of a chunk is samples [k * word, (k + 1) * word) of it, so it was heard
+        // when its last sample came out of the sink.
         let mut truth: Vec<&str> = Vec::new();
         for chunk in 0..TEXTS.len() as u32 {
             let key = code(ChunkId { turn, chunk }) as u64;
-            let (text, len) = &lens[&key];
+            let (text, _) = &lens[&key];
             let n = played.get(&key).copied().unwrap_or(0);
-            let words: Vec<&str> = text.split_whitespace().collect();
-            truth.extend(&words[..(words.len() as f64 * n as f64 / *len as f64) as usize]);
+            let ends = (1..).map(|k| k * word);
+            truth.extend(
+                text.split_whitespace()
+                    .zip(ends)
+                    .take_while(|(_, end)| *end <= n)
+                    .map(|(w, _)| w),
+            );
         }
         assert_eq!(ledger.heard_text(turn), truth.join(" "), "round {round}");
         assert!(!ledger.is_playing(), "round {round}");
