@@ -420,11 +420,29 @@ fn a_page_gets_its_call_while_another_address_floods_offers() {
     }
     let report = run_scenario("flooded", SHORT_FIXTURE);
     let statuses = &report["floodStatuses"];
-    // The flood got the pending places of its share (all but one), and was refused beyond it.
+    // The flood got the pending places of its share (all but one), and was refused beyond it
+    // (429; 503 once the page's call holds the server's one slot).
     assert!(statuses["200"].as_u64() >= Some(3), "{report}");
     assert!(statuses["429"].as_u64() > Some(0), "{report}");
     assert_answered(&report["calls"][0], SHORT_REFERENCE);
     assert_eq!(report["healthWhileFlooded"]["sessions"], 1, "{report}");
+    // The server's one slot taken (by this address: on a loopback bind its share is all of
+    // them), a second page shows the server's own reason.
+    let refused = &report["refusedPage"];
+    let reason = "server refused the call (429): this address already runs 1 calls";
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(reason)),
+        "{report}"
+    );
+    let shown = refused["transcript"].as_array().expect("transcript");
+    assert!(
+        shown
+            .iter()
+            .any(|l| l["text"].as_str().is_some_and(|t| t.starts_with(reason))),
+        "the reason is a line of the page: {report}"
+    );
     assert_server_healthy(&report);
     assert_eq!(report["healthAfter"]["pending"], 0, "{report}");
 }

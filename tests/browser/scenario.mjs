@@ -10,7 +10,7 @@
 // lossy (one call as it is, then one with 5 % of the browser's packets lost and jitter),
 // rtc-ports (two calls at once on a two-port --rtc-ports range, then a third once they end),
 // flooded (another address floods offers it never connects while the real page calls and is
-// answered), max-length (a call reaches --max-call-seconds: the agent says goodbye and the page
+// answered; a second page is refused, the server being full, and shows why), max-length (a call reaches --max-call-seconds: the agent says goodbye and the page
 // shows why).
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -66,7 +66,8 @@ async function main() {
   const serverArgs = lan
     ? ['--tls-self-signed', '--tls-dir', tlsDir]
     : scenario === 'rtc-ports' ? ['--rtc-ports', RTC_PORTS, '--max-sessions', '2']
-      : scenario === 'max-length' ? ['--max-call-seconds', String(MAX_CALL_SECONDS)] : [];
+      : scenario === 'max-length' ? ['--max-call-seconds', String(MAX_CALL_SECONDS)]
+        : scenario === 'flooded' ? ['--max-sessions', '1'] : [];
   const server = await startServer(bin, serverArgs, lan ? LAN_IP : '127.0.0.1');
   const browserArgs = lan ? [`--ignore-certificate-errors-spki-list=${spkiHash(path.join(tlsDir, 'cert.pem'))}`] : [];
   const browser = await launchBrowser(wav, browserArgs);
@@ -284,6 +285,17 @@ async function flooded(browser, server) {
     out.realCallRepliedMs = Date.now() - t0;
     out.calls = [s];
     out.healthWhileFlooded = await health(server.url);
+    // The one call slot is taken (and this address's share): a second page is refused and
+    // shows the server's reason.
+    const second = await openCall(browser, server.url);
+    const t1 = Date.now();
+    let refused = await pageState(second);
+    while (!refused.error && Date.now() - t1 < FREE_TIMEOUT_MS) {
+      await sleep(100);
+      refused = await pageState(second);
+    }
+    out.refusedPage = { error: refused.error, status: refused.status, transcript: refused.transcript };
+    await second.context.close();
     await call.context.close();
   } finally {
     flooding = false;
