@@ -2,10 +2,15 @@
 //! on engine worker threads, and feeds the results back tagged with their request or turn id (the
 //! agent drops stale ones). Every queue is bounded; its capacity is a named constant below.
 
+mod backchannel_audio;
 mod channels;
 mod cue_feed;
+mod dispatch;
+mod engine_result;
+mod engine_workers;
 mod engines;
 mod io;
+mod llm_exchange;
 mod local;
 mod reply_audio;
 mod session;
