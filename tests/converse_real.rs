@@ -2,9 +2,12 @@
 //! SmolLM2 in its worker process, Piper), fed at "fast" pace so that the timeline does not
 //! depend on this machine's speed: two questions get two replies, each after its question; a
 //! question asked over a reply cuts it and is answered; a question that starts in a reply's
-//! last moments, or just after it, is answered.
+//! last moments, or just after it, is answered. The words a cut reply is recorded with agree,
+//! to within one word, with what Whisper hears in the audio that was played of it.
 
+use duplex::agent::{AgentEvent, TurnId};
 use duplex::asr::WhisperModel;
+use duplex::audio::resample::resample;
 use duplex::audio::{PIPELINE_RATE, load_pipeline_audio};
 use duplex::config::Config;
 use duplex::conversation_report::{TurnSummary, summarize};
@@ -85,15 +88,88 @@ fn two_questions_get_two_replies_each_after_its_question() {
     );
 }
 
+/// The words of the reply's text that `audio` (16 kHz, what was played of it) holds, as Whisper
+/// hears them: the length of the prefix of `reply` (spoken-form words) that Whisper's
+/// transcript matches with the fewest word errors.
+fn words_whisper_heard(reply: &str, audio: &[f32]) -> (usize, String) {
+    let config = Config::default();
+    let whisper = WhisperModel::load(&config.models, &config.asr).expect("whisper");
+    let mut asr = whisper.session().expect("whisper session");
+    let transcript = asr.transcribe(audio, None).expect("transcribes").text;
+    let spoken = duplex::text::normalize(&transcript);
+    let words: Vec<String> = duplex::wer::normalize(&duplex::text::normalize(reply));
+    let best = (0..=words.len())
+        .min_by_key(|&k| word_errors(&words[..k].join(" "), &spoken).0)
+        .expect("a prefix");
+    (best, transcript)
+}
+
+/// What of turn `turn` the output holds: from its first chunk's start to the next reply's first
+/// chunk (or the end), trailing silence cut, at 16 kHz.
+fn played_audio(conversation: &Conversation, turn: TurnId) -> Vec<f32> {
+    let starts = &conversation.chunk_starts;
+    let from = starts
+        .iter()
+        .find(|(id, _)| id.turn == turn)
+        .expect("the reply was played")
+        .1;
+    let to = starts
+        .iter()
+        .find(|(id, at)| id.turn != turn && *at > from)
+        .map_or(conversation.output.len(), |(_, at)| *at);
+    let played = &conversation.output[from..to];
+    let end = played
+        .iter()
+        .rposition(|s| s.abs() > 0.01)
+        .map_or(0, |i| i + 1);
+    resample(&played[..end], conversation.output_rate, PIPELINE_RATE).expect("resamples")
+}
+
+/// The whole text of turn `turn`'s reply, as generated (every chunk sent to playback).
+fn reply_text(conversation: &Conversation, turn: TurnId) -> String {
+    let chunks: Vec<String> = conversation
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            SessionEventKind::Agent(AgentEvent::ReplyChunk { turn: t, text, .. }) if *t == turn => {
+                Some(text.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    chunks.join(" ")
+}
+
 #[test]
 fn a_question_over_the_reply_cuts_it_and_is_answered() {
     let mut input = audio("goforward.wav");
     input.extend(silence(1.0));
     input.extend(audio(SECOND_QUESTION));
-    let (_, turns) = run(&input);
+    let (conversation, turns) = run(&input);
 
     let first = turns.first().expect("a first reply");
     assert!(first.interrupted, "the first reply was cut: {first:?}");
+    // The words the session says were heard agree, to within one word, with what Whisper hears
+    // in the audio that was played of the reply before the cut (the oracle is the sound, not the
+    // session's own arithmetic; one word either way for a word cut in the middle).
+    let turn = TurnId(first.turn);
+    let whole = reply_text(&conversation, turn);
+    let said = first.played_text.as_deref().unwrap_or("");
+    let said_words = duplex::wer::normalize(&duplex::text::normalize(said)).len();
+    let (heard_words, transcript) = words_whisper_heard(&whole, &played_audio(&conversation, turn));
+    println!(
+        "reply {whole:?}\nsession: heard {said_words} words {said:?}\nwhisper: {heard_words} \
+         words {transcript:?}"
+    );
+    assert!(
+        said_words < duplex::wer::normalize(&duplex::text::normalize(&whole)).len(),
+        "the reply was cut short: {whole:?} / {said:?}"
+    );
+    assert!(
+        said_words.abs_diff(heard_words) <= 1,
+        "the session says {said_words} words were heard ({said:?}); Whisper hears {heard_words} \
+         in the played audio ({transcript:?}) of {whole:?}"
+    );
     let last = turns.last().unwrap();
     assert!(!last.interrupted);
     let (errors, words) = word_errors(SECOND_REFERENCE, last.transcript.as_deref().unwrap());
