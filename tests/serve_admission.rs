@@ -415,15 +415,13 @@ fn a_per_client_cap_not_below_the_global_one_is_refused_with_the_fix() {
     );
     let single = refused(&[&lan[..], &["--max-sessions", "1"]].concat());
     assert!(single.contains("--max-sessions 2 or more"), "{single}");
-    // On loopback every caller is this machine: equal is allowed, above is not.
-    let above = refused(&[
-        "--bind",
-        "127.0.0.1:0",
-        "--max-sessions",
-        "2",
-        "--max-sessions-per-client",
-        "3",
-    ]);
+    let above = refused(
+        &[
+            &lan[..],
+            &["--max-sessions", "2", "--max-sessions-per-client", "3"],
+        ]
+        .concat(),
+    );
     assert!(
         above.contains("would let one address hold every call"),
         "{above}"

@@ -102,8 +102,9 @@ struct AdmissionArgs {
     #[arg(long)]
     max_sessions: Option<usize>,
     /// Most conversations at once from one client address; it must stay below --max-sessions,
-    /// so that no address can hold every call. Default: one below --max-sessions; when --bind
-    /// is a loopback address (every caller is this machine), --max-sessions itself.
+    /// so that no address can hold every call. Default: one below --max-sessions. When --bind
+    /// is a loopback address every caller is this machine: the default is --max-sessions
+    /// itself, and any value is accepted.
     #[arg(long)]
     max_sessions_per_client: Option<usize>,
     /// Most offers being set up at once (answered, not yet connected; they hold no call slot);

@@ -9,7 +9,8 @@
 //!
 //! A call slot is taken if fewer than [`AdmissionLimits::max_calls`] calls run and the client's
 //! address runs fewer than [`AdmissionLimits::max_calls_per_client`], which is below the global
-//! cap (see [`AdmissionLimits::check`]): one address can never hold every call. An offer is
+//! cap (see [`AdmissionLimits::check`]): one address can never hold every call (on a server that
+//! listens on loopback only, every caller is this machine, and the cap may be any). An offer is
 //! refused at once, before any peer connection is built, when the call slots it would need are
 //! already taken (calls running, not pending offers) or the pending places are.
 //!
@@ -59,8 +60,9 @@ impl AdmissionLimits {
     }
 
     /// Checks the settings; `Err` says what to change. The per-client call cap must be below
-    /// the global one, unless the server listens on loopback only (`loopback_only`), where
-    /// every caller is this machine and it may equal it.
+    /// the global one, unless the server listens on loopback only (`loopback_only`): there
+    /// every caller is this machine, the per-client cap protects no one, and the global cap
+    /// is the one that counts (a bench running several calls from one browser sets it high).
     pub fn check(&self, loopback_only: bool) -> Result<(), String> {
         let at_least_one = [
             ("--max-sessions", self.max_calls),
@@ -82,7 +84,7 @@ impl AdmissionLimits {
             return Err("--connect-timeout-ms and --max-call-seconds must be above 0".into());
         }
         let (calls, per_client) = (self.max_calls, self.max_calls_per_client);
-        if per_client > calls || (per_client == calls && !loopback_only) {
+        if per_client >= calls && !loopback_only {
             let hint = if calls == 1 {
                 "a server that takes calls from other machines needs --max-sessions 2 or more"
                     .to_owned()
@@ -371,7 +373,8 @@ mod tests {
         );
         let single = limits(1, 1, 4).check(false).unwrap_err();
         assert!(single.contains("--max-sessions 2 or more"), "{single}");
-        assert!(limits(2, 3, 4).check(true).is_err());
+        assert!(limits(2, 3, 4).check(true).is_ok());
+        assert!(limits(2, 3, 4).check(false).is_err());
         assert!(limits(2, 1, 1).check(false).is_err());
         assert!(limits(0, 1, 4).check(true).is_err());
         assert_eq!(limits(2, 1, 4).pending_per_client(), 3);

@@ -13,7 +13,7 @@
 //! | offers being set up (answered, not yet connected); one address may hold all but one | `--max-pending-offers` (4) | 503 `pending_full`, 429 `client_pending_full` |
 //! | time for an answered offer to connect; then it is dropped and its place freed | `--connect-timeout-ms` (5000) | — (`duplex_offers_not_connected_total`) |
 //! | calls at once (a slot is taken only once the peer connects) | `--max-sessions` (one per core, at least 2) | 503 `full` |
-//! | calls at once from one address: below the global cap (equal allowed on a loopback-only server) | `--max-sessions-per-client` (global - 1; the global cap on loopback) | 429 `client_full` |
+//! | calls at once from one address: below the global cap (on a loopback-only server, any: every caller is this machine) | `--max-sessions-per-client` (global - 1; the global cap on loopback) | 429 `client_full` |
 //! | a call's length; then the agent says goodbye aloud and the call ends, the page says why | `--max-call-seconds` (3600) | — (`duplex_calls_at_length_limit_total`) |
 //! | HTTP connections open from one address | `--max-connections-per-client` (32) | closed at once (`duplex_connections_refused_total`) |
 //! | HTTP connections open in all; request headers within 5 s; an offer's body within 5 s | fixed (`listener.rs`) | closed, 408 |
