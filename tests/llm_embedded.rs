@@ -72,8 +72,11 @@ fn cancel_stops_generation_within_one_token() {
     assert_ne!(reply.finish.reason, FinishReason::Cancelled);
 }
 
+/// A cancel from another thread, while this one is blocked on the next token, ends the stream
+/// as cancelled, long before the reply's length. How soon is a timing:
+/// `cargo bench --bench llm_cancel`.
 #[test]
-fn cancel_from_another_thread_is_prompt() {
+fn cancel_from_another_thread_ends_the_stream() {
     let _serial = serial();
     let mut backend = common::embedded();
     let cancel = CancelToken::new();
@@ -84,27 +87,22 @@ fn cancel_from_another_thread_is_prompt() {
     let mut stream = backend
         .generate(&messages, &common::greedy(500), &cancel)
         .expect("a reply");
-    // Cancel mid-generation, while this thread is blocked waiting for the next token.
     assert!(matches!(stream.next(), Some(Ok(LlmEvent::Token(_)))));
     let canceller = cancel.clone();
-    let at = std::thread::spawn(move || {
+    let cancelling = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
         canceller.cancel();
-        Instant::now()
     });
-    let mut finish = None;
-    for event in stream {
-        if let LlmEvent::Done(f) = event.expect("event") {
-            finish = Some((f, Instant::now()));
-        }
-    }
-    let (finish, ended) = finish.expect("done");
-    let lag = ended - at.join().expect("canceller");
-    eprintln!("done {lag:?} after the cancel: {finish:?}");
-    assert_eq!(finish.reason, FinishReason::Cancelled);
-    // Within one token: the decode in flight when the cancel arrives (tens of ms on 2 idle
-    // cores; the bound leaves room for a busy machine).
-    assert!(lag < Duration::from_millis(500), "the cancel took {lag:?}");
+    let finish = stream
+        .find_map(|event| match event.expect("event") {
+            LlmEvent::Done(f) => Some(f),
+            LlmEvent::Token(_) => None,
+        })
+        .expect("done");
+    cancelling.join().expect("canceller");
+    assert_eq!(finish.reason, FinishReason::Cancelled, "{finish:?}");
+    let worker = finish.worker.expect("worker stats");
+    assert!(worker.generated_tokens < 500, "{worker:?}");
 }
 
 #[test]
