@@ -1,8 +1,11 @@
 //! Separates what an embedded brain says from the tool calls it writes, as its reply streams
 //! in token by token: text outside `<tool_call>...</tool_call>` is speech and is passed on at
 //! once, except a tail that may be the start of `<tool_call>` (held until the next piece says);
-//! a call is never spoken, and is handed over whole when its closing tag arrives. A reply that
-//! ends (or is cut) inside a call gives [`ReplyPiece::Unfinished`]: such a call never runs.
+//! a call is never spoken, and is handed over whole when its closing tag arrives. A small model
+//! (Qwen2.5-Coder-0.5B, the balanced brain) often writes the call's JSON object bare, without the
+//! tags, as its whole reply: a reply whose first non-blank character is `{` is taken as a call,
+//! complete when its object closes. A reply that ends (or is cut) inside a call gives
+//! [`ReplyPiece::Unfinished`]: such a call never runs.
 
 use serde_json::Value;
 
@@ -27,12 +30,28 @@ pub enum ReplyPiece {
     Unfinished(String),
 }
 
+/// Where the parser is in the reply.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing but blanks yet: a `{` now opens a bare call.
+    #[default]
+    Start,
+    /// Speech (a tag may open a call).
+    Speech,
+    /// Inside `<tool_call>`, until `</tool_call>`.
+    TaggedCall,
+    /// Inside a bare JSON object, until it closes.
+    BareCall,
+    /// Just after a bare call: a `</tool_call>` here (the grammar allows one) is dropped.
+    AfterBareCall,
+}
+
 /// The parser of one reply: feed it the pieces as they come, then [`ToolCallParser::finish`].
 #[derive(Debug, Default)]
 pub struct ToolCallParser {
-    /// Text not yet handed over: held speech outside a call, the call's body inside one.
+    /// Text not yet handed over: held speech, or the call's text so far.
     buffer: String,
-    inside_call: bool,
+    mode: Mode,
 }
 
 impl ToolCallParser {
@@ -43,7 +62,7 @@ impl ToolCallParser {
 
     /// True while the reply is inside a call (nothing of it is speech).
     pub fn in_call(&self) -> bool {
-        self.inside_call
+        matches!(self.mode, Mode::TaggedCall | Mode::BareCall)
     }
 
     /// Takes the next piece of the reply; returns what it completes.
@@ -51,35 +70,79 @@ impl ToolCallParser {
         self.buffer.push_str(piece);
         let mut out = Vec::new();
         loop {
-            if self.inside_call {
-                let Some(end) = self.buffer.find(CALL_CLOSE) else {
+            match self.mode {
+                Mode::Start => {
+                    let blank = self.buffer.len() - self.buffer.trim_start().len();
+                    match self.buffer[blank..].chars().next() {
+                        None => break,
+                        Some('{') => {
+                            self.buffer.drain(..blank);
+                            self.mode = Mode::BareCall;
+                        }
+                        Some(_) => self.mode = Mode::Speech,
+                    }
+                }
+                Mode::BareCall => {
+                    let Some(end) = json_object_end(&self.buffer) else {
+                        break;
+                    };
+                    let body: String = self.buffer.drain(..end).collect();
+                    out.push(read_call(&body));
+                    self.mode = Mode::AfterBareCall;
+                }
+                Mode::AfterBareCall => {
+                    let rest = self.buffer.trim_start();
+                    if let Some(after) = rest.strip_prefix(CALL_CLOSE) {
+                        self.buffer = after.to_owned();
+                    } else if CALL_CLOSE.starts_with(rest) {
+                        break;
+                    }
+                    self.mode = Mode::Speech;
+                }
+                Mode::TaggedCall => {
+                    let Some(end) = self.buffer.find(CALL_CLOSE) else {
+                        break;
+                    };
+                    let body: String = self.buffer[..end].to_owned();
+                    self.buffer.drain(..end + CALL_CLOSE.len());
+                    self.mode = Mode::Speech;
+                    out.push(read_call(&body));
+                }
+                Mode::Speech => {
+                    if let Some(start) = self.buffer.find(CALL_OPEN) {
+                        push_speech(&mut out, &self.buffer[..start]);
+                        self.buffer.drain(..start + CALL_OPEN.len());
+                        self.mode = Mode::TaggedCall;
+                        continue;
+                    }
+                    let keep = partial_tag_len(&self.buffer);
+                    let speak = self.buffer.len() - keep;
+                    push_speech(&mut out, &self.buffer[..speak]);
+                    self.buffer.drain(..speak);
                     break;
-                };
-                let body: String = self.buffer[..end].to_owned();
-                self.buffer.drain(..end + CALL_CLOSE.len());
-                self.inside_call = false;
-                out.push(read_call(&body));
-            } else if let Some(start) = self.buffer.find(CALL_OPEN) {
-                push_speech(&mut out, &self.buffer[..start]);
-                self.buffer.drain(..start + CALL_OPEN.len());
-                self.inside_call = true;
-            } else {
-                let keep = partial_tag_len(&self.buffer);
-                let speak = self.buffer.len() - keep;
-                push_speech(&mut out, &self.buffer[..speak]);
-                self.buffer.drain(..speak);
-                break;
+                }
             }
         }
         out
     }
 
-    /// The end of the reply: held speech, or the unfinished call it ended inside.
+    /// The end of the reply: held speech, or the call it ended inside. A tagged call whose
+    /// JSON object is complete but whose closing tag never came is still a call (the model
+    /// stopped right after it); anything less is [`ReplyPiece::Unfinished`].
     pub fn finish(self) -> Vec<ReplyPiece> {
         let mut out = Vec::new();
-        match self.inside_call {
-            true => out.push(ReplyPiece::Unfinished(self.buffer)),
-            false => push_speech(&mut out, &self.buffer),
+        match self.mode {
+            // Blanks, or the start of a closing tag cut off: nothing to say.
+            Mode::Start | Mode::AfterBareCall => {}
+            Mode::Speech => push_speech(&mut out, &self.buffer),
+            Mode::BareCall => out.push(ReplyPiece::Unfinished(self.buffer)),
+            Mode::TaggedCall => {
+                let body = self.buffer.trim();
+                match json_object_end(body) {
+                    Some(end) if end == body.len() => out.push(read_call(body)),
+                    _ => out.push(ReplyPiece::Unfinished(self.buffer)),
+                }
+            }
         }
         out
     }
@@ -97,6 +160,32 @@ fn partial_tag_len(text: &str) -> usize {
         .rev()
         .find(|&n| text.ends_with(&CALL_OPEN[..n]))
         .unwrap_or(0)
+}
+
+/// The byte just after the `}` that closes the JSON object `text` starts with (leading blanks
+/// allowed); `None` while it is open (braces inside strings do not count).
+fn json_object_end(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match (in_string, c) {
+            (true, _) if escaped => escaped = false,
+            (true, '\\') => escaped = true,
+            (true, '"') => in_string = false,
+            (true, _) => {}
+            (false, '"') => in_string = true,
+            (false, '{' | '[') => depth += 1,
+            (false, '}' | ']') => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            (false, _) => {}
+        }
+    }
+    None
 }
 
 /// A call's body: `{"name": "...", "arguments": {...}}` (arguments may also come as a string
@@ -252,5 +341,44 @@ mod tests {
             parse("Hello <tool_", 2),
             [ReplyPiece::Speech("Hello <tool_".into())]
         );
+    }
+
+    #[test]
+    fn a_bare_json_reply_is_a_call_and_speech_after_it_is_speech() {
+        let reply = "  {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call> Done {ok}.";
+        for size in [1, 4, 9, 500] {
+            assert_eq!(
+                parse(reply, size),
+                [weather_call(), ReplyPiece::Speech(" Done {ok}.".into())],
+                "pieces of {size}"
+            );
+        }
+        let braces_in_strings =
+            "{\"name\": \"calculate\", \"arguments\": {\"expression\": \"}{\\\"\"}}";
+        assert_eq!(
+            parse(braces_in_strings, 3),
+            [ReplyPiece::Call(ToolCall {
+                name: "calculate".into(),
+                arguments: json!({ "expression": "}{\"" })
+            })]
+        );
+        assert_eq!(
+            parse("{\"name\": \"get_weather\", \"argu", 3),
+            [ReplyPiece::Unfinished(
+                "{\"name\": \"get_weather\", \"argu".into()
+            )]
+        );
+        // A brace later in a reply is speech.
+        assert_eq!(
+            parse("Use {braces}.", 2),
+            [ReplyPiece::Speech("Use {braces}.".into())]
+        );
+    }
+
+    #[test]
+    fn a_tagged_call_complete_but_never_closed_is_still_a_call() {
+        let reply =
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n";
+        assert_eq!(parse(reply, 5), [weather_call()]);
     }
 }

@@ -31,6 +31,7 @@ use llama_cpp_2::token::LlamaToken;
 use duplex_llm_protocol::{Event, FinishReason, Sampling, WireMessage, WorkerStats};
 
 use crate::chatml;
+use crate::grammar;
 use crate::utf8::Utf8Stream;
 
 /// The single sequence the worker uses.
@@ -334,6 +335,14 @@ impl<'m> Engine<'m> {
         };
         let mut sampler = self.sampler(sampling);
         let model = self.model;
+        // Tools listed in the system prompt: once the reply opens a call, it is held to their
+        // schemas (and sampled greedily: a call's arguments are no place for variety).
+        let mut call_grammar = messages
+            .first()
+            .filter(|m| m.role == "system")
+            .map(|m| grammar::tools_in_prompt(&m.content))
+            .filter(|tools| !tools.is_empty())
+            .map(|tools| grammar::tool_call_grammar(&tools));
         let vocab = model.vocab();
         // The penalties look back over the conversation (the turns after the system prompt),
         // without its ChatML framing: penalising `<|im_end|>` would keep a reply from ending.
@@ -356,10 +365,25 @@ impl<'m> Engine<'m> {
             if vocab.is_eog(token) {
                 break FinishReason::Stop;
             }
-            let text = utf8.push(&vocab.token_to_piece(token, false, None));
+            let text = utf8.push(&grammar::visible_piece(&vocab, token));
             stats.generated_tokens += 1;
             let reply = self.segments.last_mut().ok_or("no reply segment")?;
             reply.text.push_str(&text);
+            // A call opens with its tag, or (small models) as a reply that begins with `{`.
+            let tagged = reply.text.ends_with(grammar::CALL_OPEN);
+            let bare =
+                reply.text.trim_start().len() == text.len() && grammar::opens_bare_call(&text);
+            if call_grammar.is_some() && (tagged || bare) {
+                let rules = call_grammar.take().unwrap_or_default();
+                // A grammar llama.cpp refuses leaves the call unconstrained (and checked later).
+                if let Ok(mut constrained) = LlamaSampler::grammar(model, &rules, "root") {
+                    if bare {
+                        // The grammar starts at the `{` this token already wrote.
+                        constrained.accept(token);
+                    }
+                    sampler = LlamaSampler::chain_simple([constrained, LlamaSampler::greedy()]);
+                }
+            }
             if !text.is_empty() {
                 emit(Event::Token { id, text });
             }

@@ -1,6 +1,7 @@
 //! A llama.cpp grammar (GBNF) that holds a tool call to the tools' JSON Schemas, for the part
-//! of a reply after `<tool_call>`: `{"name": <one of the tools>, "arguments": <an object its
-//! schema allows>}` then `</tool_call>`, so that a small model cannot write a broken call.
+//! of a reply after `<tool_call>` (or a reply that opens with a bare `{`, as small models write
+//! calls): `{"name": <one of the tools>, "arguments": <an object its schema allows>}`, then
+//! `</tool_call>` or the end, so that a small model cannot write a broken call.
 //!
 //! The schema subset it follows is the one duplex checks calls against: `type` (one or a
 //! list), `properties` (required ones first in their order, then optional ones in theirs),
@@ -9,6 +10,8 @@
 
 use std::fmt::Write;
 
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::vocab::LlamaVocab;
 use serde_json::Value;
 
 /// Rules every grammar shares: whitespace (bounded, so that a model cannot loop on spaces),
@@ -25,8 +28,64 @@ object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )*
 array ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
 "#;
 
+/// The tag after which a reply is a tool call and the grammar applies.
+pub const CALL_OPEN: &str = "<tool_call>";
+
+/// Closes a tool call.
+pub const CALL_CLOSE: &str = "</tool_call>";
+
+/// The text of `token` as the reply shows it: special tokens are left out, except the tool-call
+/// tags (Qwen2.5 writes `<tool_call>` and `</tool_call>` as single added tokens, which a plain
+/// rendering drops, and without which a call could not be told from speech).
+pub fn visible_piece(vocab: &LlamaVocab, token: LlamaToken) -> Vec<u8> {
+    let plain = vocab.token_to_piece(token, false, None);
+    if !plain.is_empty() {
+        return plain;
+    }
+    let special = vocab.token_to_piece(token, true, None);
+    match special == CALL_OPEN.as_bytes() || special == CALL_CLOSE.as_bytes() {
+        true => special,
+        false => plain,
+    }
+}
+
+/// True when `piece`, the first of a reply, opens a bare call the grammar can take over from:
+/// it is a start of `{"name": "` (so that accepting it cannot break the grammar, which
+/// llama.cpp would answer with an abort).
+pub fn opens_bare_call(piece: &str) -> bool {
+    !piece.is_empty() && piece.starts_with('{') && "{\"name\": \"".starts_with(piece)
+}
+
+/// The tools a system prompt lists in its `<tools>` section, one JSON signature per line
+/// (`{"type": "function", "function": {"name": ..., "parameters": ...}}`, the Qwen2.5 template's
+/// format, which duplex's prompt builder writes): each name with its parameters' schema. The
+/// call is held to the tools the model was shown; lines that are no signature are skipped.
+pub fn tools_in_prompt(system: &str) -> Vec<(String, Value)> {
+    let Some(listed) = system
+        .split_once("<tools>\n")
+        .and_then(|(_, rest)| rest.split_once("\n</tools>"))
+        .map(|(listed, _)| listed)
+    else {
+        return Vec::new();
+    };
+    listed
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|signature| {
+            let function = signature.get("function")?;
+            let name = function.get("name")?.as_str()?.to_owned();
+            let parameters = function
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({ "type": "object", "properties": {} }));
+            Some((name, parameters))
+        })
+        .collect()
+}
+
 /// The grammar (root rule `root`) of a call to one of `tools`, each a name and the JSON Schema
-/// of its arguments, from just after `<tool_call>` to `</tool_call>` included.
+/// of its arguments, from just after `<tool_call>` to the end of the call (`</tool_call>`
+/// optional: the reply may end right after the object).
 pub fn tool_call_grammar(tools: &[(String, Value)]) -> String {
     let mut rules = Rules::default();
     let calls: Vec<String> = tools
@@ -40,7 +99,7 @@ pub fn tool_call_grammar(tools: &[(String, Value)]) -> String {
         })
         .collect();
     let mut grammar = format!(
-        "root ::= ws \"{{\" ws \"\\\"name\\\"\" ws \":\" ws ( {} ) ws \"}}\" ws \"</tool_call>\"\n",
+        "root ::= ws \"{{\" ws \"\\\"name\\\"\" ws \":\" ws ( {} ) ws \"}}\" ( ws \"</tool_call>\" )?\n",
         calls.join(" | ")
     );
     for (i, body) in rules.bodies.iter().enumerate() {
@@ -307,11 +366,9 @@ mod tests {
         String::from_utf8(text).unwrap()
     }
 
-    /// The call's JSON object, from a generated `... </tool_call>`.
+    /// The call's JSON object, from a generated `{...}` (`</tool_call>` after it or not).
     fn call_of(generated: &str) -> Value {
-        let body = generated
-            .strip_suffix("</tool_call>")
-            .unwrap_or_else(|| panic!("no closed call: {generated:?}"));
+        let body = generated.strip_suffix("</tool_call>").unwrap_or(generated);
         serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {generated:?}"))
     }
 
@@ -327,7 +384,33 @@ mod tests {
             grammar.contains("\"\\\"alpha-7\\\"\" | \"\\\"beta-9\\\"\""),
             "{grammar}"
         );
-        assert!(grammar.contains("\"</tool_call>\"\n"), "{grammar}");
+        assert!(grammar.contains("( ws \"</tool_call>\" )?\n"), "{grammar}");
+    }
+
+    #[test]
+    fn only_a_start_of_the_calls_object_opens_a_bare_call() {
+        assert!(opens_bare_call("{\""));
+        assert!(opens_bare_call("{"));
+        assert!(opens_bare_call("{\"name"));
+        assert!(!opens_bare_call("{}"));
+        assert!(!opens_bare_call("{\"city"));
+        assert!(!opens_bare_call("Sure"));
+        assert!(!opens_bare_call(""));
+    }
+
+    #[test]
+    fn the_tools_are_read_from_the_prompts_tools_section() {
+        let system = "Be brief.\n\n# Tools\n\n<tools>\n\
+            {\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}\n\
+            not a signature\n\
+            {\"type\": \"function\", \"function\": {\"name\": \"get_date_time\"}}\n\
+            </tools>\n\nTo call one ...";
+        let tools = tools_in_prompt(system);
+        let names: Vec<&str> = tools.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["get_weather", "get_date_time"]);
+        assert_eq!(tools[0].1, json!({ "type": "object" }));
+        assert_eq!(tools[1].1["type"], "object");
+        assert!(tools_in_prompt("Be brief.").is_empty());
     }
 
     /// One test for everything that loads the model: llama.cpp's backend starts once a process.

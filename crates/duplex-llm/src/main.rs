@@ -13,8 +13,6 @@
 
 mod chatml;
 mod engine;
-// Not called yet: the worker applies it once the protocol carries a request's tools (issue 28).
-#[allow(dead_code)]
 mod grammar;
 mod serve;
 mod utf8;
