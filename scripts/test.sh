@@ -13,7 +13,6 @@ echo "== test-only dependencies (PulseAudio for the sound card tests; chromium, 
 bash scripts/setup_test_deps.sh
 echo "== llama-server (for the OpenAI-compatible backend's tests; built once, cached in target/)"
 bash scripts/build_llama_server.sh
-export LLAMA_SERVER_REQUIRED=1
 echo "== build (release: one optimised profile for the C++ engines and the tests)"
 cargo build --release --all-targets
 echo "== tests"

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::engine_result::EngineResult;
 use super::engines::{EngineError, Engines, Speak, Transcribe};
 use super::llm_exchange::{LlmJob, spawn_llm_worker};
-use super::workers::Worker;
+use super::workers::{RoomWait, Worker};
 use crate::agent::{Input, RequestId, TurnId};
 use crate::turn::TurnScorer;
 
@@ -69,12 +69,18 @@ impl Workers {
             && self.tts.jobs.pump()
     }
 
-    /// Jobs waiting in the session's outboxes for room in a worker's queue.
-    pub(super) fn waiting(&self) -> usize {
-        self.asr.jobs.waiting()
-            + self.turn.jobs.waiting()
-            + self.llm.jobs.waiting()
-            + self.tts.jobs.waiting()
+    /// Waits for room in each worker queue that has jobs waiting for it.
+    pub(super) fn rooms(&self, into: &mut Vec<RoomWait>) {
+        into.extend(
+            [
+                self.asr.jobs.room(),
+                self.turn.jobs.room(),
+                self.llm.jobs.room(),
+                self.tts.jobs.room(),
+            ]
+            .into_iter()
+            .flatten(),
+        );
     }
 
     /// Stops every worker and joins its thread (each drops its engine as it ends).

@@ -1,6 +1,9 @@
 //! The runtime: runs one [`crate::agent::Agent`] per session on tokio, carries its effects out
 //! on engine worker threads, and feeds the results back tagged with their request or turn id (the
-//! agent drops stale ones). Every queue is bounded; its capacity is a named constant below.
+//! agent drops stale ones). Every channel is bounded; its capacity is a named constant below.
+//! What a full channel cannot take yet waits in the session's outboxes (`workers::Outbox`),
+//! which are not capped: they hold only what the agent asked for, once per pause, turn or
+//! chunk, and the session sleeps until there is room for them.
 
 mod backchannel_audio;
 mod channels;
@@ -27,7 +30,8 @@ pub use local::{load_local_engines, load_local_engines_with, load_local_llm};
 pub use session::run_session;
 
 /// Frames from the transport to the session: 64 × 20 ms = 1.28 s. When full, the transport
-/// waits (file) — a live transport counts and drops its oldest audio instead.
+/// waits (file); a live transport hands the frames it could not give as silence of the same
+/// length once there is room, and counts them (`transport::mic_gap`).
 pub const TRANSPORT_IN_CAPACITY: usize = 64;
 
 /// Reply chunks from the session to the transport. When full, chunks wait in the session's

@@ -11,7 +11,6 @@
 //! (the user's non-verbal cues).
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -21,13 +20,11 @@ use super::engine_result::EngineResult;
 use super::engine_workers::Workers;
 use super::engines::Engines;
 use super::io::{SessionEventKind, SessionIo, TransportIn};
+use super::workers::any_room;
 use crate::agent::{Agent, AgentConfig, ChunkText, Input, Output};
 use crate::audio::frames::Rechunker;
 use crate::text::SentenceChunker;
 use crate::vad::VAD_CHUNK;
-
-/// How often the session retries outboxes that are waiting for room.
-const OUTBOX_RETRY: Duration = Duration::from_millis(2);
 
 /// The streaming sentence chunker, as the agent's source of speakable chunks.
 struct Chunker(SentenceChunker);
@@ -68,7 +65,11 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
     loop {
         let mut handled_audio = false;
         let mut finished_job = false;
-        let waiting = dispatch.workers.waiting() + dispatch.playback.waiting();
+        // Sleeps until something happens: input, a report, a result, or room for what waits.
+        let mut rooms = Vec::new();
+        dispatch.workers.rooms(&mut rooms);
+        rooms.extend(dispatch.playback.room());
+        let waiting = !rooms.is_empty();
         tokio::select! {
             message = input.recv() => match message {
                 None => break,
@@ -104,7 +105,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
                     Err(_fatal) => break,
                 }
             }
-            _ = tokio::time::sleep(OUTBOX_RETRY), if waiting > 0 => {}
+            () = any_room(rooms), if waiting => {}
         }
         if agent.next_deadline().is_some_and(|d| d <= now) {
             agent.handle(now, Input::Tick);

@@ -7,15 +7,37 @@
 //! hands back the thread to join, and the engine is dropped when the thread ends.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
 use super::ENGINE_JOB_CAPACITY;
 
-/// Items waiting to enter a bounded channel, sent without ever awaiting.
+/// A wait for room in one outbox's channel (see [`Outbox::room`]).
+pub(crate) type RoomWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Completes when any of `waits` does (never, if there are none).
+pub(crate) async fn any_room(mut waits: Vec<RoomWait>) {
+    std::future::poll_fn(|cx| {
+        for wait in &mut waits {
+            if wait.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Items waiting to enter a bounded channel, sent without ever awaiting. The waiting items
+/// themselves are not capped here: each is a job or chunk the agent asked for once (per pause,
+/// turn or reply chunk), so they are as many as the conversation makes, and the session drops
+/// the stale ones ([`Outbox::discard`]) or the oldest ([`Outbox::cap`]) where it can lose them.
 pub(crate) struct Outbox<T> {
     tx: mpsc::Sender<T>,
     waiting: VecDeque<T>,
@@ -49,6 +71,23 @@ impl<T> Outbox<T> {
             }
         }
         true
+    }
+
+    /// When items wait: a future that completes once the channel has room for one (or is
+    /// closed), owning a clone of the sender, so the session can sleep on it instead of
+    /// polling.
+    pub(crate) fn room(&self) -> Option<RoomWait>
+    where
+        T: Send + 'static,
+    {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let tx = self.tx.clone();
+        // The permit is let go at once: the slot it held is what the next pump fills.
+        Some(Box::pin(async move {
+            let _ = tx.reserve_owned().await;
+        }))
     }
 
     /// Items still waiting for room.
