@@ -46,7 +46,7 @@ if python3 -c "import mcp_server_time" >/dev/null 2>&1; then
     say "mcp-server-time: installed"
 else
     say "mcp-server-time: pip install (tests/tools_mcp.rs)"
-    python3 -m pip install --quiet mcp-server-time \
+    python3 -m pip install --quiet mcp-server-time==2026.10.19 \
         || die "pip install mcp-server-time failed (network to PyPI? a Python that refuses system-wide installs needs a virtual environment first)"
 fi
 
