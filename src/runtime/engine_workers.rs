@@ -1,6 +1,7 @@
 //! A session's engine workers: one thread per engine (transcription, turn-end scoring, the
 //! language model, the voice), each answering its jobs with [`EngineResult`]s on one channel.
-//! The voice activity model is not among them: it is handed back to run on the session's task.
+//! The voice activity model has a thread of its own too (`vad_worker`), handed back beside them:
+//! the session feeds it every frame and waits on it for the scores, not on a job queue.
 
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use tokio::sync::mpsc;
 use super::engine_result::EngineResult;
 use super::engines::{EngineError, Engines, Speak, Transcribe};
 use super::llm_exchange::{LlmJob, spawn_llm_worker};
+use super::vad_worker::VadWorker;
 use super::workers::{RoomWait, Worker};
 use crate::agent::{Input, RequestId, TurnId};
 use crate::turn::TurnScorer;
@@ -20,9 +22,6 @@ pub(super) type AsrJob = (RequestId, Vec<f32>, CancelToken);
 
 /// A turn-end scoring job: the request it answers and the user's recent audio.
 pub(super) type TurnJob = (RequestId, Vec<f32>);
-
-/// The voice activity model, run on the session's task.
-pub(super) type Vad = Box<dyn crate::vad::SpeechProbability + Send>;
 
 /// A synthesis job.
 pub(super) enum TtsJob {
@@ -42,9 +41,9 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// Starts a worker per engine; results go to `tx`. The VAD runs on the session's own task,
-    /// so it is handed back.
-    pub(super) fn spawn(engines: Engines, tx: mpsc::Sender<EngineResult>) -> (Self, Vad) {
+    /// Starts a worker per engine; results go to `tx`. The VAD's thread answers the session on
+    /// its own channel, frame by frame, so it is handed back beside the others.
+    pub(super) fn spawn(engines: Engines, tx: mpsc::Sender<EngineResult>) -> (Self, VadWorker) {
         let Engines {
             vad,
             asr,
@@ -58,7 +57,7 @@ impl Workers {
             llm: spawn_llm_worker(llm, tx.clone()),
             tts: spawn_tts_worker(tts, tx),
         };
-        (workers, vad)
+        (workers, VadWorker::spawn(vad))
     }
 
     /// Moves waiting jobs on; false when a worker is gone.

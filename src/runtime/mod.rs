@@ -17,6 +17,7 @@ mod llm_exchange;
 mod local;
 mod reply_audio;
 mod session;
+mod vad_worker;
 mod workers;
 
 pub use channels::{TransportEnds, session_channels};

@@ -1,14 +1,17 @@
 //! One conversation session, and its owner: the select loop that drives the agent core with
-//! transport input (through the voice activity model, on this task), playback reports and engine
-//! results, and hands each of the agent's outputs to [`Dispatch`], which carries it out without
-//! ever awaiting a full queue. When it ends, everything it started is stopped: every outstanding
-//! job cancelled, every worker joined, every engine (and the LLM process) dropped before
-//! [`run_session`] returns.
+//! transport input, playback reports and engine results, and hands each of the agent's outputs
+//! to [`Dispatch`], which carries it out without ever awaiting a full queue. The loop never runs
+//! a model: each microphone frame goes to the voice activity model's own thread (`vad_worker`)
+//! and reaches the agent when it comes back scored, the frame first and then its chunks' speech
+//! probabilities, at the same sample clock as if the model had run inline. When the input ends,
+//! the frames still being scored are handled before the session ends. When it ends, everything
+//! it started is stopped: every outstanding job cancelled, every worker (the VAD's included)
+//! joined, every engine (and the LLM process) dropped before [`run_session`] returns.
 //!
 //! The rest of a session lives beside this file: `dispatch` (where outputs go and results come
-//! back), `engine_workers` (one thread per engine), `llm_exchange` (the model's replies and
-//! memory), `reply_audio` and `backchannel_audio` (speech the agent never holds), `cue_feed`
-//! (the user's non-verbal cues).
+//! back), `engine_workers` (one thread per engine), `vad_worker` (the voice activity model's
+//! thread), `llm_exchange` (the model's replies and memory), `reply_audio` and
+//! `backchannel_audio` (speech the agent never holds), `cue_feed` (the user's non-verbal cues).
 
 use std::sync::atomic::Ordering;
 
@@ -20,11 +23,10 @@ use super::engine_result::EngineResult;
 use super::engine_workers::Workers;
 use super::engines::Engines;
 use super::io::{SessionEventKind, SessionIo, TransportIn};
+use super::vad_worker::ScoredFrame;
 use super::workers::any_room;
 use crate::agent::{Agent, AgentConfig, ChunkText, Input, Output};
-use crate::audio::frames::Rechunker;
 use crate::text::SentenceChunker;
-use crate::vad::VAD_CHUNK;
 
 /// The streaming sentence chunker, as the agent's source of speakable chunks.
 struct Chunker(SentenceChunker);
@@ -59,30 +61,46 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         Box::new(Chunker(SentenceChunker::new(chunker))) as Box<dyn ChunkText>
     });
     let mut now = 0u64;
-    let mut rechunker = Rechunker::<VAD_CHUNK>::default();
+    let mut input_open = true;
     let mut progress_open = true;
 
     loop {
         let mut handled_audio = false;
         let mut finished_job = false;
-        // Sleeps until something happens: input, a report, a result, or room for what waits.
+        let mut vad_open = true;
+        // Sleeps until something happens: input, a scored frame, a report, a result, or room
+        // for what waits.
         let mut rooms = Vec::new();
         dispatch.workers.rooms(&mut rooms);
         rooms.extend(dispatch.playback.room());
+        rooms.extend(vad.room());
         let waiting = !rooms.is_empty();
         tokio::select! {
-            message = input.recv() => match message {
-                None => break,
-                Some(TransportIn::Audio(frame)) => {
+            // A frame is taken only when the VAD thread has room for it; the transport's own
+            // queue fills behind.
+            message = input.recv(), if input_open && vad.takes_frames() => match message {
+                None => {
+                    // The frames already with the VAD thread still come back and are handled.
+                    input_open = false;
+                    vad.end_input();
+                }
+                Some(TransportIn::Audio(frame)) => vad_open = vad.send(frame),
+            },
+            scored = vad.next() => match scored {
+                None => {
+                    if input_open {
+                        tracing::warn!("the VAD worker is gone; ending the session");
+                    }
+                    break;
+                }
+                Some(ScoredFrame { frame, chunks }) => {
+                    // The sample clock moves with the audio the agent gets, as if the model
+                    // had run inline: the frame, then the scores of the chunks it completed.
                     handled_audio = true;
                     now += frame.len() as u64;
                     dispatch.cues.push(&frame);
-                    let mut probabilities = Vec::new();
-                    rechunker.push(&frame, |start, chunk| {
-                        probabilities.push((start, vad.probability(chunk)));
-                    });
                     agent.handle(now, Input::Audio(frame));
-                    for (start, p) in probabilities {
+                    for (start, p) in chunks {
                         match p {
                             Ok(probability) => agent.handle(now, Input::Vad { start, probability }),
                             Err(e) => tracing::error!("VAD failed: {e}"),
@@ -110,7 +128,7 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         if agent.next_deadline().is_some_and(|d| d <= now) {
             agent.handle(now, Input::Tick);
         }
-        let mut open = dispatch.workers.pump() && dispatch.playback.pump();
+        let mut open = vad_open && dispatch.workers.pump() && dispatch.playback.pump();
         dispatch.events.pump();
         while let Some(output) = agent.poll() {
             match dispatch.carry_out(now, output) {
@@ -125,7 +143,8 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         }
         status.busy.store(agent.is_busy(), Ordering::SeqCst);
         // Counted only now, after the effects were dispatched, so that a transport waiting for
-        // quiet never sees zero between a result and the jobs it causes.
+        // quiet never sees zero between a result and the jobs it causes; a frame only once the
+        // agent has had it and its scores (not when it went to the VAD thread).
         if finished_job {
             status.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
@@ -140,6 +159,6 @@ pub async fn run_session(config: AgentConfig, engines: Engines, io: SessionIo) {
         }
     }
     drop(results);
-    drop(vad);
+    vad.close().await;
     dispatch.close(events).await;
 }
