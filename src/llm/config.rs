@@ -68,6 +68,8 @@ pub struct LlmConfig {
     /// A reply stops after this many sentences unless the user asked for more (0: no limit).
     pub max_sentences: u32,
     /// Sampling temperature; 0 is greedy. Unset: the brain's own ([`Self::default_temperature`]).
+    /// Refused when loaded unless finite and not negative ([`check_temperature`]).
+    #[serde(deserialize_with = "temperature_in_range")]
     pub temperature: Option<f32>,
     /// Nucleus sampling threshold.
     pub top_p: f32,
@@ -165,6 +167,29 @@ impl LlmConfig {
             seed: self.seed,
         }
     }
+}
+
+/// Checks a sampling temperature: finite and not negative (0 is greedy). TOML writes `inf` and
+/// `nan`, and neither the worker's protocol (JSON, which has no infinity) nor a sampler can take
+/// them; a negative one means nothing.
+pub fn check_temperature(value: f32) -> Result<f32, String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!(
+            "temperature {value} is out of range: it must be a finite number, 0 (greedy) or more"
+        ))
+    }
+}
+
+/// Reads `temperature` through [`check_temperature`], so the file is refused when it is loaded.
+fn temperature_in_range<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<f32>, D::Error> {
+    Option::<f32>::deserialize(deserializer)?
+        .map(check_temperature)
+        .transpose()
+        .map_err(serde::de::Error::custom)
 }
 
 /// `[llm.embedded]`: the llama.cpp worker process.
@@ -268,5 +293,31 @@ impl OpenAiConfig {
     /// The chat completions endpoint.
     pub fn endpoint(&self) -> String {
         format!("{}/chat/completions", self.base_url.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn load(toml: &str) -> Result<crate::config::Config, String> {
+        crate::config::Config::from_toml_str(toml, std::path::Path::new("test.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_temperature_that_is_not_finite_or_is_negative_is_refused_when_loaded() {
+        for bad in ["inf", "-inf", "nan", "-0.5"] {
+            let error = load(&format!("[llm]\ntemperature = {bad}\n")).expect_err(bad);
+            assert!(error.contains("temperature"), "{bad}: {error}");
+            assert!(error.contains("out of range"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_temperature_of_zero_or_more_is_kept_and_unset_is_the_brains_own() {
+        for (text, want) in [("0", 0.0), ("0.7", 0.7), ("2", 2.0)] {
+            let config = load(&format!("[llm]\ntemperature = {text}\n")).expect(text);
+            assert_eq!(config.llm.temperature, Some(want));
+        }
+        assert_eq!(load("[llm]\n").expect("loads").llm.temperature, None);
     }
 }
