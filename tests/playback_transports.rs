@@ -112,7 +112,7 @@ fn interrupt_200_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dy
             };
             let len = text.split_whitespace().count() * word;
             lens.insert(code(id) as u64, (text.to_string(), len));
-            ledger.queue(id, text.to_string(), rate, len);
+            ledger.queue(id, text.to_string());
             let play = PlayChunk {
                 epoch,
                 id,
@@ -186,7 +186,7 @@ fn interrupt_200_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> Box<dy
         turn: TurnId(1000),
         chunk: 0,
     };
-    ledger.queue(id, "The end.".into(), rate, word);
+    ledger.queue(id, "The end.".into());
     let play = PlayChunk {
         epoch,
         id,
@@ -234,7 +234,7 @@ fn pause_and_resume_50_times(rate: u32, make_sink: impl FnOnce(ReplyPlayout) -> 
                 turn,
                 chunk: chunk as u32,
             };
-            ledger.queue(id, text.to_string(), rate, chunk_len);
+            ledger.queue(id, text.to_string());
             let base = chunk * chunk_len;
             let samples = (0..chunk_len).map(|i| (base + i + 1) as f32).collect();
             let play = PlayChunk {

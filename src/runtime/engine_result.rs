@@ -14,7 +14,7 @@ pub(super) struct EngineResult {
     pub(super) input: Option<Input>,
     /// A backchannel's speech: its words, rate and samples.
     pub(super) backchannel: Option<(String, u32, Vec<f32>)>,
-    /// A reply chunk's speech: its id, rate and samples (the agent gets only its length).
+    /// A reply chunk's speech: its id, rate and samples (the agent learns only that it is ready).
     pub(super) speech: Option<(ChunkId, u32, Vec<f32>)>,
     /// The stage, the turn it served and its wall-clock cost in milliseconds.
     pub(super) cost: Option<(&'static str, Option<TurnId>, f64)>,

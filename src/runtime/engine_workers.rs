@@ -147,7 +147,7 @@ fn spawn_turn_worker(
 }
 
 /// The voice: reply chunks at the reply's pace (their speech goes back beside the agent's input,
-/// which carries only its length), and backchannels at the voice's own pace.
+/// which says only that it is ready), and backchannels at the voice's own pace.
 fn spawn_tts_worker(
     mut tts: Box<dyn Speak>,
     results: mpsc::Sender<EngineResult>,
@@ -161,12 +161,7 @@ fn spawn_tts_worker(
                 Ok(s) => (s, None),
                 Err(e) => (Vec::new(), Some(e)),
             };
-            let input = Input::Synthesized {
-                turn,
-                chunk,
-                rate,
-                len: samples.len(),
-            };
+            let input = Input::Synthesized { turn, chunk };
             let mut done = EngineResult::done("tts", Some(turn), t, input, error);
             done.speech = Some((ChunkId { turn, chunk }, rate, samples));
             let _ = results.blocking_send(done);

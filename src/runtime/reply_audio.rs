@@ -1,6 +1,6 @@
 //! Reply audio waiting for the core's word: the voice's speech for each chunk, kept here by its
 //! chunk id from synthesis until the core asks for it ([`crate::agent::Output::Play`]) or drops
-//! its turn. The core itself only learns each chunk's length (`Input::Synthesized`), so speech
+//! its turn. The core itself only learns that each chunk is ready (`Input::Synthesized`), so speech
 //! never passes through it.
 
 use std::collections::HashMap;

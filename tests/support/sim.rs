@@ -197,8 +197,6 @@ impl Sim {
                     Input::Synthesized {
                         turn: *turn,
                         chunk: *chunk,
-                        rate: 16_000,
-                        len: n,
                     },
                 );
             }

@@ -1,7 +1,7 @@
 //! The [`Agent`] state machine: turn-taking, the reply pipeline, barge-in and the bookkeeping of
 //! what the user actually heard.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use super::barge::Barge;
 use super::io::{AgentEvent, Input, Output, RequestId, TurnId};
@@ -86,8 +86,8 @@ pub(super) struct Reply {
     awaiting_note: bool,
     chunker: Box<dyn ChunkText>,
     chunk_texts: Vec<String>,
-    /// Synthesized chunks not yet sent to playback: their rate and length in samples.
-    synthesized: BTreeMap<u32, (u32, usize)>,
+    /// Synthesized chunks not yet sent to playback.
+    synthesized: BTreeSet<u32>,
     next_play: u32,
     llm_done: bool,
     /// The model failed before finishing it.
@@ -223,12 +223,7 @@ impl Agent {
             Input::CueNote { turn, note } => self.on_cue_note(turn, &note),
             Input::LlmToken { turn, text } => self.on_token(turn, &text),
             Input::LlmDone { turn, failed } => self.on_llm_done(turn, failed),
-            Input::Synthesized {
-                turn,
-                chunk,
-                rate,
-                len,
-            } => self.on_synthesized(turn, chunk, rate, len),
+            Input::Synthesized { turn, chunk } => self.on_synthesized(turn, chunk),
             Input::Tick => {}
             Input::Played(progress) => {
                 self.playout.set_progress(progress);
@@ -609,7 +604,7 @@ impl Agent {
             awaiting_note,
             chunker: (self.new_chunker)(),
             chunk_texts: Vec::new(),
-            synthesized: BTreeMap::new(),
+            synthesized: BTreeSet::new(),
             next_play: 0,
             llm_done: false,
             llm_failed: false,
@@ -700,11 +695,11 @@ impl Agent {
         }
     }
 
-    fn on_synthesized(&mut self, turn: TurnId, chunk: u32, rate: u32, len: usize) {
+    fn on_synthesized(&mut self, turn: TurnId, chunk: u32) {
         let Some(reply) = self.reply_for(turn) else {
             return;
         };
-        reply.synthesized.insert(chunk, (rate, len));
+        reply.synthesized.insert(chunk);
         self.play_ready();
         self.finish_reply_if_heard();
     }
@@ -716,12 +711,12 @@ impl Agent {
         };
         let turn = reply.turn;
         let mut ready = Vec::new();
-        while let Some((rate, len)) = reply.synthesized.remove(&reply.next_play) {
+        while reply.synthesized.remove(&reply.next_play) {
             let text = reply.chunk_texts[reply.next_play as usize].clone();
-            ready.push((reply.next_play, text, rate, len));
+            ready.push((reply.next_play, text));
             reply.next_play += 1;
         }
-        for (chunk, text, rate, len) in ready {
+        for (chunk, text) in ready {
             let first = self.reply.as_ref().is_some_and(|r| !r.sent_audio);
             if let Some(reply) = self.reply.as_mut() {
                 reply.sent_audio = true;
@@ -735,7 +730,7 @@ impl Agent {
                 at: self.now,
                 text: text.clone(),
             });
-            self.playout.queue(ChunkId { turn, chunk }, text, rate, len);
+            self.playout.queue(ChunkId { turn, chunk }, text);
             self.emit(Output::Play { turn, chunk });
         }
     }

@@ -73,16 +73,13 @@ pub enum Input {
     },
     /// The chunk requested by [`Output::Synthesize`] is synthesized. The caller keeps its audio
     /// until [`Output::Play`] names it: speech never passes through the core, whose ledger
-    /// needs only the chunk's id, text and length.
+    /// needs only the chunk's id and text (how much of it was played, the transport's report
+    /// says in its own samples).
     Synthesized {
         /// The turn.
         turn: TurnId,
         /// Index of the chunk within the turn.
         chunk: u32,
-        /// Its sample rate in Hz (the voice's own).
-        rate: u32,
-        /// Its length in samples at `rate`.
-        len: usize,
     },
     /// Nothing new: time has reached `now` (lets deadlines fire between audio frames).
     Tick,

@@ -1,5 +1,5 @@
 //! The agent's side of the playback contract ([`crate::playback`]): the ledger of chunks sent to
-//! playback (their ids, text and length; never their audio, which the caller keeps), the
+//! playback (their ids and text; never their audio, which the caller keeps), the
 //! transport's latest progress report, and the flushes asked for, so that an interrupted reply is
 //! cut to the words that were actually heard.
 
@@ -14,10 +14,6 @@ pub struct PlayedChunk {
     pub id: ChunkId,
     /// Its text.
     pub text: String,
-    /// Its sample rate as synthesized (the voice's own).
-    pub rate: u32,
-    /// Its length in samples at `rate`.
-    pub len: usize,
 }
 
 /// Chunks sent to playback, the transport's progress, and the flushes asked for.
@@ -32,14 +28,11 @@ pub struct Playout {
 }
 
 impl Playout {
-    /// Records a chunk sent to playback: its text, and its length in samples at `rate`.
-    pub fn queue(&mut self, id: ChunkId, text: String, rate: u32, len: usize) {
-        self.chunks.push(PlayedChunk {
-            id,
-            text,
-            rate,
-            len,
-        });
+    /// Records a chunk sent to playback and its text. How much of it was heard comes from the
+    /// transport's report ([`PlayedMark`]: samples played of its length, at the transport's
+    /// rate), so the ledger keeps no length of its own.
+    pub fn queue(&mut self, id: ChunkId, text: String) {
+        self.chunks.push(PlayedChunk { id, text });
         self.last_queued = Some((id, self.flushes_asked));
     }
 
@@ -128,8 +121,8 @@ mod tests {
     #[test]
     fn heard_text_cuts_inside_a_partly_played_chunk() {
         let mut p = Playout::default();
-        p.queue(id(0), "Hello there.".into(), 16_000, 400);
-        p.queue(id(1), "One two three four.".into(), 16_000, 400);
+        p.queue(id(0), "Hello there.".into());
+        p.queue(id(1), "One two three four.".into());
         p.set_progress(at(1, 200, 400, 0)); // half of the second chunk
         assert_eq!(p.heard_text(TurnId(1)), "Hello there. One two");
         assert!(p.is_playing());
@@ -143,7 +136,7 @@ mod tests {
     #[test]
     fn a_reply_stops_playing_when_its_last_chunk_is_played() {
         let mut p = Playout::default();
-        p.queue(id(0), "Hi.".into(), 16_000, 100);
+        p.queue(id(0), "Hi.".into());
         p.set_progress(at(0, 99, 100, 0));
         assert!(p.is_playing());
         p.set_progress(at(0, 100, 100, 0));

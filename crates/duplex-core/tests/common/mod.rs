@@ -120,15 +120,8 @@ impl Harness {
                     let len = (words * WORD_SAMPLES) as u64;
                     self.texts.insert(code(id) as u64, (text, len));
                     self.audio.insert(id, vec![code(id); len as usize]);
-                    self.agent.handle(
-                        self.now,
-                        Input::Synthesized {
-                            turn,
-                            chunk,
-                            rate: 16_000,
-                            len: len as usize,
-                        },
-                    );
+                    self.agent
+                        .handle(self.now, Input::Synthesized { turn, chunk });
                 }
                 Output::Play { turn, chunk } => {
                     // Like a transport: a chunk sent after a flush waits for the flush.
