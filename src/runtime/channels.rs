@@ -1,18 +1,28 @@
 //! The channels between a transport and its session, made in one place so every transport gets
-//! the same capacities (the constants in [`crate::runtime`]) and the same playback contract:
-//! reply chunks in a bounded queue, the flush and hold epochs beside it (never behind audio), and
-//! playback progress back in a watch (the latest report, never lost to a full queue).
+//! the same capacities (the constants below) and the same playback contract: reply chunks in a
+//! bounded queue, the flush and hold epochs beside it (never behind audio), and playback
+//! progress back in a watch (the latest report, never lost to a full queue).
 
 use std::sync::Arc;
 
 use duplex_core::playback::PlaybackProgress;
 use tokio::sync::{mpsc, watch};
 
-use super::{
-    EVENT_CAPACITY, PlaybackControl, SessionEvent, SessionIo, SessionStatus, TRANSPORT_IN_CAPACITY,
-    TRANSPORT_OUT_CAPACITY, TransportIn,
-};
+use super::{PlaybackControl, SessionEvent, SessionIo, SessionStatus, TransportIn};
 use crate::transport::playout::PlayoutEnds;
+
+/// Frames from the transport to the session: 64 × 20 ms = 1.28 s. When full, the transport
+/// waits (file); a live transport hands the frames it could not give as silence of the same
+/// length once there is room, and counts them (`transport::mic_gap`).
+const TRANSPORT_IN_CAPACITY: usize = 64;
+
+/// Reply chunks from the session to the transport. When full, chunks wait in the session's
+/// outbox (the session never blocks); the transport drains this every period.
+const TRANSPORT_OUT_CAPACITY: usize = 64;
+
+/// Events from the session to whoever records them. When full, events wait in the session's
+/// outbox, up to this many again; beyond that the oldest are dropped and counted.
+pub(super) const EVENT_CAPACITY: usize = 1024;
 
 /// The transport's ends of a session's channels.
 pub struct TransportEnds {

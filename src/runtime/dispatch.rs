@@ -13,8 +13,8 @@ use duplex_core::cancel::CancelToken;
 use duplex_core::playback::ChunkId;
 use tokio::sync::mpsc;
 
-use super::EVENT_CAPACITY;
 use super::backchannel_audio::BackchannelAudio;
+use super::channels::EVENT_CAPACITY;
 use super::cue_feed::CueFeed;
 use super::engine_result::{EngineResult, millis};
 use super::engine_workers::{TtsJob, Workers};

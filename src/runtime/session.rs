@@ -17,7 +17,6 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
-use super::ENGINE_RESULT_CAPACITY;
 use super::dispatch::Dispatch;
 use super::engine_result::EngineResult;
 use super::engine_workers::Workers;
@@ -27,6 +26,10 @@ use super::vad_worker::ScoredFrame;
 use super::workers::any_room;
 use crate::agent::{Agent, AgentConfig, ChunkText, Input, Output};
 use crate::text::SentenceChunker;
+
+/// Results from all engines to the session (tokens stream through here). When full, the
+/// worker waits until the session catches up (the session never waits on a worker).
+const ENGINE_RESULT_CAPACITY: usize = 256;
 
 /// The streaming sentence chunker, as the agent's source of speakable chunks.
 struct Chunker(SentenceChunker);

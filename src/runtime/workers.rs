@@ -16,7 +16,9 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
-use super::ENGINE_JOB_CAPACITY;
+/// Jobs queued for one engine worker. When full, jobs wait in the session's outbox; in
+/// practice an engine has at most a few because the agent asks once per pause, turn or chunk.
+const ENGINE_JOB_CAPACITY: usize = 16;
 
 /// A wait for room in one outbox's channel (see [`Outbox::room`]).
 pub(crate) type RoomWait = Pin<Box<dyn Future<Output = ()> + Send>>;
