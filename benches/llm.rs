@@ -11,14 +11,19 @@
 //! For contrast, a "cold" figure at turns 1, 10 and 20: the same prompt with the KV cache emptied
 //! first, as a backend without a warm cache would compute it.
 //!
-//! The system prompt and history budget are the configured brain's (the budget is passed by turn
-//! 40, so the oldest turns are dropped and their facts kept in the running memory). Targets:
-//! turn 20 within 1.1x of turn 1 (issue 4), turn 40 within 1.2x, with the name and city told at
-//! turn 1 recalled at turn 40 (issue 27); first token under 150 ms for a 12-token user turn on 2
-//! cores.
+//! Between turns the user speaks: the bench waits [`USER_TURN_MS`] after each reply (the shortest
+//! a spoken question takes), and the history is compacted then, as the voice agent does once a
+//! reply is heard. What compaction costs beyond that wait is added to the next turn's first
+//! token (the user would have waited for it), and each compaction's cost is reported.
+//!
+//! The system prompt and history budget are the configured brain's (the budget is passed well
+//! before turn 40, so the oldest turns are dropped and their facts kept in the running memory).
+//! Targets: turn 20 within 1.1x of turn 1 (issue 4), turn 40 within 1.2x, with the name and city
+//! told at turn 1 recalled at turn 40 (issue 27: asked for their initial and country, which the
+//! user never said); first token under 150 ms for a 12-token user turn on 2 cores.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use duplex::config::Config;
 use duplex::llm::config::EmbeddedConfig;
@@ -34,6 +39,8 @@ const RUNS: usize = 3;
 const MAX_TOKENS: u32 = 48;
 /// Turns reported.
 const REPORTED: [usize; 4] = [1, 10, 20, 40];
+/// The user's speaking time between a reply and their next turn's end.
+const USER_TURN_MS: u64 = 1000;
 
 /// Forty user turns of about 12 tokens each: a name and a city at turn 1, asked for at turns 18
 /// and 40 (a long call: by turn 40 the first turns are past the history budget).
@@ -77,13 +84,17 @@ const SCRIPT: [&str; 40] = [
     "What is the fastest land animal, and how fast can it run?",
     "Suggest a name for a goldfish that my son would like.",
     "What is a good way to remember people's names at parties?",
-    "Before we finish, what is my name and which city do I live in?",
+    "Which letter starts my name, and what country is my city in?",
 ];
 
 /// Measurements of one turn.
 #[derive(Clone, Copy, Default)]
 struct Turn {
+    /// From the end of the user's turn to the first token: the reply's own first token plus
+    /// what an earlier compaction still had to do when the turn ended.
     ttft_ms: f64,
+    /// What compacting the history after this turn's reply took (0: nothing to do).
+    compaction_ms: f64,
     tokens_per_s: f64,
     prompt_tokens: u32,
     prefilled_tokens: u32,
@@ -126,8 +137,9 @@ fn warm_run(model: &Path, llm: &LlmConfig) -> WarmRun {
     let mut last_reply = String::new();
     // The system prompt is prefilled at start-up, as the agent does.
     manager.warm_up().expect("prefilling the system prompt");
-    let mut turns = Vec::new();
+    let mut turns: Vec<Turn> = Vec::new();
     let mut prompts = Vec::new();
+    let mut still_compacting_ms = 0.0;
     for text in SCRIPT {
         let mut prompt = manager.memory().messages();
         prompt.push(ChatMessage {
@@ -145,15 +157,24 @@ fn warm_run(model: &Path, llm: &LlmConfig) -> WarmRun {
         } else {
             0.0
         };
+        // The user speaks while the history is compacted.
+        let compacting = Instant::now();
+        manager.compact().expect("compacting the history");
+        let compaction = compacting.elapsed();
+        let user_turn = Duration::from_millis(USER_TURN_MS);
+        std::thread::sleep(user_turn.saturating_sub(compaction));
         turns.push(Turn {
-            ttft_ms: reply
-                .first_token
-                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+            ttft_ms: still_compacting_ms
+                + reply
+                    .first_token
+                    .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+            compaction_ms: compaction.as_secs_f64() * 1000.0,
             tokens_per_s,
             prompt_tokens: w.prompt_tokens,
             prefilled_tokens: w.prompt_tokens - w.cached_tokens,
             generated: w.generated_tokens,
         });
+        still_compacting_ms = (compaction.saturating_sub(user_turn)).as_secs_f64() * 1000.0;
     }
     (turns, prompts, info, last_reply)
 }
@@ -175,6 +196,18 @@ fn cold_ttft(backend: &mut EmbeddedBackend, prompt: &[ChatMessage]) -> f64 {
     first
 }
 
+/// Whether the reply gives Sam's initial and Boston's country (neither was ever said).
+fn recalls_initial_and_country(reply: &str) -> bool {
+    let initial = reply
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == "S");
+    let lower = reply.to_lowercase();
+    let country = ["united states", "usa", "u.s.", "america"]
+        .iter()
+        .any(|c| lower.contains(c));
+    initial && country
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -191,8 +224,7 @@ fn main() {
     let mut info = None;
     for _ in 0..RUNS {
         let (turns, prompts, i, last_reply) = warm_run(&model, &config.llm);
-        let said = last_reply.to_lowercase();
-        recalled_at_40.push(said.contains("sam") && said.contains("boston"));
+        recalled_at_40.push(recalls_initial_and_country(&last_reply));
         println!("turn 40: {last_reply:?}");
         let mut backend = spawn(&model);
         for (k, &t) in REPORTED.iter().enumerate() {
@@ -203,13 +235,14 @@ fn main() {
     }
     let info = info.expect("at least one run");
     let mut rows = Vec::new();
-    println!("turn  first_token_ms  tokens/s  prompt  prefilled  generated");
+    println!("turn  first_token_ms  tokens/s  prompt  prefilled  generated  compaction_ms");
     for t in 0..SCRIPT.len() {
         let ttft = median(runs.iter().map(|r| r[t].ttft_ms).collect());
+        let compaction = median(runs.iter().map(|r| r[t].compaction_ms).collect());
         let tps = median(runs.iter().map(|r| r[t].tokens_per_s).collect());
         let first = runs[0][t];
         println!(
-            "{:4}  {ttft:14.1}  {tps:8.1}  {:6}  {:9}  {:9}",
+            "{:4}  {ttft:14.1}  {tps:8.1}  {:6}  {:9}  {:9}  {compaction:13.1}",
             t + 1,
             first.prompt_tokens,
             first.prefilled_tokens,
@@ -222,6 +255,7 @@ fn main() {
             "prompt_tokens": first.prompt_tokens,
             "prefilled_tokens": first.prefilled_tokens,
             "generated_tokens": first.generated,
+            "compaction_ms_after": compaction,
             "user_text": SCRIPT[t],
         }));
     }
@@ -238,6 +272,10 @@ fn main() {
         "turn40_over_turn1": ttft(40) / ttft(1),
         "target_turn40_over_turn1": 1.2,
         "recalled_at_turn40": recalled_at_40,
+        "user_turn_ms": USER_TURN_MS,
+        "history_budget_tokens": config.llm.history_budget_tokens,
+        "max_first_token_ms": rows.iter().filter_map(|r| r["first_token_ms"].as_f64()).fold(0.0, f64::max),
+        "max_compaction_ms": rows.iter().filter_map(|r| r["compaction_ms_after"].as_f64()).fold(0.0, f64::max),
         "target_first_token_ms": 150.0,
     });
     let result = json!({

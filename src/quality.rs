@@ -60,6 +60,8 @@ pub struct Summary {
 
 fn reply(manager: &mut TurnManager, text: &str) -> Result<(String, Option<Duration>), LlmError> {
     let reply = manager.respond(text, &CancelToken::new(), &mut |_| {})?;
+    // As the voice agent does once a reply is heard.
+    manager.compact()?;
     Ok((reply.text, reply.first_token))
 }
 

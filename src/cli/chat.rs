@@ -34,7 +34,7 @@ pub struct ChatArgs {
     #[arg(long)]
     max_tokens: Option<u32>,
     /// Sampling temperature, 0 for greedy (overrides llm.temperature).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_temperature)]
     temperature: Option<f32>,
     /// Print time to first token, tokens and speed after each reply (stderr).
     #[arg(long)]
@@ -112,6 +112,8 @@ pub fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         })?;
         writeln!(out)?;
         drop(out);
+        // While the user types: trim the history ahead of its budget, off the next reply's path.
+        manager.compact()?;
         if args.stats {
             let ttft = reply.first_token.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
             let tokens = reply.finish.delivered_tokens;
@@ -203,4 +205,12 @@ fn command_(manager: &mut TurnManager, tools: &Tools, command: &str) -> anyhow::
         }
     }
     Ok(true)
+}
+
+/// `--temperature`: a number, checked as `[llm] temperature` is.
+fn parse_temperature(text: &str) -> Result<f32, String> {
+    let value: f32 = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    duplex::llm::config::check_temperature(value)
 }

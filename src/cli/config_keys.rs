@@ -108,7 +108,7 @@ pub const KEYS: &[KeyDoc] = &[
     optional("llm.brain", "\"balanced\"", "A named embedded model: fast, balanced or quality (--brain sets it); unset: models.llm, else balanced."),
     key("llm.system_prompt", "The system prompt, first in every request; empty: the brain's own default."),
     key("llm.cue_notes", "Write a note of how the user spoke (quickly, rising, hesitant) beside their words for the model."),
-    key("llm.history_budget_tokens", "Estimated tokens of history (system prompt included) kept; older turns are dropped."),
+    key("llm.history_budget_tokens", "Estimated tokens of history (system prompt included) kept; older turns are dropped between turns, their facts kept in a running memory."),
     key("llm.max_tokens", "Most tokens per reply."),
     key("llm.max_sentences", "A reply stops after this many sentences unless the user asked for more (0: no limit)."),
     optional("llm.temperature", "0.2", "Sampling temperature, 0 is greedy; unset: the brain's own (0.2 for fast, 0 for the others)."),

@@ -14,8 +14,14 @@
 //!   backchannel is never a user turn to answer.
 //! - What the dropped turns told about the user (their own statements: names, places,
 //!   preferences, plans, as `crate::profile::extract` selects them for the memory between calls
-//!   too) is folded into a running memory shown with the system prompt ([`MEMORY_HEADER`]), so a
-//!   fact from the first turn outlives the history budget.
+//!   too) is folded into a running memory ([`MEMORY_HEADER`]), so a fact from the first turn
+//!   outlives the history budget. The memory is a system note placed after the newest turn at
+//!   the moment it changed, never in the system prompt: a cache of the conversation so far (the
+//!   embedded worker's) then keeps everything before it, drops the turns that went by shifting
+//!   the rest back, and computes only the note, not the whole history again.
+//! - [`Conversation::compact`] trims ahead of the budget, between turns (the runtime calls it
+//!   once a reply has been heard, and prefills the result), so that a long call's turns are not
+//!   trimmed on the reply path; [`Conversation::trim`] is the reply path's last resort.
 //! - A user turn may carry a note for the reply to it (what earlier calls told about what it
 //!   asks, see `crate::profile`), shown right after it.
 //!
@@ -43,6 +49,8 @@ pub const MEMORY_HEADER: &str = "Earlier in this conversation the user said:";
 pub const MEMORY_STATEMENTS: usize = 12;
 /// After trimming, the history is at most this share of the budget.
 pub const LOW_WATER_PERCENT: usize = 70;
+/// Room [`Conversation::compact`] leaves for the next user turn, as a share of the budget.
+pub const NEXT_TURN_PERCENT: usize = 15;
 /// Estimated framing tokens per message (`<|im_start|>role\n`, `<|im_end|>\n`).
 const MESSAGE_OVERHEAD_TOKENS: usize = 5;
 /// Estimated bytes per token (English averages more; less means over-counting).
@@ -118,6 +126,8 @@ pub struct Conversation {
     dropped_turns: usize,
     /// The user's statements from dropped turns, oldest first.
     remembered: VecDeque<String>,
+    /// How many of `turns` come before the running memory's note.
+    memory_at: usize,
 }
 
 impl Conversation {
@@ -130,6 +140,7 @@ impl Conversation {
             budget_tokens,
             dropped_turns: 0,
             remembered: VecDeque::new(),
+            memory_at: 0,
         }
     }
 
@@ -138,13 +149,16 @@ impl Conversation {
         self.remembered.iter()
     }
 
-    /// The system message: the prompt, then the running memory if any.
-    fn system_message(&self) -> String {
+    /// The running memory's note, if there is anything in it.
+    fn memory_note(&self) -> Option<ChatMessage> {
         if self.remembered.is_empty() {
-            return self.system.clone();
+            return None;
         }
         let said: Vec<String> = self.remembered.iter().map(|s| format!("\"{s}\"")).collect();
-        format!("{}\n{MEMORY_HEADER} {}", self.system, said.join(" "))
+        Some(ChatMessage {
+            role: "system".to_owned(),
+            content: format!("{MEMORY_HEADER} {}", said.join(" ")),
+        })
     }
 
     /// The system prompt.
@@ -176,6 +190,7 @@ impl Conversation {
     pub fn clear(&mut self) {
         self.turns.clear();
         self.remembered.clear();
+        self.memory_at = 0;
     }
 
     /// Adds what the user said.
@@ -218,25 +233,31 @@ impl Conversation {
         let before = self.turns.len();
         let mut dropping = false;
         let mut kept = VecDeque::with_capacity(before);
-        for turn in self.turns.drain(..) {
+        let mut memory_at = 0;
+        for (i, turn) in self.turns.drain(..).enumerate() {
             if turn.role == Role::User {
                 dropping = mentions(&turn.text);
             }
             if !dropping {
                 kept.push_back(turn);
+                if i < self.memory_at {
+                    memory_at += 1;
+                }
             }
         }
         self.turns = kept;
+        self.memory_at = memory_at;
         before - self.turns.len()
     }
 
     /// Removes the last turn if it is the user's (a reply to it failed).
     pub fn pop_user(&mut self) -> Option<Turn> {
-        if self.turns.back()?.role == Role::User {
-            self.turns.pop_back()
-        } else {
-            None
+        if self.turns.back()?.role != Role::User {
+            return None;
         }
+        let turn = self.turns.pop_back();
+        self.memory_at = self.memory_at.min(self.turns.len());
+        turn
     }
 
     /// Removes the last exchange (the user's turn and the reply to it): the user went on before
@@ -249,6 +270,7 @@ impl Conversation {
             && self.turns[n - 2].role == Role::User;
         if ends_with_exchange {
             self.turns.truncate(n - 2);
+            self.memory_at = self.memory_at.min(self.turns.len());
         }
         ends_with_exchange
     }
@@ -282,13 +304,19 @@ impl Conversation {
     /// the interruption note when it is the last reply (the note is said once), and a reply cut
     /// before any word was heard is left out.
     pub fn messages(&self) -> Vec<ChatMessage> {
-        let mut out = Vec::with_capacity(self.turns.len() + 2);
+        let mut out = Vec::with_capacity(self.turns.len() + 3);
         out.push(ChatMessage {
             role: "system".to_owned(),
-            content: self.system_message(),
+            content: self.system.clone(),
         });
+        let memory = self.memory_note();
         let last_reply = self.turns.iter().rposition(|t| t.role == Role::Assistant);
         for (i, turn) in self.turns.iter().enumerate() {
+            if i == self.memory_at
+                && let Some(note) = &memory
+            {
+                out.push(note.clone());
+            }
             if !turn.text.trim().is_empty() || turn.role == Role::User {
                 out.push(turn.message());
             }
@@ -311,6 +339,11 @@ impl Conversation {
                 });
             }
         }
+        if self.memory_at >= self.turns.len()
+            && let Some(note) = memory
+        {
+            out.push(note);
+        }
         out
     }
 
@@ -324,12 +357,34 @@ impl Conversation {
 
     /// Drops the oldest turns if the history is over budget; returns how many were dropped.
     /// Whole exchanges go (a user turn with the replies that follow it), and the last turn
-    /// always stays.
+    /// always stays. This runs on the reply path (the turn being answered is the last one), so
+    /// a changed running memory goes just before that turn.
     pub fn trim(&mut self) -> usize {
         if self.estimated_tokens() <= self.budget_tokens {
             return 0;
         }
+        let last_user = self.turns.len().saturating_sub(1);
+        self.trim_to_low_water(last_user)
+    }
+
+    /// Between turns: trims as [`Self::trim`] does if the history would not leave the next user
+    /// turn [`NEXT_TURN_PERCENT`] of the budget, so that the reply path rarely has to. A changed
+    /// running memory goes after the newest turn. Returns how many turns were dropped; when
+    /// some were, the caller gives the new [`Self::messages`] to its backend now.
+    pub fn compact(&mut self) -> usize {
+        let room = self.budget_tokens * NEXT_TURN_PERCENT / 100;
+        if self.estimated_tokens() + room <= self.budget_tokens {
+            return 0;
+        }
+        let end = self.turns.len();
+        self.trim_to_low_water(end)
+    }
+
+    /// Drops the oldest exchanges down to [`LOW_WATER_PERCENT`] of the budget; if that changed
+    /// the running memory, its note moves to `memory_at` (counted before the drop).
+    fn trim_to_low_water(&mut self, memory_at: usize) -> usize {
         let target = self.budget_tokens * LOW_WATER_PERCENT / 100;
+        let remembered_before = self.remembered.clone();
         let mut dropped = 0;
         while self.turns.len() > 1 && self.estimated_tokens() > target {
             self.forget_front();
@@ -340,6 +395,9 @@ impl Conversation {
                 dropped += 1;
             }
         }
+        if self.remembered != remembered_before {
+            self.memory_at = memory_at.saturating_sub(dropped);
+        }
         self.dropped_turns += dropped;
         dropped
     }
@@ -349,6 +407,7 @@ impl Conversation {
         let Some(turn) = self.turns.pop_front() else {
             return;
         };
+        self.memory_at = self.memory_at.saturating_sub(1);
         for said in turn.statements() {
             self.remembered.retain(|s| *s != said);
             self.remembered.push_back(said);
@@ -418,10 +477,12 @@ mod tests {
         c.push_user("What is my name?");
         assert!(c.trim() > 0);
         assert_eq!(c.remembered().collect::<Vec<_>>(), ["My name is Ada."]);
-        let system = &c.messages()[0].content;
+        let m = c.messages();
+        assert_eq!(m[0].content, "sys", "the system prompt never changes");
+        let note = &m[m.len() - 2];
         assert!(
-            system.starts_with("sys\n") && system.contains("\"My name is Ada.\""),
-            "{system}"
+            note.role == "system" && note.content.contains("\"My name is Ada.\""),
+            "the memory goes just before the turn being answered: {note:?}"
         );
         assert!(c.estimated_tokens() <= 120);
         c.forget_mentions(&["ada".to_owned()]);
@@ -475,6 +536,41 @@ mod tests {
             "only a whole exchange is retracted"
         );
         assert_eq!(c.turns().len(), 3);
+    }
+
+    #[test]
+    fn compacting_between_turns_keeps_the_cached_start_and_puts_the_memory_last() {
+        let mut c = Conversation::new("sys", 200);
+        c.push_user("My name is Ada.");
+        c.push_assistant("Nice to meet you, Ada.", false);
+        let mut i = 0;
+        while c.compact() == 0 {
+            c.push_user(format!("Question number {i}?"));
+            c.push_assistant(format!("Answer number {i}."), false);
+            i += 1;
+        }
+        assert!(c.estimated_tokens() <= 200 * LOW_WATER_PERCENT / 100);
+        let m = c.messages();
+        assert_eq!(m[0].content, "sys");
+        let last = &m[m.len() - 1];
+        assert!(
+            last.role == "system" && last.content.contains("Ada"),
+            "the changed memory follows the newest turn: {last:?}"
+        );
+        // The next turns go after the note; a later compaction with nothing new to remember
+        // leaves the note where it is (it moves forward only as turns before it go).
+        let kept_before = c.turns().len();
+        for j in 0..3 {
+            c.push_user(format!("Later question {j}?"));
+            c.push_assistant(format!("Later answer {j}."), false);
+        }
+        let dropped = c.compact();
+        assert!(dropped > 0);
+        let m = c.messages();
+        let note = m.iter().position(|x| x.content.contains("Ada")).unwrap();
+        assert_eq!(note, 1 + kept_before.saturating_sub(dropped));
+        assert!(c.retract_last_exchange());
+        assert!(c.messages().iter().any(|x| x.content.contains("Ada")));
     }
 
     #[test]

@@ -244,6 +244,18 @@ impl TurnManager {
         self.backend.prefill(&self.memory.messages())
     }
 
+    /// Between turns (once a reply was heard, before the user's next words are in): trims the
+    /// history ahead of its budget and gives the result to the backend, so that the next reply
+    /// computes only its own turn. Returns how many turns were dropped.
+    pub fn compact(&mut self) -> Result<usize, LlmError> {
+        let dropped = self.memory.compact();
+        if dropped > 0 {
+            tracing::debug!(dropped, "history near its budget: oldest turns dropped");
+            self.backend.prefill(&self.memory.messages())?;
+        }
+        Ok(dropped)
+    }
+
     /// Gives the conversation so far to the backend again (after its worker died, a new one
     /// starts here), so that the next reply computes only the user's new turn.
     pub fn recover(&mut self) -> Result<(), LlmError> {
@@ -306,7 +318,10 @@ impl TurnManager {
         self.pending = Some(user_text.to_owned());
         let dropped = self.memory.trim();
         if dropped > 0 {
-            tracing::debug!(dropped, "history over budget: oldest turns dropped");
+            tracing::debug!(
+                dropped,
+                "history over budget on the reply path: turns dropped"
+            );
         }
         let messages = self.memory.messages();
         let mut text = String::new();

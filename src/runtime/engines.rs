@@ -86,7 +86,8 @@ pub trait Respond: Send {
         on_token: &mut dyn FnMut(&str),
     ) -> Result<(), EngineError>;
     /// Records what the user actually heard of the last reply (cut and marked when interrupted)
-    /// and what they said over it to let it go on.
+    /// and what they said over it to let it go on; the reply is settled, so an engine with a
+    /// history trims it now, off the next reply's path.
     fn heard(&mut self, text: &str, interrupted: bool, acknowledged: &[String]);
     /// Forgets the last exchange: its reply was dropped unheard because the user went on, and
     /// their words will come back whole in the next turn.

@@ -102,6 +102,11 @@ impl Respond for TurnManager {
         if !acknowledged.is_empty() {
             self.memory_mut().acknowledge_last(acknowledged);
         }
+        // The reply is settled: trim the history now, while the user has the floor, rather
+        // than on the next reply's path.
+        if let Err(e) = self.compact() {
+            tracing::warn!("compacting the history failed: {e}");
+        }
     }
 
     fn retract(&mut self) {
