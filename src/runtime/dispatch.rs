@@ -25,7 +25,7 @@ use super::io::{
 use super::llm_exchange::LlmJob;
 use super::reply_audio::ReplyAudio;
 use super::workers::Outbox;
-use crate::agent::{AgentEvent, Input, Output, RequestId, TurnId};
+use crate::agent::{AgentEvent, Input, Output, RequestId, ToolOutcome, TurnId};
 
 /// A queue to the transport, the recorder or a worker is closed: the session ends.
 #[derive(Debug)]
@@ -188,6 +188,20 @@ impl Dispatch {
                 true
             }
             Output::Event(event) => self.on_event(now, event),
+            // A session has no tools yet: its model is not told of any and its replies are not
+            // searched for calls, so the core asks for none. Should one be asked for, it fails
+            // in words and the reply ends there, broken off.
+            Output::RunTool { call, .. } => {
+                let why = format!("there is no tool named {:?} in this session", call.name);
+                return Ok(Some(Input::ToolDone {
+                    id: call.id,
+                    outcome: ToolOutcome::Failed(why),
+                }));
+            }
+            Output::CancelTool { .. } => true,
+            Output::GenerateAfterTools { turn, .. } => {
+                return Ok(Some(Input::LlmDone { turn, failed: true }));
+            }
         };
         if open { Ok(None) } else { Err(QueueClosed) }
     }

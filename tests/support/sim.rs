@@ -218,6 +218,12 @@ impl Sim {
             Output::Cancel(turn) => self.cancelled.push(*turn),
             // Said beside everything else; the log keeps them for the tests.
             Output::Backchannel { .. } | Output::StopBackchannel | Output::Event(_) => {}
+            // The simulated model never asks for a tool call.
+            Output::RunTool { .. }
+            | Output::CancelTool { .. }
+            | Output::GenerateAfterTools { .. } => {
+                unreachable!("no tool calls in the simulation")
+            }
             // No cues here: the turn's note is empty.
             Output::DescribeCues { turn, .. } => self.later(
                 now,

@@ -167,6 +167,8 @@ impl Agent {
             decision,
             text,
         });
+        // Tool results that came in meanwhile go to the model now.
+        self.maybe_follow_up();
     }
 
     /// The user takes the floor: stop the reply where it paused, cut it to the words heard, and
@@ -184,6 +186,7 @@ impl Agent {
         self.emit(Output::Flush { epoch });
         self.set_hold(false);
         self.emit(Output::Cancel(reply.turn));
+        self.tools_reply_cut(reply.turn);
         let text = words
             .as_ref()
             .map(|(_, t, _)| t.clone())

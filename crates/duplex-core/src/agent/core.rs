@@ -128,6 +128,8 @@ pub struct Agent {
     pub(super) backchannels: super::backchannel::Backchannels,
     /// Hold epochs asked for (odd: playback paused).
     pub(super) holds: u64,
+    /// The replies' tool calls (see [`super::tool_calls`]).
+    pub(super) tools: super::tool_calls::ToolCalls,
     next_request: u64,
     next_turn: u64,
 }
@@ -156,6 +158,7 @@ impl Agent {
             cuts_pending: VecDeque::new(),
             backchannels: Default::default(),
             holds: 0,
+            tools: Default::default(),
             next_request: 0,
             next_turn: 0,
         }
@@ -183,10 +186,11 @@ impl Agent {
     /// are closed at its last report, so that no cut reply goes unrecorded.
     pub fn end(&mut self) {
         self.finish_cuts(true);
+        self.tools_end();
     }
 
-    /// The next time at which the agent will act without new input (a turn-end deadline, or a
-    /// deferred turn-end score falling due), so a
+    /// The next time at which the agent will act without new input (a turn-end deadline, a
+    /// deferred turn-end score falling due, or a tool call becoming slow), so a
     /// caller can feed [`Input::Tick`] then instead of waiting for the next audio frame.
     pub fn next_deadline(&self) -> Option<u64> {
         if let User::Paused(p) = &self.user
@@ -194,7 +198,9 @@ impl Agent {
         {
             return Some(p.detected_at + SCORE_DEFER);
         }
-        match self.reply.as_ref()?.floor {
+        let reply = self.reply.as_ref()?;
+        let slow_call = self.tools.slow_deadline(reply.turn);
+        let turn_end = match reply.floor {
             Floor::At(until) => Some(until),
             Floor::AwaitingScore {
                 detected_at,
@@ -202,6 +208,10 @@ impl Agent {
                 ..
             } => Some(detected_at + SCORE_DEFER),
             Floor::AwaitingScore { .. } | Floor::Taken => None,
+        };
+        match (turn_end, slow_call) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -224,6 +234,11 @@ impl Agent {
             Input::LlmToken { turn, text } => self.on_token(turn, &text),
             Input::LlmDone { turn, failed } => self.on_llm_done(turn, failed),
             Input::Synthesized { turn, chunk } => self.on_synthesized(turn, chunk),
+            Input::ToolCall { turn, call } => self.on_tool_call(turn, call),
+            Input::ToolDone { id, outcome } => {
+                self.on_tool_done(&id, outcome);
+                self.finish_reply_if_heard();
+            }
             Input::Tick => {}
             Input::Played(progress) => {
                 self.playout.set_progress(progress);
@@ -234,6 +249,7 @@ impl Agent {
         self.maybe_start_reply();
         self.maybe_send_score(false);
         self.maybe_end_turn();
+        self.maybe_acknowledge_slow_call();
     }
 
     /// Asks for the turn-end score of the current pause if it is due: at once when `now` says
@@ -321,6 +337,15 @@ impl Agent {
         self.reply.as_ref().is_some_and(|r| r.sent_audio) && self.playout.is_playing()
     }
 
+    /// Whether the reply has been heard in part and is silent while its tool calls run: speech
+    /// then is judged as speech over the reply (an interruption cuts it to what was heard),
+    /// not as the user going on before hearing it.
+    fn heard_reply_waits_on_tools(&self) -> bool {
+        self.reply
+            .as_ref()
+            .is_some_and(|r| r.sent_audio && self.tools.holds(r.turn))
+    }
+
     fn on_vad(&mut self, start: u64, probability: f32) {
         let chunk_end = start + crate::vad::VAD_CHUNK as u64;
         match self.segmenter.push(start, probability) {
@@ -372,13 +397,14 @@ impl Agent {
     fn on_speech_start(&mut self, at: u64) {
         self.event(AgentEvent::UserSpeechStart { at });
         self.stop_backchannel();
-        if self.agent_audible() {
+        if self.agent_audible() || self.heard_reply_waits_on_tools() {
             self.overlap_start(at);
             return;
         }
         if let Some(reply) = self.reply.take() {
             // The user goes on before hearing the reply: drop it and resume their utterance.
             self.emit(Output::Cancel(reply.turn));
+            self.tools_reply_cut(reply.turn);
             if reply.sent_audio {
                 let epoch = self.playout.flush();
                 self.emit(Output::Flush { epoch });
@@ -588,6 +614,7 @@ impl Agent {
         });
         let awaiting_note = self.config.cue_notes;
         if !awaiting_note {
+            self.tell_late_results(turn);
             self.emit(Output::Generate {
                 turn,
                 user_text: text.clone(),
@@ -655,6 +682,7 @@ impl Agent {
         } else {
             format!("{} {note}", reply.user_text)
         };
+        self.tell_late_results(turn);
         self.emit(Output::Generate { turn, user_text });
     }
 
@@ -681,6 +709,7 @@ impl Agent {
         reply.llm_failed = failed;
         let chunks = reply.chunker.finish();
         self.synthesize(turn, chunks);
+        self.maybe_follow_up();
         self.finish_reply_if_heard();
     }
 
@@ -735,11 +764,34 @@ impl Agent {
         }
     }
 
-    /// Closes the reply when the model is done and every chunk has been played.
-    fn finish_reply_if_heard(&mut self) {
+    /// Says `text` as the next chunk of `turn`'s reply (the core's own words: a tool call's
+    /// acknowledgement or apology).
+    pub(super) fn say(&mut self, turn: TurnId, text: &str) {
+        self.synthesize(turn, vec![text.to_owned()]);
+    }
+
+    /// Whether the current reply's generation is done.
+    pub(super) fn reply_generated(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.llm_done)
+    }
+
+    /// The current reply goes back to the model (with its tool results): another generation.
+    pub(super) fn generate_again(&mut self) {
+        if let Some(reply) = self.reply.as_mut() {
+            reply.llm_done = false;
+            reply.llm_failed = false;
+        }
+    }
+
+    /// Closes the reply when the model is done, no tool call holds it, and every chunk has been
+    /// played.
+    pub(super) fn finish_reply_if_heard(&mut self) {
         let Some(reply) = self.reply.as_ref().filter(|r| r.floor == Floor::Taken) else {
             return;
         };
+        if self.tools.holds(reply.turn) {
+            return;
+        }
         let all_played = reply.next_play as usize == reply.chunk_texts.len();
         if !(reply.llm_done && all_played) || self.playout.is_playing() {
             return;

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::tool_calls::{ToolCall, ToolCallId, ToolOutcome, ToolResult};
 use crate::playback::PlaybackProgress;
 
 /// Id of one assistant turn (one reply). Every effect of a turn carries it.
@@ -71,6 +72,23 @@ pub enum Input {
         /// finishing.
         failed: bool,
     },
+    /// The turn's reply, as it is generated, asked for a tool call, now complete (the runtime
+    /// keeps the call's text out of speech). Sent before the generation's [`Input::LlmDone`]; a
+    /// call for a turn whose generation was cancelled is ignored, never run.
+    ToolCall {
+        /// The turn whose generation asked for it.
+        turn: TurnId,
+        /// The call.
+        call: ToolCall,
+    },
+    /// How a call asked for by [`Output::RunTool`] ended (a cancelled one may answer
+    /// [`ToolOutcome::Cancelled`] or nothing: the core has recorded it already).
+    ToolDone {
+        /// The call.
+        id: ToolCallId,
+        /// Its outcome.
+        outcome: ToolOutcome,
+    },
     /// The chunk requested by [`Output::Synthesize`] is synthesized. The caller keeps its audio
     /// until [`Output::Play`] names it: speech never passes through the core, whose ledger
     /// needs only the chunk's id and text (how much of it was played, the transport's report
@@ -128,6 +146,30 @@ pub enum Output {
         /// What the user said, and the turn's cue note after it when
         /// [`AgentConfig::cue_notes`](super::AgentConfig::cue_notes) is on and there is one.
         user_text: String,
+    },
+    /// Run this tool call; answer with [`Input::ToolDone`] (the runtime enforces the tool's
+    /// time limit and answers [`ToolOutcome::TimedOut`]).
+    RunTool {
+        /// The reply that asked for it.
+        turn: TurnId,
+        /// The call.
+        call: ToolCall,
+    },
+    /// Stop this running call (the user took the floor and it has no side effects); its result
+    /// is already recorded as cancelled, and a late answer is ignored.
+    CancelTool {
+        /// The call.
+        id: ToolCallId,
+    },
+    /// Go on with the turn's reply: its generation asked for tool calls, and these are their
+    /// results (the history has them too, from the [`AgentEvent::ToolResult`] events just
+    /// before). Stream [`Input::LlmToken`] then [`Input::LlmDone`] as for [`Output::Generate`];
+    /// no new user message.
+    GenerateAfterTools {
+        /// The turn, which goes on.
+        turn: TurnId,
+        /// The round's calls and their outcomes, in the order they ended.
+        results: Vec<ToolResult>,
     },
     /// Say this short listener sound now, at low level, beside whatever plays (no answer
     /// expected; see `backchannel`).
@@ -261,6 +303,41 @@ pub enum AgentEvent {
         /// Whether it broke off because the language model failed mid-reply.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         broke_off: bool,
+    },
+    /// The reply asked for a tool call (recorded in the history with the reply).
+    ToolCall {
+        /// The reply.
+        turn: TurnId,
+        /// When.
+        at: u64,
+        /// The call's id.
+        id: ToolCallId,
+        /// The tool.
+        name: String,
+        /// Its arguments (a JSON object as text).
+        arguments: String,
+        /// Whether it has side effects.
+        side_effects: bool,
+    },
+    /// A tool call ended, or was cancelled or refused (recorded in the history after its call).
+    ToolResult {
+        /// The reply that asked for the call.
+        turn: TurnId,
+        /// When the result was recorded.
+        at: u64,
+        /// The call's id.
+        id: ToolCallId,
+        /// The tool.
+        name: String,
+        /// How it ended.
+        outcome: ToolOutcome,
+        /// From the request to run it to its outcome (or its cancellation), in milliseconds of
+        /// input time.
+        duration_ms: u64,
+        /// The reply that tells it: the call's own, or the next one when the outcome came after
+        /// its reply was cut; none when nobody will (cancelled, refused, or the conversation
+        /// ended first).
+        told_in: Option<TurnId>,
     },
     /// The user made a sound over the reply: playback paused while it is judged.
     PlaybackPaused {

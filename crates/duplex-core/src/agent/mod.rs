@@ -4,7 +4,8 @@
 //! It never reads a clock, starts a thread or touches a device: the caller feeds it
 //! [`Input`]s stamped with the input sample position (`now`, 16 kHz) and carries out the
 //! [`Output`]s it returns from [`Agent::poll`]. Results of engines come back as inputs tagged with
-//! the id of the request or turn that asked for them; stale ones are dropped.
+//! the id of the request or turn that asked for them; stale ones are dropped. A reply may call
+//! tools ([`Output::RunTool`]); what an interruption does to a call is in `tool_calls`.
 
 mod backchannel;
 mod barge;
@@ -13,12 +14,17 @@ mod endpoint;
 mod io;
 mod playout;
 mod said;
+mod tool_calls;
 
 pub use backchannel::BackchannelConfig;
 pub use core::Agent;
 pub use endpoint::{EndpointConfig, PauseEvidence};
 pub use io::{AgentEvent, Input, Output, OverlapDecision, RequestId, TurnId};
 pub use playout::{PlayedChunk, Playout};
+pub use tool_calls::{
+    ACKNOWLEDGEMENT, MAX_ROUNDS, SLOW_CALL_MS, TIMEOUT_APOLOGY, ToolCall, ToolCallId, ToolOutcome,
+    ToolResult,
+};
 
 use serde::{Deserialize, Serialize};
 

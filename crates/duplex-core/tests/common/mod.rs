@@ -2,10 +2,15 @@
 //! fake engines, and the transports' own playback queue as the speaker (it carries out a flush,
 //! a pause or a resume at its next period, like a transport). It counts what the speaker really
 //! played of each chunk, so a test can compare the agent's record of what was heard with it.
+//! With a tool call set, the fake model says [`CALL_PREAMBLE`] and asks for the call instead of
+//! replying; asked again with the results, it gives the usual reply. Tool calls are not run:
+//! a test answers them itself, when it chooses.
 
 #![allow(dead_code)]
 
-use duplex_core::agent::{Agent, AgentConfig, AgentEvent, Input, Output, SentenceEnds, TurnId};
+use duplex_core::agent::{
+    Agent, AgentConfig, AgentEvent, Input, Output, SentenceEnds, ToolCall, ToolCallId, TurnId,
+};
 use duplex_core::playback::{ChunkId, PlaybackQueue};
 use duplex_core::{FRAME_SAMPLES, vad::VAD_CHUNK};
 
@@ -15,6 +20,9 @@ pub const REPLY: [&str; 3] = [
     " Six seven eight nine ten eleven.",
     " Twelve thirteen fourteen.",
 ];
+
+/// What the fake model says before asking for a tool call.
+pub const CALL_PREAMBLE: &str = "Let me check.";
 
 /// Samples of speech per word of a chunk (250 ms).
 pub const WORD_SAMPLES: usize = 4000;
@@ -43,6 +51,18 @@ pub struct Harness {
     pub transcript: String,
     /// The note the fake cue tracker gives each turn (`None`: it never answers).
     pub cue_note: Option<String>,
+    /// The tool call the fake model asks for in each reply (its id gets the turn and round).
+    pub call: Option<ToolCall>,
+    /// How many generations of a reply ask for the call (then it replies).
+    pub calls_per_reply: u32,
+    /// The fake model streams nothing: the test feeds the reply's tokens itself.
+    pub hold_generation: bool,
+    /// Generations asked for a turn so far.
+    rounds: std::collections::HashMap<TurnId, u32>,
+    /// Tool calls asked for, with when, in order.
+    pub tool_runs: Vec<(u64, TurnId, ToolCall)>,
+    /// Tool calls cancelled, with when.
+    pub tool_cancels: Vec<(u64, ToolCallId)>,
     pub agent: Agent,
     pub now: u64,
     pub vad_pos: u64,
@@ -79,6 +99,12 @@ impl Harness {
             log: Vec::new(),
             transcript: "tell me something".into(),
             cue_note: Some(String::new()),
+            call: None,
+            calls_per_reply: 1,
+            hold_generation: false,
+            rounds: Default::default(),
+            tool_runs: Vec::new(),
+            tool_cancels: Vec::new(),
         }
     }
 
@@ -101,19 +127,11 @@ impl Harness {
                         text: self.transcript.clone(),
                     },
                 ),
-                Output::Generate { turn, .. } => {
-                    for token in REPLY {
-                        let text = token.to_owned();
-                        self.agent.handle(self.now, Input::LlmToken { turn, text });
-                    }
-                    self.agent.handle(
-                        self.now,
-                        Input::LlmDone {
-                            turn,
-                            failed: false,
-                        },
-                    );
+                Output::Generate { turn, .. } | Output::GenerateAfterTools { turn, .. } => {
+                    self.generate(turn)
                 }
+                Output::RunTool { turn, call } => self.tool_runs.push((self.now, turn, call)),
+                Output::CancelTool { id } => self.tool_cancels.push((self.now, id)),
                 Output::Synthesize { turn, chunk, text } => {
                     let id = ChunkId { turn, chunk };
                     let words = text.split_whitespace().count();
@@ -148,6 +166,37 @@ impl Harness {
                 | Output::StopBackchannel => {}
             }
         }
+    }
+
+    /// The fake model: a tool call while the reply's rounds last, else [`REPLY`]; nothing when
+    /// generation is held.
+    fn generate(&mut self, turn: TurnId) {
+        if self.hold_generation {
+            return;
+        }
+        let round = self.rounds.entry(turn).or_default();
+        *round += 1;
+        let round = *round;
+        let call = self.call.clone().filter(|_| round <= self.calls_per_reply);
+        let tokens: Vec<&str> = match call {
+            Some(_) => vec![CALL_PREAMBLE],
+            None => REPLY.to_vec(),
+        };
+        for token in tokens {
+            let text = token.to_owned();
+            self.agent.handle(self.now, Input::LlmToken { turn, text });
+        }
+        if let Some(mut call) = call {
+            call.id = ToolCallId(format!("{}-{}-{round}", call.id.0, turn.0));
+            self.agent.handle(self.now, Input::ToolCall { turn, call });
+        }
+        self.agent.handle(
+            self.now,
+            Input::LlmDone {
+                turn,
+                failed: false,
+            },
+        );
     }
 
     /// How the agent closed `turn`: the text heard, whether it was interrupted, and what the user
