@@ -7,7 +7,9 @@
 #   Debian, for the browser tests and the WebRTC bench: chromium (the headless browser), nodejs +
 #   npm (to drive it), iproute2 and util-linux (`ip`, `unshare`: a private loopback network);
 #   npm: the pinned playwright-core in tests/browser (`npm ci` from its package-lock.json);
-#   PyPI: mcp-server-time, the real MCP server tests/tools_mcp.rs talks to (python3 -m pip).
+#   PyPI: mcp-server-time, the real MCP server tests/tools_mcp.rs talks to, and the official
+#   openai package with its realtime extra (websockets), the Realtime client of
+#   tests/realtime_openai.rs (python3 -m pip).
 #
 #   bash scripts/setup_test_deps.sh
 set -euo pipefail
@@ -48,6 +50,15 @@ else
     say "mcp-server-time: pip install (tests/tools_mcp.rs)"
     python3 -m pip install --quiet mcp-server-time==2026.10.19 \
         || die "pip install mcp-server-time failed (network to PyPI? a Python that refuses system-wide installs needs a virtual environment first)"
+fi
+
+OPENAI_PIN="2.8.1"
+if python3 -c "import openai, websockets, sys; sys.exit(openai.__version__ != '$OPENAI_PIN')" >/dev/null 2>&1; then
+    say "openai $OPENAI_PIN (realtime): installed"
+else
+    say "openai $OPENAI_PIN (realtime): pip install (tests/realtime_openai.rs)"
+    python3 -m pip install --quiet "openai[realtime]==$OPENAI_PIN" \
+        || die "pip install openai[realtime]==$OPENAI_PIN failed (network to PyPI? a Python that refuses system-wide installs needs a virtual environment first)"
 fi
 
 command -v node >/dev/null 2>&1 || die "node is missing: install nodejs (apt-get install -y nodejs npm)"

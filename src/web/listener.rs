@@ -5,7 +5,9 @@
 //! send a request's headers (a client trickling them byte by byte is cut off), and
 //! [`HANDSHAKE_TIMEOUT`] to finish a TLS handshake. Each connection's requests carry its peer
 //! address ([`ConnectInfo`]). When `shutdown` completes, no more connections are taken and the
-//! open ones get [`SHUTDOWN_GRACE`] to finish their requests.
+//! open ones get [`SHUTDOWN_GRACE`] to finish their requests. A request may upgrade its
+//! connection to a WebSocket (`/v1/realtime`): the socket then goes on by itself, outside these
+//! counts (its call slot bounds it) and the grace (its session ends when the server stops).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,7 +18,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -83,7 +84,8 @@ pub async fn accept_loop(
 ) {
     let by_address = PerAddress::default();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let graceful = GracefulShutdown::new();
+    // Each connection holds a receiver until it is done: `closed()` is when all are.
+    let (graceful, _) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -115,7 +117,7 @@ pub async fn accept_loop(
             .clone()
             .layer(axum::Extension(ConnectInfo::<SocketAddr>(remote)));
         let service = TowerToHyperService::new(app);
-        let watcher = graceful.watcher();
+        let watcher = graceful.subscribe();
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permits = (permit, address_permit);
@@ -124,14 +126,18 @@ pub async fn accept_loop(
                 .header_read_timeout(HEADER_TIMEOUT);
             let served = match tls {
                 None => {
-                    let connection = http.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(connection).await
+                    let connection = http
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    until_shutdown(connection, watcher).await
                 }
                 Some(tls) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            let connection = http.serve_connection(TokioIo::new(stream), service);
-                            watcher.watch(connection).await
+                            let connection = http
+                                .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades();
+                            until_shutdown(connection, watcher).await
                         }
                         Ok(Err(e)) => {
                             tracing::debug!("TLS handshake with {remote} failed: {e}");
@@ -150,10 +156,32 @@ pub async fn accept_loop(
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let _ = graceful.send(());
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.closed())
         .await
         .is_err()
     {
         tracing::debug!("connections still open after {SHUTDOWN_GRACE:?} were closed");
     }
+}
+
+/// Serves `connection` (which may be upgraded: a WebSocket goes on after it, on its own) until it
+/// ends; when `stop` fires first, its requests in progress are finished and it is closed.
+async fn until_shutdown<I, S, B>(
+    connection: hyper::server::conn::http1::UpgradeableConnection<I, S>,
+    mut stop: tokio::sync::watch::Receiver<()>,
+) -> Result<(), hyper::Error>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(connection);
+    tokio::select! {
+        served = connection.as_mut() => return served,
+        _ = stop.changed() => connection.as_mut().graceful_shutdown(),
+    }
+    connection.await
 }

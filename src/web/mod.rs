@@ -43,6 +43,7 @@ mod listener;
 pub mod memory;
 pub mod metrics;
 pub mod profiles;
+mod realtime;
 mod routes;
 mod sessions;
 pub mod spare;

@@ -36,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/offer", post(offer))
+        .route("/v1/realtime", get(super::realtime::upgrade))
         .route("/memory", get(super::profiles::list))
         .route("/memory/forget", post(super::profiles::forget))
         .with_state(state)

@@ -64,6 +64,22 @@ impl SessionRegistry {
     pub fn pending(&self) -> usize {
         self.admission.pending()
     }
+
+    /// The call slots and pending places, for another transport's sessions (the Realtime
+    /// WebSocket, [`super::realtime`]).
+    pub(super) fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// A new session's number.
+    pub(super) fn next_session_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Becomes true when the server stops.
+    pub(super) fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
 }
 
 /// Why an offer was not answered, as an HTTP status class.
@@ -304,7 +320,10 @@ fn event(started: Instant, kind: SessionEventKind) -> SessionEvent {
 
 /// What will answer a new session: the spare engines (or its own, loaded now) with the
 /// browser's memory, or the measurement tone.
-async fn load_replier(state: &AppState, browser: Option<String>) -> Result<Replier, StartError> {
+pub(super) async fn load_replier(
+    state: &AppState,
+    browser: Option<String>,
+) -> Result<Replier, StartError> {
     Ok(match (state.options.mode, &state.spare) {
         (ReplyMode::Conversation, Some(spare)) => {
             let engines = spare.take().await.map_err(StartError::Engines)?;
