@@ -35,6 +35,8 @@ use crate::profile::extract::topic_words;
 use crate::profile::recall::{
     ForgetRequest, forget_confirmation, forget_request, prompt_block, recall_query, recalled_note,
 };
+use crate::tools::ToolOutcome;
+use crate::tools::prompt::response_text;
 
 /// A finished (or cancelled) reply.
 #[derive(Debug, Clone)]
@@ -72,6 +74,9 @@ pub struct TurnManager {
     /// retracted) or when the call ends.
     pending: Option<String>,
 }
+
+/// What follows tool results in their turn: the model is to answer with them now.
+const AFTER_TOOLS_REQUEST: &str = "Now answer my question in one short sentence, in words.";
 
 /// Requests to hear the last reply again.
 const REPEAT_REQUESTS: [&str; 7] = [
@@ -323,6 +328,95 @@ impl TurnManager {
                 "history over budget on the reply path: turns dropped"
             );
         }
+        let (result, text, first_token, capped) = self.stream_reply(start, limit, cancel, on_token);
+        let finish = match result {
+            Ok(finish) => finish,
+            Err(e) if text.is_empty() => {
+                // Keep the history consistent: no question without an answer (what the user
+                // said is still kept between calls).
+                self.commit_pending();
+                self.memory.pop_user();
+                return Err(e);
+            }
+            Err(e) => {
+                // Said in part: the history keeps what was said, marked as cut off.
+                self.memory.push_assistant(text, true);
+                return Err(e);
+            }
+        };
+        Ok(self.record_reply(start, text, first_token, capped, finish))
+    }
+
+    /// Goes on with the turn after its tool calls: `outcomes` (the calls', in the order they
+    /// ended) go in a user turn, each in `<tool_response>` tags (the Qwen chat template's way;
+    /// the call itself is in the reply before, verbatim), followed by a request to answer in
+    /// words, and the model answers, streamed through `on_token` and recorded like any reply.
+    /// No new words of the user: the profile and the recall note are left alone.
+    pub fn respond_after_tools(
+        &mut self,
+        outcomes: &[ToolOutcome],
+        cancel: &CancelToken,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<Reply, LlmError> {
+        let start = Instant::now();
+        let responses: Vec<String> = outcomes.iter().map(response_text).collect();
+        // Without the request after them, the balanced brain writes the same call again (so
+        // it does with a system note after them instead).
+        self.memory
+            .push_user(format!("{}\n{AFTER_TOOLS_REQUEST}", responses.join("\n")));
+        let (result, text, first_token, capped) =
+            self.stream_reply(start, self.max_sentences, cancel, on_token);
+        let finish = match result {
+            Ok(finish) => finish,
+            // Nothing said: the results stay, unanswered, for the next turn.
+            Err(e) if text.is_empty() => return Err(e),
+            Err(e) => {
+                self.memory.push_assistant(text, true);
+                return Err(e);
+            }
+        };
+        Ok(self.record_reply(start, text, first_token, capped, finish))
+    }
+
+    /// Records a streamed reply that ended with `finish` (a reply stopped at the sentence limit
+    /// ended normally; one cancelled by the caller is marked interrupted).
+    fn record_reply(
+        &mut self,
+        start: Instant,
+        text: String,
+        first_token: Option<Duration>,
+        capped: bool,
+        finish: Finish,
+    ) -> Reply {
+        let cancelled = finish.reason == FinishReason::Cancelled && !capped;
+        let finish = if capped {
+            Finish {
+                reason: FinishReason::Stop,
+                ..finish
+            }
+        } else {
+            finish
+        };
+        self.memory.push_assistant(text.clone(), cancelled);
+        Reply {
+            text,
+            finish,
+            first_token,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    /// Streams a reply to the history as it stands through `on_token`, stopping after `limit`
+    /// sentences (0: no limit); a backend that dies before its first token is asked once more.
+    /// Returns how it ended, the text delivered, the time to its first piece and whether the
+    /// limit stopped it.
+    fn stream_reply(
+        &mut self,
+        start: Instant,
+        limit: usize,
+        cancel: &CancelToken,
+        on_token: &mut dyn FnMut(&str),
+    ) -> (Result<Finish, LlmError>, String, Option<Duration>, bool) {
         let messages = self.memory.messages();
         let mut text = String::new();
         let mut first_token = None;
@@ -369,37 +463,7 @@ impl TurnManager {
                 _ => break result,
             }
         };
-        let finish = match result {
-            Ok(finish) => finish,
-            Err(e) if text.is_empty() => {
-                // Keep the history consistent: no question without an answer (what the user
-                // said is still kept between calls).
-                self.commit_pending();
-                self.memory.pop_user();
-                return Err(e);
-            }
-            Err(e) => {
-                // Said in part: the history keeps what was said, marked as cut off.
-                self.memory.push_assistant(text, true);
-                return Err(e);
-            }
-        };
-        let cancelled = finish.reason == FinishReason::Cancelled && !capped;
-        let finish = if capped {
-            Finish {
-                reason: FinishReason::Stop,
-                ..finish
-            }
-        } else {
-            finish
-        };
-        self.memory.push_assistant(text.clone(), cancelled);
-        Ok(Reply {
-            text,
-            finish,
-            first_token,
-            elapsed: start.elapsed(),
-        })
+        (result, text, first_token, capped)
     }
 
     /// Answers a turn with `reply` without asking the model (a clarifying question, a repeat).
