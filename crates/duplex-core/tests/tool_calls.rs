@@ -430,3 +430,51 @@ fn a_reply_that_keeps_calling_is_refused_after_the_last_round() {
     settle(&mut h);
     assert!(h.assistant_text(turn).is_some());
 }
+
+#[test]
+fn a_call_whose_reply_is_dropped_unheard_is_cancelled() {
+    let mut h = Harness::new();
+    h.hold_generation = true;
+    h.frames(50, true);
+    h.frames(10, false);
+    let turn = h.agent.current_turn().expect("a reply started");
+    let weather = call("weather", false);
+    h.feed(Input::ToolCall {
+        turn,
+        call: weather.clone(),
+    });
+    assert_eq!(h.tool_runs.len(), 1);
+    // The user goes on before hearing anything: the reply is dropped, and its call with it.
+    h.frames(10, true);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ReplyAbandoned { turn: t, .. } if *t == turn))
+    );
+    assert_eq!(h.tool_cancels.len(), 1);
+    assert_eq!(h.tool_cancels[0].1, weather.id);
+    assert_eq!(results(&h), vec![(turn, ToolOutcome::Cancelled, None)]);
+    h.hold_generation = false;
+    h.frames(20, true);
+    h.frames(30, false);
+    settle(&mut h);
+}
+
+#[test]
+fn a_result_that_no_reply_could_tell_is_recorded_when_the_conversation_ends() {
+    let mut h = Harness::new();
+    let (turn, id) = ask_with_call(&mut h, call("set_alarm", true));
+    h.frames(110, true);
+    h.frames(30, false);
+    // The reply to the interruption plays out; the call is still running.
+    settle(&mut h);
+    assert!(results(&h).is_empty());
+    // It ends after that reply was asked for: no reply is left to tell it.
+    done(&mut h, &id, ToolOutcome::Ok("alarm set for 7".into()));
+    h.agent.end();
+    h.feed(Input::Tick);
+    assert_eq!(
+        results(&h),
+        vec![(turn, ToolOutcome::Ok("alarm set for 7".into()), None)]
+    );
+}
