@@ -2,8 +2,9 @@
 //! wrote: the official `openai` Python package's realtime client (`tests/realtime_openai/
 //! client.py`, pinned in `scripts/setup_test_deps.sh`) holds a spoken turn (a fixture recording,
 //! resampled to 24 kHz, streamed in real time) with a server running the shipped models, after
-//! bad input on the same socket and after another client vanished mid-session; and the upgrade's
-//! admission (the Origin rule, the call cap) against the server in tone mode, over raw HTTP.
+//! bad input on the same socket and after another client vanished mid-session, its `api_key`
+//! being the server's `--api-key`; and the upgrade's admission (the Origin rule, the call cap,
+//! the bearer token) against the server in tone mode, over raw HTTP.
 //!
 //! Needs the models (`bash scripts/setup.sh`) and `python3 -m pip install
 //! "openai[realtime]==2.8.1"`; a missing package fails the test with that command.
@@ -21,6 +22,9 @@ use serde_json::Value;
 const PATIENCE: Duration = Duration::from_secs(300);
 
 const OPENAI_PIN: &str = "openai[realtime]==2.8.1";
+
+/// The API key the SDK test's server is started with and its client sends.
+const SDK_KEY: &str = "duplex-test-key";
 
 struct Server {
     child: Child,
@@ -111,9 +115,14 @@ fn wait_for(server: &Server, what: &str, ready: impl Fn(&Value) -> bool) {
 }
 
 fn upgrade(server: &Server, origin: Option<&str>) -> (u16, String, TcpStream) {
+    upgrade_with(server, origin, "")
+}
+
+/// A WebSocket upgrade to `/v1/realtime`, with `extra` header lines.
+fn upgrade_with(server: &Server, origin: Option<&str>, extra: &str) -> (u16, String, TcpStream) {
     let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
     let head = format!(
-        "GET /v1/realtime?model=duplex HTTP/1.1\r\nHost: {}\r\n{origin}Upgrade: websocket\r\n\
+        "GET /v1/realtime?model=duplex HTTP/1.1\r\nHost: {}\r\n{origin}{extra}Upgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
          Sec-WebSocket-Version: 13\r\n\r\n",
         server.addr
@@ -155,6 +164,17 @@ fn the_upgrade_is_admitted_like_an_offer() {
     assert!(answer.contains("--max-sessions"), "{answer}");
     drop(held);
     wait_for(&server, "the slot given back", |h| h["sessions"] == 0);
+    drop(server);
+
+    // With an API key: its bearer token is needed, and lets a program in without an Origin.
+    let server = start(&["--measure-tone-after-ms", "300", "--api-key", "s3cret"]);
+    let (status, answer, _) = upgrade_with(&server, None, "");
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.contains("--api-key"), "{answer}");
+    let (status, answer, _) = upgrade_with(&server, None, "Authorization: Bearer s3cre7\r\n");
+    assert_eq!(status, 401, "{answer}");
+    let (status, answer, _held) = upgrade_with(&server, None, "Authorization: Bearer s3cret\r\n");
+    assert_eq!(status, 101, "{answer}");
 }
 
 /// Runs the Python client's `scenario`; its JSON report.
@@ -174,6 +194,7 @@ fn client(server: &Server, scenario: &str) -> Value {
         .arg(format!("ws://{}/v1", server.addr))
         .arg(repo().join("audio-fixtures/001.wav"))
         .arg(scenario)
+        .arg(SDK_KEY)
         .output()
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -193,7 +214,8 @@ fn in_order(events: &[Value], expected: &[&str]) -> bool {
 
 #[test]
 fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client() {
-    let server = start(&["--allow-programs"]);
+    // The SDK's api_key is the server's bearer token (no --allow-programs needed).
+    let server = start(&["--api-key", SDK_KEY]);
     wait_for(&server, "the spare engines", |h| {
         h["spare_engines_ready"] == true
     });

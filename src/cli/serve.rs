@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// (and the --allow-origin sites) may start calls.
     #[arg(long)]
     allow_programs: bool,
+    /// The bearer token of `/v1/realtime` clients.
+    #[command(flatten)]
+    api_key: Box<ApiKeyArgs>,
     /// Do not keep a conversation's engines loaded ahead of the next call (saves about 300 MB
     /// while nobody talks; each call then waits a second or two for its engines).
     #[arg(long)]
@@ -151,6 +154,40 @@ fn admission(args: &AdmissionArgs, bind: SocketAddr) -> anyhow::Result<Admission
     Ok(limits)
 }
 
+/// The bearer token of `/v1/realtime` clients (OpenAI Realtime protocol).
+#[derive(Debug, clap::Args)]
+struct ApiKeyArgs {
+    /// A bearer token every `/v1/realtime` client (OpenAI Realtime protocol) must send
+    /// (`Authorization: Bearer KEY`, the `api_key` of an OpenAI SDK); a client with it needs no
+    /// Origin and no --allow-programs. Visible in the process list: prefer --api-key-file.
+    #[arg(long, value_name = "KEY", conflicts_with = "api_key_file")]
+    api_key: Option<String>,
+    /// The bearer token of --api-key, from the first line of this file.
+    #[arg(long, value_name = "PATH")]
+    api_key_file: Option<PathBuf>,
+}
+
+/// The `/v1/realtime` bearer token, from --api-key or --api-key-file.
+fn api_key(args: &ApiKeyArgs) -> anyhow::Result<Option<String>> {
+    let key = match (&args.api_key, &args.api_key_file) {
+        (Some(key), _) => key.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --api-key-file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    if key.is_empty() {
+        bail!(
+            "the API key is empty: give --api-key a token (or --api-key-file a file holding one)"
+        );
+    }
+    Ok(Some(key))
+}
+
 /// Runs the subcommand until Ctrl-C or SIGTERM, then ends the sessions and exits.
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     duplex::web::memory::limit_arenas();
@@ -233,6 +270,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
             mode,
             admission,
             origins,
+            api_key: api_key(&args.api_key)?,
         },
         sessions: SessionRegistry::default(),
         metrics: Arc::default(),

@@ -88,6 +88,8 @@ pub struct ServeOptions {
     pub admission: AdmissionLimits,
     /// Who may send offers (see [`OriginPolicy`]).
     pub origins: OriginPolicy,
+    /// The bearer token `/v1/realtime` requires, if one was set (`--api-key`).
+    pub api_key: Option<String>,
 }
 
 /// Everything a request handler needs.

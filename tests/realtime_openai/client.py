@@ -1,10 +1,11 @@
 """A Realtime client nobody here wrote (the official `openai` package's realtime client) holding
 a spoken turn with `duplex serve` (run by tests/realtime_openai.rs).
 
-    python3 client.py WS_BASE_URL WAV SCENARIO
+    python3 client.py WS_BASE_URL WAV SCENARIO API_KEY
 
 WS_BASE_URL is the server's `ws://HOST:PORT/v1`; WAV a 16-bit mono recording of the user's
-words, resampled here to the protocol's 24 kHz. SCENARIO:
+words, resampled here to the protocol's 24 kHz; API_KEY the server's --api-key (the SDK sends it
+as its bearer token). SCENARIO:
 
   vanish  appends a second of the recording, then drops the TCP connection without a close;
   turn    first sends bad input on the same socket (invalid JSON, an unknown event type, an
@@ -144,8 +145,8 @@ async def turn(client, speech):
 
 
 async def main():
-    base, wav, scenario = sys.argv[1:4]
-    client = AsyncOpenAI(api_key="not-checked-by-duplex", websocket_base_url=base)
+    base, wav, scenario, key = sys.argv[1:5]
+    client = AsyncOpenAI(api_key=key, websocket_base_url=base)
     speech = load_24k(wav)
     run = {"vanish": vanish, "turn": turn}[scenario]
     report = await asyncio.wait_for(run(client, speech), PATIENCE_S)

@@ -2,14 +2,16 @@
 //! socket, run by the same session runtime as the page's WebRTC calls (its own engines, history,
 //! turn-taking and playback ledger); a Realtime client's base URL ends in `/v1`.
 //!
-//! The upgrade is admitted like an offer (see the admission table in [`super`]): the same Host
-//! and Origin check (a client without an `Origin`, which every non-browser client is, needs
-//! `--allow-programs`), then a call slot under the same caps (`--max-sessions`,
+//! The upgrade is admitted like an offer (see the admission table in [`super`]): with
+//! `--api-key`, the bearer token first (401 without it, see `auth.rs`); the same Host and Origin
+//! check (a client without an `Origin`, which every non-browser client is, needs
+//! `--allow-programs` or the API key), then a call slot under the same caps (`--max-sessions`,
 //! `--max-sessions-per-client`), refused with the same status, sentence and `Retry-After`
 //! before the socket is opened. The socket holds its slot until the conversation has ended.
 //! `events.rs` has the protocol's events, `transport.rs` the audio path, `handler.rs` the
 //! conversation's loop.
 
+mod auth;
 mod events;
 mod handler;
 mod pcm;
@@ -36,13 +38,28 @@ pub async fn upgrade(
     extensions: Extensions,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // Checked as an offer is (a POST): Host, Origin, and no Origin only from a program let in.
-    let mut as_offer = headers.clone();
-    as_offer.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/sdp"),
-    );
-    if let Err(refusal) = state.options.origins.check(&as_offer) {
+    let authenticated = match auth::check(state.options.api_key.as_deref(), &headers) {
+        Ok(authenticated) => authenticated,
+        Err(refusal) => {
+            state.metrics.refused("api_key");
+            tracing::warn!("realtime session refused: {refusal}");
+            let www = [(header::WWW_AUTHENTICATE, "Bearer")];
+            return (refusal.status(), www, format!("{refusal}\n")).into_response();
+        }
+    };
+    // Checked as an offer is (a POST): Host, Origin, and no Origin only from a program let in
+    // (by --allow-programs, or by the API key).
+    let checked = if authenticated && !headers.contains_key(header::ORIGIN) {
+        state.options.origins.check_host(&headers)
+    } else {
+        let mut as_offer = headers.clone();
+        as_offer.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/sdp"),
+        );
+        state.options.origins.check(&as_offer)
+    };
+    if let Err(refusal) = checked {
         state.metrics.refused("origin");
         tracing::warn!("realtime session refused: {refusal}");
         return (refusal.status(), format!("{refusal}\n")).into_response();
