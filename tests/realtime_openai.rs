@@ -3,7 +3,8 @@
 //! client.py`, pinned in `scripts/setup_test_deps.sh`) holds a spoken turn (a fixture recording,
 //! resampled to 24 kHz, streamed in real time) with a server running the shipped models, after
 //! bad input on the same socket and after another client vanished mid-session, its `api_key`
-//! being the server's `--api-key`; and the upgrade's admission (the Origin rule, the call cap,
+//! being the server's `--api-key`, then a turn spoken over the reply (cancelled, `turn_detected`,
+//! and the new turn answered); and the upgrade's admission (the Origin rule, the call cap,
 //! the bearer token) against the server in tone mode, over raw HTTP.
 //!
 //! Needs the models (`bash scripts/setup.sh`) and `python3 -m pip install
@@ -177,8 +178,8 @@ fn the_upgrade_is_admitted_like_an_offer() {
     assert_eq!(status, 101, "{answer}");
 }
 
-/// Runs the Python client's `scenario`; its JSON report.
-fn client(server: &Server, scenario: &str) -> Value {
+/// Runs the Python client's `scenario` with audio-fixtures/`fixture`; its JSON report.
+fn client(server: &Server, scenario: &str, fixture: &str) -> Value {
     let check = Command::new("python3")
         .args(["-c", "import openai, websockets"])
         .output();
@@ -192,7 +193,7 @@ fn client(server: &Server, scenario: &str) -> Value {
         .arg("python3")
         .arg(repo().join("tests/realtime_openai/client.py"))
         .arg(format!("ws://{}/v1", server.addr))
-        .arg(repo().join("audio-fixtures/001.wav"))
+        .arg(repo().join("audio-fixtures").join(fixture))
         .arg(scenario)
         .arg(SDK_KEY)
         .output()
@@ -213,14 +214,14 @@ fn in_order(events: &[Value], expected: &[&str]) -> bool {
 }
 
 #[test]
-fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client() {
+fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client_and_is_interrupted() {
     // The SDK's api_key is the server's bearer token (no --allow-programs needed).
     let server = start(&["--api-key", SDK_KEY]);
     wait_for(&server, "the spare engines", |h| {
         h["spare_engines_ready"] == true
     });
 
-    let gone = client(&server, "vanish");
+    let gone = client(&server, "vanish", "001.wav");
     assert_eq!(gone["first_event"], "session.created", "{gone}");
     // Its session ends on its own and gives its slot back.
     wait_for(&server, "the vanished client's session to end", |h| {
@@ -230,7 +231,7 @@ fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client() {
         h["spare_engines_ready"] == true
     });
 
-    let turn = client(&server, "turn");
+    let turn = client(&server, "turn", "001.wav");
     let errors: Vec<&str> = turn["errors"]
         .as_array()
         .expect("errors")
@@ -275,4 +276,21 @@ fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client() {
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     let deltas = turn["reply_transcript_deltas"].as_str().unwrap_or("");
     assert_eq!(words(deltas), words(said), "{turn}");
+
+    // Barge-in: the user speaks again over the reply (once a second of it was sent); the reply
+    // is cancelled as the protocol says (turn_detected) and the new turn answered.
+    wait_for(&server, "the spare engines again", |h| {
+        h["spare_engines_ready"] == true
+    });
+    let over = client(&server, "barge_in", "002.wav");
+    let statuses: Vec<&str> = over["statuses"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(statuses.first(), Some(&"cancelled:turn_detected"), "{over}");
+    assert_eq!(statuses.last(), Some(&"completed:None"), "{over}");
+    let heard = over["user_transcripts"].as_array().map_or(0, Vec::len);
+    assert!(heard >= 2, "{over}");
 }

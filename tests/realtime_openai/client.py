@@ -11,7 +11,10 @@ as its bearer token). SCENARIO:
   turn    first sends bad input on the same socket (invalid JSON, an unknown event type, an
           oversized append; each must get an `error` event and leave the session running), then
           streams the recording and silence in real time, 20 ms per append, until
-          `response.done`.
+          `response.done`;
+  barge_in streams the recording and silence; once the reply has sent a second of audio,
+          streams the recording again over it; reads until a `response.done` that completed
+          (or PATIENCE_S), reporting every response's status.
 
 Prints one JSON report on stdout (the event types seen, in order, a run of one type as one; the user's transcript; the
 reply's transcript and its audio's length; the error codes), and exits 0; any failure to talk
@@ -144,11 +147,53 @@ async def turn(client, speech):
     return report
 
 
+async def barge_in(client, speech):
+    report = {"events": [], "statuses": [], "user_transcripts": [], "reply_audio_samples": []}
+    async with client.realtime.connect(model="duplex") as conn:
+        queue = [0] * (RATE // 2) + speech
+        done = asyncio.Event()
+
+        async def stream():
+            while not done.is_set():
+                chunk = queue[:CHUNK]
+                del queue[:CHUNK]
+                chunk = chunk + [0] * (CHUNK - len(chunk))
+                await conn.input_audio_buffer.append(audio=pcm_b64(chunk))
+                await asyncio.sleep(CHUNK / RATE)
+
+        sender = asyncio.create_task(stream())
+        audio = 0
+        over = False
+        try:
+            async for event in conn:
+                if not report["events"] or report["events"][-1] != event.type:
+                    report["events"].append(event.type)
+                if event.type == "response.output_audio.delta":
+                    audio += len(base64.b64decode(event.delta)) // 2
+                    if not over and audio >= RATE:
+                        over = True
+                        queue.extend(speech)
+                elif event.type == "conversation.item.input_audio_transcription.completed":
+                    report["user_transcripts"].append(event.transcript)
+                elif event.type == "response.done":
+                    details = event.response.status_details
+                    reason = details.reason if details else None
+                    report["statuses"].append(f"{event.response.status}:{reason}")
+                    report["reply_audio_samples"].append(audio)
+                    audio = 0
+                    if event.response.status == "completed":
+                        break
+        finally:
+            done.set()
+            await sender
+    return report
+
+
 async def main():
     base, wav, scenario, key = sys.argv[1:5]
     client = AsyncOpenAI(api_key=key, websocket_base_url=base)
     speech = load_24k(wav)
-    run = {"vanish": vanish, "turn": turn}[scenario]
+    run = {"vanish": vanish, "turn": turn, "barge_in": barge_in}[scenario]
     report = await asyncio.wait_for(run(client, speech), PATIENCE_S)
     print(json.dumps(report))
 
