@@ -4,7 +4,7 @@
 //! resampled to 24 kHz, streamed in real time) with a server running the shipped models, after
 //! bad input on the same socket and after another client vanished mid-session, its `api_key`
 //! being the server's `--api-key`, then a turn spoken over the reply (cancelled, `turn_detected`,
-//! and the new turn answered); and the upgrade's admission (the Origin rule, the call cap,
+//! and the new turn answered), then a turn committed by the client with turn detection off; and the upgrade's admission (the Origin rule, the call cap,
 //! the bearer token) against the server in tone mode, over raw HTTP.
 //!
 //! Needs the models (`bash scripts/setup.sh`) and `python3 -m pip install
@@ -214,7 +214,7 @@ fn in_order(events: &[Value], expected: &[&str]) -> bool {
 }
 
 #[test]
-fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client_and_is_interrupted() {
+fn the_openai_sdk_holds_spoken_turns_with_server_vad_barge_in_and_manual_commit() {
     // The SDK's api_key is the server's bearer token (no --allow-programs needed).
     let server = start(&["--api-key", SDK_KEY]);
     wait_for(&server, "the spare engines", |h| {
@@ -293,4 +293,36 @@ fn the_openai_sdk_holds_a_spoken_turn_after_bad_input_and_a_vanished_client_and_
     assert_eq!(statuses.last(), Some(&"completed:None"), "{over}");
     let heard = over["user_transcripts"].as_array().map_or(0, Vec::len);
     assert!(heard >= 2, "{over}");
+
+    // Turn detection off: the whole recording in one append, committed, a response asked for.
+    wait_for(&server, "the spare engines once more", |h| {
+        h["spare_engines_ready"] == true
+    });
+    let manual = client(&server, "commit", "001.wav");
+    let events = manual["events"].as_array().expect("events");
+    let flow = [
+        "session.updated",
+        "input_audio_buffer.committed",
+        "response.created",
+        "conversation.item.input_audio_transcription.completed",
+        "response.output_audio.delta",
+        "response.done",
+    ];
+    assert!(in_order(events, &flow), "{manual}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e == "input_audio_buffer.speech_started"),
+        "no VAD events without turn detection: {manual}"
+    );
+    let heard = manual["user_transcript"]
+        .as_str()
+        .unwrap_or("")
+        .to_lowercase();
+    assert!(heard.contains("10") || heard.contains("ten"), "{manual}");
+    assert_eq!(manual["status"], "completed", "{manual}");
+    assert!(
+        manual["reply_audio_samples"].as_u64().unwrap_or(0) > 12_000,
+        "{manual}"
+    );
 }

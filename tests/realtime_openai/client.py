@@ -12,6 +12,8 @@ as its bearer token). SCENARIO:
           oversized append; each must get an `error` event and leave the session running), then
           streams the recording and silence in real time, 20 ms per append, until
           `response.done`;
+  commit  with turn_detection null: appends the whole recording at once, commits it, asks for a
+          response, and reads until `response.done`;
   barge_in streams the recording and silence; once the reply has sent a second of audio,
           streams the recording again over it; reads until a `response.done` that completed
           (or PATIENCE_S), reporting every response's status.
@@ -147,6 +149,28 @@ async def turn(client, speech):
     return report
 
 
+async def commit(client, speech):
+    report = {"events": [], "user_transcript": "", "reply_audio_samples": 0, "status": None}
+    async with client.realtime.connect(model="duplex") as conn:
+        await conn.session.update(
+            session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+        )
+        await conn.input_audio_buffer.append(audio=pcm_b64([0] * (RATE // 2) + speech))
+        await conn.input_audio_buffer.commit()
+        await conn.response.create()
+        async for event in conn:
+            if not report["events"] or report["events"][-1] != event.type:
+                report["events"].append(event.type)
+            if event.type == "conversation.item.input_audio_transcription.completed":
+                report["user_transcript"] += event.transcript
+            elif event.type == "response.output_audio.delta":
+                report["reply_audio_samples"] += len(base64.b64decode(event.delta)) // 2
+            elif event.type == "response.done":
+                report["status"] = event.response.status
+                break
+    return report
+
+
 async def barge_in(client, speech):
     report = {"events": [], "statuses": [], "user_transcripts": [], "reply_audio_samples": []}
     async with client.realtime.connect(model="duplex") as conn:
@@ -193,7 +217,7 @@ async def main():
     base, wav, scenario, key = sys.argv[1:5]
     client = AsyncOpenAI(api_key=key, websocket_base_url=base)
     speech = load_24k(wav)
-    run = {"vanish": vanish, "turn": turn, "barge_in": barge_in}[scenario]
+    run = {"vanish": vanish, "turn": turn, "barge_in": barge_in, "commit": commit}[scenario]
     report = await asyncio.wait_for(run(client, speech), PATIENCE_S)
     print(json.dumps(report))
 
