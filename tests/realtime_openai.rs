@@ -4,8 +4,9 @@
 //! resampled to 24 kHz, streamed in real time) with a server running the shipped models, after
 //! bad input on the same socket and after another client vanished mid-session, its `api_key`
 //! being the server's `--api-key`, then a turn spoken over the reply (cancelled, `turn_detected`,
-//! and the new turn answered), then a turn committed by the client with turn detection off; and the upgrade's admission (the Origin rule, the call cap,
-//! the bearer token) against the server in tone mode, over raw HTTP.
+//! and the new turn answered), then a turn committed by the client with turn detection off; and
+//! the upgrade's admission (the Origin rule, the call cap, the bearer token) against the server
+//! in tone mode, over raw HTTP.
 //!
 //! Needs the models (`bash scripts/setup.sh`) and `python3 -m pip install
 //! "openai[realtime]==2.8.1"`; a missing package fails the test with that command.

@@ -112,6 +112,9 @@ async def turn(client, speech):
         )
         done = asyncio.Event()
 
+        loop = asyncio.get_running_loop()
+        recording_sent = []
+
         async def stream():
             silence = [0] * CHUNK
             sent = 0
@@ -121,6 +124,8 @@ async def turn(client, speech):
                     chunk = chunk + [0] * (CHUNK - len(chunk))
                 sent += CHUNK
                 await conn.input_audio_buffer.append(audio=pcm_b64(chunk))
+                if sent >= len(speech) and not recording_sent:
+                    recording_sent.append(loop.time())
                 await asyncio.sleep(CHUNK / RATE)
 
         # Half a second of silence before the words, as a microphone opened before speaking.
@@ -135,6 +140,9 @@ async def turn(client, speech):
                 elif event.type == "conversation.item.input_audio_transcription.completed":
                     report["user_transcript"] += event.transcript
                 elif event.type == "response.output_audio.delta":
+                    if not report["reply_audio_samples"] and recording_sent:
+                        # Measured, not asserted: the end of the recording to the first audio.
+                        report["first_audio_after_recording_s"] = loop.time() - recording_sent[0]
                     report["reply_audio_samples"] += len(base64.b64decode(event.delta)) // 2
                 elif event.type == "response.output_audio_transcript.delta":
                     report["reply_transcript_deltas"] += event.delta
