@@ -4,7 +4,8 @@
 //! resampled to 24 kHz, streamed in real time) with a server running the shipped models, after
 //! bad input on the same socket and after another client vanished mid-session, its `api_key`
 //! being the server's `--api-key`, then a turn spoken over the reply (cancelled, `turn_detected`,
-//! and the new turn answered), then a turn committed by the client with turn detection off; and
+//! and the new turn answered), then a turn committed by the client with turn detection off, then
+//! a reply cancelled by the client at its first audio; and
 //! the upgrade's admission (the Origin rule, the call cap, the bearer token) against the server
 //! in tone mode, over raw HTTP.
 //!
@@ -215,7 +216,7 @@ fn in_order(events: &[Value], expected: &[&str]) -> bool {
 }
 
 #[test]
-fn the_openai_sdk_holds_spoken_turns_with_server_vad_barge_in_and_manual_commit() {
+fn the_openai_sdk_holds_spoken_turns_with_server_vad_barge_in_manual_commit_and_cancel() {
     // The SDK's api_key is the server's bearer token (no --allow-programs needed).
     let server = start(&["--api-key", SDK_KEY]);
     wait_for(&server, "the spare engines", |h| {
@@ -326,4 +327,13 @@ fn the_openai_sdk_holds_spoken_turns_with_server_vad_barge_in_and_manual_commit(
         manual["reply_audio_samples"].as_u64().unwrap_or(0) > 12_000,
         "{manual}"
     );
+
+    // response.cancel at the reply's first audio: done as client_cancelled, no audio after.
+    wait_for(&server, "the spare engines for the cancel", |h| {
+        h["spare_engines_ready"] == true
+    });
+    let cancel = client(&server, "cancel", "001.wav");
+    assert_eq!(cancel["status"], "cancelled", "{cancel}");
+    assert_eq!(cancel["reason"], "client_cancelled", "{cancel}");
+    assert_eq!(cancel["deltas_after_done"], 0, "{cancel}");
 }

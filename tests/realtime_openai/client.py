@@ -14,6 +14,8 @@ as its bearer token). SCENARIO:
           `response.done`;
   commit  with turn_detection null: appends the whole recording at once, commits it, asks for a
           response, and reads until `response.done`;
+  cancel  streams the recording and silence; at the reply's first audio delta sends
+          `response.cancel`, then reads for two seconds more, counting audio deltas after it;
   barge_in streams the recording and silence; once the reply has sent a second of audio,
           streams the recording again over it; reads until a `response.done` that completed
           (or PATIENCE_S), reporting every response's status.
@@ -179,6 +181,48 @@ async def commit(client, speech):
     return report
 
 
+async def cancel(client, speech):
+    report = {"events": [], "status": None, "reason": None, "deltas_after_done": 0}
+    async with client.realtime.connect(model="duplex") as conn:
+        queue = [0] * (RATE // 2) + speech
+        done = asyncio.Event()
+
+        async def stream():
+            while not done.is_set():
+                chunk = queue[:CHUNK]
+                del queue[:CHUNK]
+                chunk = chunk + [0] * (CHUNK - len(chunk))
+                await conn.input_audio_buffer.append(audio=pcm_b64(chunk))
+                await asyncio.sleep(CHUNK / RATE)
+
+        sender = asyncio.create_task(stream())
+        cancelled = False
+        try:
+            async for event in conn:
+                if not report["events"] or report["events"][-1] != event.type:
+                    report["events"].append(event.type)
+                if event.type == "response.output_audio.delta" and not cancelled:
+                    cancelled = True
+                    await conn.response.cancel()
+                elif event.type == "response.done":
+                    report["status"] = event.response.status
+                    details = event.response.status_details
+                    report["reason"] = details.reason if details else None
+                    break
+            # Nothing more of the cancelled reply may come.
+            try:
+                while True:
+                    event = await asyncio.wait_for(conn.recv(), 2.0)
+                    if event.type == "response.output_audio.delta":
+                        report["deltas_after_done"] += 1
+            except asyncio.TimeoutError:
+                pass
+        finally:
+            done.set()
+            await sender
+    return report
+
+
 async def barge_in(client, speech):
     report = {"events": [], "statuses": [], "user_transcripts": [], "reply_audio_samples": []}
     async with client.realtime.connect(model="duplex") as conn:
@@ -225,7 +269,14 @@ async def main():
     base, wav, scenario, key = sys.argv[1:5]
     client = AsyncOpenAI(api_key=key, websocket_base_url=base)
     speech = load_24k(wav)
-    run = {"vanish": vanish, "turn": turn, "barge_in": barge_in, "commit": commit}[scenario]
+    scenarios = {
+        "vanish": vanish,
+        "turn": turn,
+        "barge_in": barge_in,
+        "commit": commit,
+        "cancel": cancel,
+    }
+    run = scenarios[scenario]
     report = await asyncio.wait_for(run(client, speech), PATIENCE_S)
     print(json.dumps(report))
 
