@@ -43,8 +43,9 @@ pub fn acknowledged_note(said: &[String]) -> String {
         quoted.join(", ")
     )
 }
-/// Introduces the running memory in the system message.
-pub const MEMORY_HEADER: &str = "Earlier in this conversation the user said:";
+/// Introduces the running memory's note. It sits near the end of the prompt, so it names no role
+/// ("the user said" there made the default brain narrate: "The user asked for ...").
+pub const MEMORY_HEADER: &str = "Earlier in this conversation you were told:";
 /// Statements kept in the running memory (the oldest go first).
 pub const MEMORY_STATEMENTS: usize = 12;
 /// After trimming, the history is at most this share of the budget.
