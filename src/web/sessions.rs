@@ -257,13 +257,7 @@ async fn run_when_connected(
     let replier = match loaded {
         Ok(replier) => replier,
         Err(e) => {
-            state.metrics.refused("engines");
-            tracing::error!("{e}");
-            let failed = SessionEventKind::EngineFailed {
-                error: e.to_string(),
-                severity: Severity::Fatal,
-            };
-            let _ = io.events.send(event(started, failed)).await;
+            engines_failed(&state, &io.events, started, e.to_string()).await;
             return None;
         }
     };
@@ -310,6 +304,22 @@ async fn with_memory(
 }
 
 /// An event of the session's start, before its own clock runs.
+/// A session whose engines did not load: counted as refused, logged, and told to its client.
+pub(super) async fn engines_failed(
+    state: &AppState,
+    events: &tokio::sync::mpsc::Sender<SessionEvent>,
+    started: Instant,
+    error: String,
+) {
+    state.metrics.refused("engines");
+    tracing::error!("{error}");
+    let failed = SessionEventKind::EngineFailed {
+        error,
+        severity: Severity::Fatal,
+    };
+    let _ = events.send(event(started, failed)).await;
+}
+
 fn event(started: Instant, kind: SessionEventKind) -> SessionEvent {
     SessionEvent {
         at: 0,

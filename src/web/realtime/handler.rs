@@ -36,7 +36,7 @@ use crate::transport::mic_gap::MicSender;
 use crate::web::AppState;
 use crate::web::admission::CallSlot;
 use crate::web::call_limit::run_call;
-use crate::web::sessions::load_replier;
+use crate::web::sessions::{engines_failed, load_replier};
 
 /// The most audio one append may carry: 1 MiB of PCM16 (about 22 s at 24 kHz).
 pub const MAX_APPEND_BYTES: usize = 1 << 20;
@@ -163,13 +163,7 @@ async fn run_conversation(state: Arc<AppState>, io: SessionIo) {
     let replier = match load_replier(&state, None).await {
         Ok(replier) => replier,
         Err(e) => {
-            state.metrics.refused("engines");
-            tracing::error!("{e}");
-            let failed = SessionEventKind::EngineFailed {
-                error: e.to_string(),
-                severity: Severity::Fatal,
-            };
-            let _ = io.events.send(note(failed)).await;
+            engines_failed(&state, &io.events, started, e.to_string()).await;
             return;
         }
     };
