@@ -12,10 +12,13 @@
 //! Needs the models (`bash scripts/setup.sh`) and `python3 -m pip install
 //! "openai[realtime]==2.8.1"`; a missing package fails the test with that command.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+#[path = "support/serve_process.rs"]
+mod serve_process;
+use serve_process::{Server, start};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -29,44 +32,8 @@ const OPENAI_PIN: &str = "openai[realtime]==2.8.1";
 /// The API key the SDK test's server is started with and its client sends.
 const SDK_KEY: &str = "duplex-test-key";
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `duplex serve` on a free loopback port, with `args`.
-fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_duplex"))
-        .current_dir(repo())
-        .args(["serve", "--bind", "127.0.0.1:0", "--no-memory"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duplex serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("duplex serve exited before listening (models missing? bash scripts/setup.sh)")
-            .expect("read stdout");
-        if let Some(url) = line.split("listening on http://").nth(1) {
-            break url.trim_end_matches('/').parse().expect("an address");
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Server { child, addr }
 }
 
 /// Sends `request` on a new connection; the status line's code and the rest of the answer read

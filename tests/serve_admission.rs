@@ -12,9 +12,11 @@
 #[path = "serve_admission/caller.rs"]
 mod caller;
 
-use std::io::{BufRead, BufReader};
+#[path = "support/serve_process.rs"]
+mod serve_process;
+use serve_process::Server;
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use caller::Caller;
@@ -27,40 +29,10 @@ const THIRD: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3));
 /// call ending): a guard against a hang on a busy machine, not a timing check.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `duplex serve` in tone mode on a free loopback port, with `args`.
 fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_duplex"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--no-memory"])
-        .args(["--measure-tone-after-ms", "300"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start duplex serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("duplex serve exited before listening")
-            .expect("read stdout");
-        if let Some(url) = line.split("listening on http://").nth(1) {
-            break url.trim_end_matches('/').parse().expect("an address");
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Server { child, addr }
+    let tone = ["--measure-tone-after-ms", "300"];
+    serve_process::start(&[&tone[..], args].concat())
 }
 
 /// An HTTP answer: status, headers (lower-case names) and body.
